@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class PetitionsCmsConfig(AppConfig):
+    # A label a host project is unlikely to have already (not a bare "cms").
+    name = "cms"
+    label = "petitions_cms"
+    verbose_name = "Petitions"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from . import checks  # noqa: F401  (registers the system checks)

@@ -1,0 +1,52 @@
+"""The plugin's settings, read through one accessor.
+
+A host project overrides any key in one dict::
+
+    PETITIONS = {"VERIFY_TOKEN_MAX_AGE": 3 * 24 * 3600}
+
+A page attribute of the same name in lower case (e.g. ``feed_size``) wins
+over the global value where :func:`get_setting` is given the page.
+"""
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+DEFAULTS = {
+    # Cache alias holding live counts and feeds (Redis in production).
+    "CACHE_ALIAS": "default",
+    # Absolute base URL for links in emails, e.g. "https://petitions.example.org".
+    "SITE_URL": None,
+    # How long a verification link stays valid, in seconds.
+    "VERIFY_TOKEN_MAX_AGE": 14 * 24 * 3600,
+    # A pending signer who signs again gets a new email at most this often.
+    "RESEND_MIN_INTERVAL": 5 * 60,
+    # Emails not handed to the ESP after this long are re-enqueued by the sweeper.
+    "EMAIL_OVERDUE_AFTER": 2 * 60,
+    # Sign POSTs allowed per client address and petition in RATE_LIMIT_WINDOW seconds.
+    "RATE_LIMIT": 20,
+    "RATE_LIMIT_WINDOW": 60,
+    # Addresses never rate-limited (load tests on 127.0.0.1 only; empty by default).
+    "RATE_LIMIT_ALLOW": (),
+    # How many signers the feed keeps in cache.
+    "FEED_SIZE": 30,
+    # Seconds the cached count and feed live before a reconcile must refresh them.
+    "CACHE_TIMEOUT": 24 * 3600,
+    # ESP tags set on every verification email.
+    "VERIFICATION_EMAIL_TAGS": ("petition-verification",),
+    # Sender of petition emails; falls back to DEFAULT_FROM_EMAIL.
+    "FROM_EMAIL": None,
+}
+
+
+def get_setting(name, page=None):
+    """Return the PETITIONS[name] setting, or its default.
+
+    A page attribute named ``name.lower()`` that is not None wins.
+    """
+    if name not in DEFAULTS:
+        raise ImproperlyConfigured(f"Unknown petitions setting {name!r}")
+    if page is not None:
+        value = getattr(page, name.lower(), None)
+        if value is not None:
+            return value
+    return getattr(settings, "PETITIONS", {}).get(name, DEFAULTS[name])

@@ -1,0 +1,47 @@
+from django import forms
+from django_countries.fields import LazyTypedChoiceField
+from django_countries import countries
+
+
+class SignatureForm(forms.Form):
+    """The sign form. Field limits match the model so bad input is a form error, not a 500."""
+
+    first_name = forms.CharField(max_length=100, label="First name")
+    last_name = forms.CharField(max_length=100, label="Last name", required=False)
+    email = forms.EmailField(max_length=254, label="Email")
+    country = LazyTypedChoiceField(choices=[("", "—")] + list(countries), required=False, label="Country")
+    postcode = forms.CharField(max_length=20, required=False, label="Postcode")
+    show_in_feed = forms.BooleanField(
+        required=False, initial=True, label="Show my first name in the list of signers"
+    )
+    share_with_officials = forms.BooleanField(required=False)
+    opt_in_updates = forms.BooleanField(required=False, label="Email me about this campaign")
+    # A honeypot: hidden from people, filled in by naive bots.
+    website = forms.CharField(required=False, label="Leave this empty", max_length=200)
+
+    def __init__(self, *args, page=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.page = page
+        if page is not None:
+            self.fields["share_with_officials"].label = page.consent_wording
+            if not page.ask_last_name:
+                del self.fields["last_name"]
+            if not page.ask_country:
+                del self.fields["country"]
+            if not page.ask_postcode:
+                del self.fields["postcode"]
+
+    def clean_first_name(self):
+        name = self.cleaned_data["first_name"].strip()
+        if not name:
+            raise forms.ValidationError("Please give your first name.")
+        if any(ch in name for ch in "\x00\r\n"):
+            raise forms.ValidationError("Your name cannot contain line breaks.")
+        return name
+
+    def clean_last_name(self):
+        return self.cleaned_data["last_name"].strip()
+
+    @property
+    def is_bot(self):
+        return bool(self.cleaned_data.get("website"))

@@ -1,0 +1,35 @@
+from django.db import models
+from wagtail.admin.panels import FieldPanel
+from wagtail.search import index
+
+
+class Official(index.Indexed, models.Model):
+    """Someone a petition's letter addresses; shared by many petitions (a snippet)."""
+
+    name = models.CharField(max_length=200)
+    title = models.CharField(max_length=200, blank=True, help_text="e.g. Secretary of State")
+    organisation = models.CharField(max_length=200, blank=True, help_text="Office or organisation")
+    email = models.EmailField(blank=True, help_text="Where deliveries of the letter are sent")
+    region = models.CharField(max_length=100, blank=True)
+
+    panels = [
+        FieldPanel("name"),
+        FieldPanel("title"),
+        FieldPanel("organisation"),
+        FieldPanel("email"),
+        FieldPanel("region"),
+    ]
+    search_fields = [index.SearchField("name"), index.SearchField("organisation")]
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "official"
+
+    def __str__(self):
+        return f"{self.title} {self.name}".strip() if self.title else self.name
+
+    @property
+    def salutation_name(self):
+        """How a letter greets them: "Secretary Blinken" rather than a full name."""
+        surname = self.name.split()[-1] if self.name else ""
+        return f"{self.title} {surname}".strip()

@@ -1,0 +1,283 @@
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel, ObjectList, TabbedInterface
+from wagtail.contrib.routable_page.models import RoutablePageMixin, path
+from wagtail.fields import RichTextField, StreamField
+from wagtail.models import Page
+from wagtail.search import index
+
+from petition_blocks.blocks import PetitionStreamBlock
+
+from .. import counters, ratelimit, services
+from ..forms import SignatureForm
+from ..tokens import ExpiredToken, InvalidToken, read_token
+from .signatures import Signature
+
+DEFAULT_EMAIL_SUBJECT = "Please confirm your signature on “{petition}”"
+DEFAULT_EMAIL_BODY = (
+    "Hi {first_name},\n\n"
+    "Thank you for signing “{petition}”. Your signature counts once you confirm it:\n\n"
+    "{link}\n\n"
+    "If you didn't sign, ignore this email and nothing will be counted."
+)
+
+
+@dataclass(frozen=True)
+class SigningStatus:
+    open: bool
+    message: str = ""
+
+    def __bool__(self):
+        return self.open
+
+
+class PetitionMixin(RoutablePageMixin, models.Model):
+    """What makes a page a petition: settings, signing, verification, counts.
+
+    Combine with ``Page`` (see ``PetitionPage``). Override points:
+    ``get_signature_class()``, ``get_form_class()``, ``process_signature()``,
+    and the landing template ``<template>_landing.html``.
+    """
+
+    goal = models.PositiveIntegerField(default=1000, help_text="The number of signatures the campaign aims for.")
+    opens_at = models.DateTimeField(
+        null=True, blank=True, help_text="Signatures are accepted from this time (blank: as soon as published)."
+    )
+    closes_at = models.DateTimeField(null=True, blank=True, help_text="Signatures are refused after this time.")
+    ask_last_name = models.BooleanField(default=True)
+    ask_country = models.BooleanField(default=True)
+    ask_postcode = models.BooleanField(default=False)
+    consent_wording = models.CharField(
+        max_length=255,
+        default="Pass my name and country on to the officials this letter is addressed to",
+        help_text="The label of the checkbox by which signers consent to be named in deliveries.",
+    )
+    thank_you_message = RichTextField(
+        blank=True,
+        default="<p>Thank you! Please check your email and click the link to confirm your signature.</p>",
+        help_text="Shown after someone signs.",
+    )
+    confirmed_message = RichTextField(
+        blank=True,
+        default="<p>Your signature is confirmed and counted. Now share the petition!</p>",
+        help_text="Shown after someone confirms their signature.",
+    )
+    verification_email_subject = models.CharField(
+        max_length=255,
+        default=DEFAULT_EMAIL_SUBJECT,
+        help_text="Placeholders: {first_name}, {petition}.",
+    )
+    verification_email_body = models.TextField(
+        default=DEFAULT_EMAIL_BODY,
+        help_text="Plain text. Placeholders: {first_name}, {petition}, {link} (required).",
+    )
+
+    petition_panels = [
+        FieldPanel("goal"),
+        FieldRowPanel([FieldPanel("opens_at"), FieldPanel("closes_at")], heading="Accepting signatures"),
+        MultiFieldPanel(
+            [
+                FieldPanel("ask_last_name"),
+                FieldPanel("ask_country"),
+                FieldPanel("ask_postcode"),
+                FieldPanel("consent_wording"),
+            ],
+            heading="Sign form",
+        ),
+        FieldPanel("thank_you_message"),
+        FieldPanel("confirmed_message"),
+        MultiFieldPanel(
+            [FieldPanel("verification_email_subject"), FieldPanel("verification_email_body")],
+            heading="Verification email",
+        ),
+    ]
+
+    class Meta:
+        abstract = True
+
+    def clean(self):
+        super().clean()
+        if self.opens_at and self.closes_at and self.closes_at <= self.opens_at:
+            raise ValidationError({"closes_at": "The closing time must be after the opening time."})
+        if "{link}" not in (self.verification_email_body or ""):
+            raise ValidationError(
+                {"verification_email_body": "The email must contain {link}, where the confirmation link goes."}
+            )
+
+    # --- override points -------------------------------------------------
+
+    def get_signature_class(self):
+        """Return the model signatures are stored in; override to add fields."""
+        return Signature
+
+    def get_form_class(self):
+        """Return the sign form class; override to ask more."""
+        return SignatureForm
+
+    def get_form(self, *args, **kwargs):
+        return self.get_form_class()(*args, page=self, **kwargs)
+
+    def process_signature(self, form, request=None):
+        """Store a valid form's signature; override to do more (a CRM push, say)."""
+        return services.sign_petition(self, form.cleaned_data, source=request.GET.get("source", "") if request else "")
+
+    # --- values for templates ---------------------------------------------
+
+    def signing_status(self, now=None) -> SigningStatus:
+        now = now or timezone.now()
+        if not self.live:
+            return SigningStatus(False, "This petition is not published, so it cannot be signed.")
+        if self.opens_at and now < self.opens_at:
+            return SigningStatus(
+                False, f"This petition opens for signatures on {timezone.localtime(self.opens_at):%-d %B %Y at %H:%M}."
+            )
+        if self.closes_at and now >= self.closes_at:
+            return SigningStatus(False, "This petition has closed and no longer accepts signatures.")
+        return SigningStatus(True)
+
+    def get_signature_count(self) -> int:
+        return counters.get_count(self.pk)
+
+    def get_feed(self) -> list:
+        return counters.get_feed(self.pk)
+
+    def get_officials(self):
+        """The officials addressed by the page's letter blocks, in order, once each."""
+        seen, officials = set(), []
+        for block in getattr(self, "body", None) or []:
+            if block.block_type == "letter":
+                for official in block.value.get("officials") or []:
+                    if official is not None and official.pk not in seen:
+                        seen.add(official.pk)
+                        officials.append(official)
+        return officials
+
+    def get_landing_page_template(self, request=None):
+        return self.get_template(request).replace(".html", "_landing.html")
+
+    def render_landing(self, request, stage, status=200, **extra):
+        context = self.get_context(request)
+        context.update(stage=stage, **extra)
+        return TemplateResponse(request, self.get_landing_page_template(request), context, status=status)
+
+    # --- routes --------------------------------------------------------------
+
+    @path("")
+    def index_route(self, request, *args, **kwargs):
+        if request.method == "POST":
+            return self.serve_sign(request)
+        return self.render(request, context_overrides={"form": self.get_form()})
+
+    def serve_sign(self, request):
+        status = self.signing_status()
+        if not status:
+            return self.render_page(request, self.get_form(), status=403, refusal=status.message)
+        retry_after = ratelimit.hit(request, self)
+        if retry_after:
+            response = self.render_page(
+                request,
+                self.get_form(request.POST),
+                status=429,
+                refusal="Too many signatures have come from your connection. Please try again in a minute.",
+            )
+            response["Retry-After"] = str(retry_after)
+            return response
+        form = self.get_form(request.POST)
+        if not form.is_valid():
+            return self.render_page(request, form, status=400)
+        if not form.is_bot:
+            self.process_signature(form, request)
+        # The same answer whether or not this address had signed before.
+        return HttpResponseRedirect(self.url + self.reverse_subpage("signed"))
+
+    def render_page(self, request, form, status=200, **extra):
+        context = self.get_context(request)
+        context.update(form=form, **extra)
+        return TemplateResponse(request, self.get_template(request), context, status=status)
+
+    @path("signed/", name="signed")
+    def signed_route(self, request):
+        return self.render_landing(request, "signed")
+
+    @path("confirm/<str:token>/", name="confirm")
+    def confirm_route(self, request, token):
+        # A GET never verifies: mail scanners prefetch links.
+        try:
+            read_token(token, self.pk)
+        except ExpiredToken:
+            return self.render_landing(request, "expired", status=410)
+        except InvalidToken:
+            return self.render_landing(request, "invalid", status=400)
+        if request.method != "POST":
+            return self.render_landing(request, "confirm", token=token)
+        result = services.verify_signature(self, token)
+        if result == services.VerifyResult.INVALID:
+            return self.render_landing(request, "invalid", status=400)
+        return self.render_landing(request, "confirmed", already=result == services.VerifyResult.ALREADY)
+
+    def serve_preview(self, request, mode_name):
+        if mode_name == "landing":
+            request.is_preview = True
+            return self.render_landing(request, "signed")
+        return super().serve_preview(request, mode_name)
+
+    @property
+    def preview_modes(self):
+        return [("", "Petition page"), ("landing", "After signing")]
+
+    def get_preview_context(self, request, mode_name):
+        context = super().get_preview_context(request, mode_name)
+        context.setdefault("form", self.get_form())
+        return context
+
+
+class PetitionPage(PetitionMixin, Page):
+    intro = models.TextField(blank=True, help_text="A short summary, used in listings and share previews.")
+    body = StreamField(PetitionStreamBlock(), blank=True)
+
+    content_panels = Page.content_panels + [FieldPanel("intro"), FieldPanel("body")]
+    edit_handler = TabbedInterface(
+        [
+            ObjectList(content_panels, heading="Content"),
+            ObjectList(PetitionMixin.petition_panels, heading="Petition"),
+            ObjectList(Page.promote_panels, heading="Promote"),
+            ObjectList(Page.settings_panels, heading="Settings"),
+        ]
+    )
+    search_fields = Page.search_fields + [index.SearchField("intro"), index.SearchField("body")]
+
+    parent_page_types = ["petitions_cms.CampaignIndexPage"]
+    subpage_types = []
+    template = "petitions/pages/petition_page.html"
+
+    class Meta:
+        verbose_name = "petition"
+
+
+class CampaignIndexPage(Page):
+    intro = RichTextField(blank=True)
+
+    content_panels = Page.content_panels + [FieldPanel("intro")]
+    subpage_types = ["petitions_cms.PetitionPage"]
+    template = "petitions/pages/campaign_index_page.html"
+
+    class Meta:
+        verbose_name = "campaign index"
+
+    def get_petitions(self):
+        """Live petitions under this index, each with its cached count attached."""
+        petitions = list(self.get_children().live().public().specific().order_by("-first_published_at"))
+        counts = counters.get_counts([p.pk for p in petitions])
+        for petition in petitions:
+            petition.cached_count = counts.get(petition.pk, 0)
+        return petitions
+
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        context["petitions"] = self.get_petitions()
+        return context

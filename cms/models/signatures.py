@@ -1,0 +1,110 @@
+from django.db import models
+from django.db.models.functions import Now
+from django.utils import timezone
+from django_countries.fields import CountryField
+
+
+def normalize_email(email: str) -> str:
+    """One signature per person: fold case and surrounding whitespace."""
+    return (email or "").strip().lower()
+
+
+class AbstractSignature(models.Model):
+    """A person's signature on a petition page.
+
+    Subclass this (and return your class from the page's
+    ``get_signature_class()``) to store extra fields.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending verification"
+        VERIFIED = "verified", "Verified"
+        FRAUDULENT = "fraudulent", "Fraudulent"
+        INVALIDATED = "invalidated", "Invalidated"
+
+    class EmailStatus(models.TextChoices):
+        NONE = "", "Not sent yet"
+        SENT = "sent", "Sent"
+        REFUSED = "refused", "Refused by the ESP"
+        BOUNCED = "bounced", "Bounced"
+
+    petition = models.ForeignKey("wagtailcore.Page", on_delete=models.CASCADE, related_name="+")
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100, blank=True)
+    email = models.EmailField(max_length=254)
+    email_normalized = models.CharField(max_length=254, editable=False)
+    country = CountryField(blank=True)
+    postcode = models.CharField(max_length=20, blank=True)
+    show_in_feed = models.BooleanField(
+        default=True, help_text="The signer allows their first name in the public feed."
+    )
+    share_with_officials = models.BooleanField(
+        default=False, help_text="The signer consents to their name and place being delivered."
+    )
+    opt_in_updates = models.BooleanField(default=False)
+    hidden_from_feed = models.BooleanField(
+        default=False, help_text="Hidden by a campaign lead, whatever the signer allowed."
+    )
+    source = models.CharField(max_length=64, blank=True)
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    # The outbox: an email is owed while requested_at is later than sent_at.
+    email_requested_at = models.DateTimeField(null=True, blank=True)
+    email_sent_at = models.DateTimeField(null=True, blank=True)
+    email_status = models.CharField(
+        max_length=16, choices=EmailStatus.choices, default=EmailStatus.NONE, blank=True
+    )
+    email_message_id = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        abstract = True
+        constraints = [
+            models.UniqueConstraint(
+                fields=["petition", "email_normalized"], name="%(app_label)s_%(class)s_one_per_email"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["petition", "status", "-verified_at"], name="%(app_label)s_%(class)s_feed"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.first_name} on {self.petition_id} ({self.status})"
+
+    @property
+    def feed_name(self):
+        return self.first_name
+
+    def verify(self) -> bool:
+        """Mark verified if still pending; True only for the call that did it.
+
+        One conditional UPDATE, so a second click, a scanner's prefetch or a
+        duplicated task cannot verify (and count) twice.
+        """
+        updated = (
+            type(self)
+            .objects.filter(pk=self.pk, status=self.Status.PENDING)
+            .update(status=self.Status.VERIFIED, verified_at=Now())
+        )
+        if updated:
+            self.refresh_from_db(fields=["status", "verified_at"])
+        return bool(updated)
+
+    def mark_fraudulent(self) -> bool:
+        """Mark fraudulent if still pending; does nothing the second time."""
+        updated = (
+            type(self)
+            .objects.filter(pk=self.pk, status=self.Status.PENDING)
+            .update(status=self.Status.FRAUDULENT)
+        )
+        if updated:
+            self.status = self.Status.FRAUDULENT
+        return bool(updated)
+
+
+class Signature(AbstractSignature):
+    class Meta(AbstractSignature.Meta):
+        pass

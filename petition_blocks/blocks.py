@@ -1,0 +1,185 @@
+"""The blocks editors compose petition pages from.
+
+Blocks render stored values only: the counter and feed read the cached
+aggregate through the page (``get_signature_count``, ``get_feed``), never a
+COUNT. The sign form block renders the page's form; the page handles the POST.
+"""
+
+from django.utils import timezone
+from django.utils.timesince import timesince
+from wagtail import blocks
+from wagtail.images.blocks import ImageChooserBlock
+from wagtail.snippets.blocks import SnippetChooserBlock
+
+from .values import CounterValue, LetterValue
+
+PREVIEW_FEED = [
+    {"name": "Stefanie", "hours": 4},
+    {"name": "Alexis", "hours": 48},
+    {"name": "Alicia", "hours": 480},
+]
+
+
+def _page_from(parent_context):
+    return (parent_context or {}).get("page")
+
+
+class CaptionedImageBlock(blocks.StructBlock):
+    image = ImageChooserBlock()
+    caption = blocks.CharBlock(required=False)
+    attribution = blocks.CharBlock(required=False)
+
+    class Meta:
+        icon = "image"
+        template = "petitions/blocks/captioned_image_block.html"
+        description = "An image with an optional caption and credit"
+
+
+class LetterBlock(blocks.StructBlock):
+    greeting = blocks.CharBlock(default="Dear", help_text='Followed by the officials, e.g. "Dear Secretary Blinken,"')
+    officials = blocks.ListBlock(
+        SnippetChooserBlock("petitions_cms.Official"),
+        help_text="Who the letter is addressed to (and delivered to).",
+    )
+    body = blocks.RichTextBlock(features=["bold", "italic", "link", "ol", "ul"])
+    sign_off = blocks.CharBlock(default="Sincerely,", required=False)
+    signatories = blocks.CharBlock(default="The undersigned", required=False)
+
+    class Meta:
+        icon = "mail"
+        template = "petitions/blocks/letter_block.html"
+        value_class = LetterValue
+        description = "An open letter addressed to officials"
+        preview_value = {
+            "greeting": "Dear",
+            "officials": [],
+            "body": "<p>We, the undersigned, ask that you act.</p>",
+            "sign_off": "Sincerely,",
+            "signatories": "The undersigned",
+        }
+
+
+class SignFormBlock(blocks.StructBlock):
+    heading = blocks.CharBlock(default="Will you sign?")
+    text = blocks.RichTextBlock(required=False, features=["bold", "italic", "link"])
+    button_label = blocks.CharBlock(default="Sign the petition")
+
+    class Meta:
+        icon = "form"
+        template = "petitions/blocks/sign_form_block.html"
+        description = "The form people sign with (its fields are set on the page's Petition tab)"
+        preview_value = {"heading": "Will you sign?", "button_label": "Sign the petition"}
+
+    def get_context(self, value, parent_context=None):
+        context = super().get_context(value, parent_context)
+        page = _page_from(parent_context)
+        context["form"] = (parent_context or {}).get("form")
+        if context["form"] is None and page is not None and hasattr(page, "get_form"):
+            context["form"] = page.get_form()
+        context["accepting"] = page.signing_status() if page is not None and hasattr(page, "signing_status") else None
+        return context
+
+
+class CounterBlock(blocks.StructBlock):
+    label = blocks.CharBlock(default="people already signed")
+    goal = blocks.IntegerBlock(required=False, min_value=1, help_text="Leave blank to use the page's goal.")
+    show_progress = blocks.BooleanBlock(default=True, required=False)
+
+    class Meta:
+        icon = "order"
+        template = "petitions/blocks/counter_block.html"
+        value_class = CounterValue
+        description = "The live count of verified signatures, with a goal and progress bar"
+        preview_value = {"label": "people already signed", "goal": 1000, "show_progress": True}
+
+    def get_context(self, value, parent_context=None):
+        context = super().get_context(value, parent_context)
+        page = _page_from(parent_context)
+        count = page.get_signature_count() if hasattr(page, "get_signature_count") else 640
+        goal = value.goal_for(page)
+        context.update(
+            count=count,
+            goal=goal,
+            percent=min(100, round(100 * count / goal)) if goal else None,
+        )
+        return context
+
+
+class SignerFeedBlock(blocks.StructBlock):
+    heading = blocks.CharBlock(default="Who's signing")
+    size = blocks.IntegerBlock(default=10, min_value=1, max_value=30)
+
+    class Meta:
+        icon = "group"
+        template = "petitions/blocks/signer_feed_block.html"
+        description = 'Recent signers, as they allowed: "Stefanie signed 4 hours ago"'
+        preview_value = {"heading": "Who's signing", "size": 10}
+
+    def get_context(self, value, parent_context=None):
+        context = super().get_context(value, parent_context)
+        page = _page_from(parent_context)
+        now = timezone.now()
+        if hasattr(page, "get_feed"):
+            entries = page.get_feed()[: value["size"]]
+        else:
+            entries = [
+                {"name": e["name"], "at": now - timezone.timedelta(hours=e["hours"])} for e in PREVIEW_FEED
+            ]
+        context["entries"] = [
+            {"name": e["name"], "at": e["at"], "ago": timesince(e["at"], now, depth=1)} for e in entries
+        ]
+        return context
+
+
+class ShareLinksBlock(blocks.StructBlock):
+    heading = blocks.CharBlock(default="Share this petition")
+    message = blocks.CharBlock(required=False, help_text="Text suggested with the link; the page title if blank.")
+    networks = blocks.MultipleChoiceBlock(
+        choices=[
+            ("email", "Email"),
+            ("x", "X"),
+            ("facebook", "Facebook"),
+            ("whatsapp", "WhatsApp"),
+            ("bluesky", "Bluesky"),
+        ],
+        default=["email", "x", "facebook", "whatsapp"],
+    )
+
+    class Meta:
+        icon = "link"
+        template = "petitions/blocks/share_links_block.html"
+        description = "Links to share the petition"
+        preview_value = {"heading": "Share this petition", "networks": ["email", "x", "facebook"]}
+
+    def get_context(self, value, parent_context=None):
+        from urllib.parse import quote
+
+        context = super().get_context(value, parent_context)
+        page = _page_from(parent_context)
+        request = (parent_context or {}).get("request")
+        url = page.get_full_url(request) if hasattr(page, "get_full_url") else "https://example.org/"
+        text = value.get("message") or getattr(page, "title", "")
+        u, t = quote(url or "", safe=""), quote(text, safe="")
+        hrefs = {
+            "email": ("Email", f"mailto:?subject={t}&body={u}"),
+            "x": ("X", f"https://x.com/intent/post?text={t}&url={u}"),
+            "facebook": ("Facebook", f"https://www.facebook.com/sharer/sharer.php?u={u}"),
+            "whatsapp": ("WhatsApp", f"https://wa.me/?text={t}%20{u}"),
+            "bluesky": ("Bluesky", f"https://bsky.app/intent/compose?text={t}%20{u}"),
+        }
+        context["links"] = [
+            {"network": n, "label": hrefs[n][0], "href": hrefs[n][1]} for n in value["networks"] if n in hrefs
+        ]
+        return context
+
+
+class PetitionStreamBlock(blocks.StreamBlock):
+    """Every block a petition page body can hold."""
+
+    text = blocks.RichTextBlock(icon="pilcrow", template="petitions/blocks/text_block.html")
+    image = CaptionedImageBlock()
+    letter = LetterBlock()
+    sign_form = SignFormBlock()
+    counter = CounterBlock()
+    signer_feed = SignerFeedBlock()
+    share_links = ShareLinksBlock()

@@ -1,0 +1,38 @@
+"""The demo's email backend: anymail's pipeline, ending in .eml files.
+
+Messages pass through anymail like any ESP's (tags, metadata, per-recipient
+status), then each is written to ``EMAIL_FILE_PATH`` as one ``.eml`` file a
+person can open in a mail program.
+"""
+
+import itertools
+import os
+import time
+from pathlib import Path
+
+from anymail.backends.test import EmailBackend as AnymailTestBackend
+from anymail.message import AnymailRecipientStatus
+from django.conf import settings
+
+_sequence = itertools.count()
+
+
+class EmlFileEmailBackend(AnymailTestBackend):
+    esp_name = "EmlFile"
+
+    def __init__(self, *args, file_path=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.directory = Path(file_path or settings.EMAIL_FILE_PATH)
+
+    def post_to_esp(self, payload, message):
+        self.directory.mkdir(parents=True, exist_ok=True)
+        message_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{next(_sequence):04d}"
+        params = payload.get_params()
+        mime = message.message()
+        if params.get("tags"):
+            mime["X-Tags"] = ", ".join(params["tags"])
+        for key, value in (params.get("metadata") or {}).items():
+            mime[f"X-Metadata-{key}"] = str(value)
+        (self.directory / f"{message_id}.eml").write_bytes(mime.as_bytes())
+        status = AnymailRecipientStatus(message_id=message_id, status="sent")
+        return {"recipient_status": {email: status for email in payload.recipient_emails}}
