@@ -31,13 +31,10 @@ def check_petitions_settings(app_configs, **kwargs):
                 id="petitions.E002",
             )
         )
-    if not getattr(settings, "CELERY_BROKER_URL", None) and not getattr(
-        settings, "CELERY_TASK_ALWAYS_EAGER", False
-    ):
+    if not getattr(settings, "CELERY_BROKER_URL", None) and not getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
         messages.append(
             Warning(
-                "No CELERY_BROKER_URL is set: verification emails are queued for a worker "
-                "that may not be listening.",
+                "No CELERY_BROKER_URL is set: verification emails are queued for a worker that may not be listening.",
                 id="petitions.W002",
             )
         )

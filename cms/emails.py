@@ -2,6 +2,7 @@
 
 import logging
 import re
+from urllib.parse import urlencode
 
 from anymail.exceptions import AnymailInvalidAddress, AnymailRecipientsRefused
 from anymail.message import AnymailMessage
@@ -26,7 +27,7 @@ def fill(template: str, values: dict) -> str:
 
 
 def confirm_url(page, signature) -> str:
-    path = page.reverse_subpage("confirm", kwargs={"token": make_token(signature)})
+    path = page.reverse_subpage("confirm") + "?" + urlencode({"token": make_token(signature)})
     base = get_setting("SITE_URL")
     if base:
         _, _, page_path = page.get_url_parts()
@@ -101,7 +102,9 @@ def send_verification_email(signature_id: int) -> bool:
         else:
             statuses = message.anymail_status.status or set()
             signature.email_status = (
-                Signature.EmailStatus.REFUSED if statuses and statuses <= REFUSED_STATUSES else Signature.EmailStatus.SENT
+                Signature.EmailStatus.REFUSED
+                if statuses and statuses <= REFUSED_STATUSES
+                else Signature.EmailStatus.SENT
             )
             signature.email_message_id = str(message.anymail_status.message_id or "")[:255]
         signature.email_sent_at = timezone.now()

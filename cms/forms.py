@@ -1,6 +1,6 @@
 from django import forms
-from django_countries.fields import LazyTypedChoiceField
 from django_countries import countries
+from django_countries.fields import LazyTypedChoiceField
 
 
 class SignatureForm(forms.Form):
@@ -11,9 +11,7 @@ class SignatureForm(forms.Form):
     email = forms.EmailField(max_length=254, label="Email")
     country = LazyTypedChoiceField(choices=[("", "—")] + list(countries), required=False, label="Country")
     postcode = forms.CharField(max_length=20, required=False, label="Postcode")
-    show_in_feed = forms.BooleanField(
-        required=False, initial=True, label="Show my first name in the list of signers"
-    )
+    show_in_feed = forms.BooleanField(required=False, initial=True, label="Show my first name in the list of signers")
     share_with_officials = forms.BooleanField(required=False)
     opt_in_updates = forms.BooleanField(required=False, label="Email me about this campaign")
     # A honeypot: hidden from people, filled in by naive bots.

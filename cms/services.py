@@ -114,9 +114,11 @@ def active_petition_ids(now=None) -> list:
     ids = []
     for model in get_page_models():
         if issubclass(model, PetitionMixin) and not model._meta.abstract:
-            ids += model.objects.live().filter(
-                Q(closes_at__isnull=True) | Q(closes_at__gte=now - timedelta(days=1))
-            ).values_list("pk", flat=True)
+            ids += (
+                model.objects.live()
+                .filter(Q(closes_at__isnull=True) | Q(closes_at__gte=now - timedelta(days=1)))
+                .values_list("pk", flat=True)
+            )
     return ids
 
 
@@ -161,4 +163,3 @@ def overdue_verification_email_ids(now=None) -> list:
         .filter(Q(email_sent_at__isnull=True) | Q(email_sent_at__lt=F("email_requested_at")))
         .values_list("pk", flat=True)[:1000]
     )
-

@@ -22,9 +22,7 @@ def make_token(signature) -> str:
 def read_token(token: str, petition_id: int) -> int:
     """Return the signature id in ``token``, or raise InvalidToken / ExpiredToken."""
     try:
-        signature_id, token_petition_id = signing.loads(
-            token, salt=SALT, max_age=get_setting("VERIFY_TOKEN_MAX_AGE")
-        )
+        signature_id, token_petition_id = signing.loads(token, salt=SALT, max_age=get_setting("VERIFY_TOKEN_MAX_AGE"))
     except signing.SignatureExpired as exc:
         raise ExpiredToken(str(exc)) from exc
     except (signing.BadSignature, ValueError, TypeError) as exc:

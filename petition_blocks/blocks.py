@@ -122,9 +122,7 @@ class SignerFeedBlock(blocks.StructBlock):
         if hasattr(page, "get_feed"):
             entries = page.get_feed()[: value["size"]]
         else:
-            entries = [
-                {"name": e["name"], "at": now - timezone.timedelta(hours=e["hours"])} for e in PREVIEW_FEED
-            ]
+            entries = [{"name": e["name"], "at": now - timezone.timedelta(hours=e["hours"])} for e in PREVIEW_FEED]
         context["entries"] = [
             {"name": e["name"], "at": e["at"], "ago": timesince(e["at"], now, depth=1)} for e in entries
         ]

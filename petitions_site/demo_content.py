@@ -50,13 +50,36 @@ LETTER_TEXT = [
 
 # (first name, hours ago): the reference page's "Who's signing" feed.
 FEED_SIGNERS = [
-    ("Stefanie", 4), ("Alexistori", 2 * 24), ("Alicia", 20 * 24), ("Katherine", 34 * 24), ("Bosko", 50 * 24),
-    ("Jenny", 50 * 24 + 2), ("Leann", 51 * 24), ("Amexis", 54 * 24), ("Jennifer", 57 * 24), ("Pat", 57 * 24 + 3),
-    ("Daquito", 58 * 24), ("Alexa", 58 * 24 + 1), ("Greta", 58 * 24 + 2), ("Opiriqure", 59 * 24),
-    ("Brenda", 60 * 24), ("Aimee", 61 * 24), ("Lamia", 67 * 24), ("Craig", 68 * 24), ("Jeff", 70 * 24),
-    ("bob", 72 * 24), ("Misao", 72 * 24 + 1), ("Ahmad", 73 * 24), ("David", 73 * 24 + 1), ("David", 73 * 24 + 2),
-    ("Christopher", 74 * 24), ("Natasa", 74 * 24 + 1), ("Nancy", 74 * 24 + 2), ("Cora", 75 * 24),
-    ("Leuise", 75 * 24 + 1), ("Amy", 75 * 24 + 2),
+    ("Stefanie", 4),
+    ("Alexistori", 2 * 24),
+    ("Alicia", 20 * 24),
+    ("Katherine", 34 * 24),
+    ("Bosko", 50 * 24),
+    ("Jenny", 50 * 24 + 2),
+    ("Leann", 51 * 24),
+    ("Amexis", 54 * 24),
+    ("Jennifer", 57 * 24),
+    ("Pat", 57 * 24 + 3),
+    ("Daquito", 58 * 24),
+    ("Alexa", 58 * 24 + 1),
+    ("Greta", 58 * 24 + 2),
+    ("Opiriqure", 59 * 24),
+    ("Brenda", 60 * 24),
+    ("Aimee", 61 * 24),
+    ("Lamia", 67 * 24),
+    ("Craig", 68 * 24),
+    ("Jeff", 70 * 24),
+    ("bob", 72 * 24),
+    ("Misao", 72 * 24 + 1),
+    ("Ahmad", 73 * 24),
+    ("David", 73 * 24 + 1),
+    ("David", 73 * 24 + 2),
+    ("Christopher", 74 * 24),
+    ("Natasa", 74 * 24 + 1),
+    ("Nancy", 74 * 24 + 2),
+    ("Cora", 75 * 24),
+    ("Leuise", 75 * 24 + 1),
+    ("Amy", 75 * 24 + 2),
 ]
 # Earlier signers who did not ask to be shown in the feed.
 QUIET_SIGNERS = 1218
@@ -89,7 +112,11 @@ def reference_body(official):
         {"type": "signer_feed", "value": {"heading": "Who's signing", "size": 30}},
         {
             "type": "share_links",
-            "value": {"heading": "Share", "message": REFERENCE_TITLE, "networks": ["email", "x", "facebook", "whatsapp"]},
+            "value": {
+                "heading": "Share",
+                "message": REFERENCE_TITLE,
+                "networks": ["email", "x", "facebook", "whatsapp"],
+            },
         },
     ]
 
@@ -128,7 +155,10 @@ def cycle_lanes_body(official):
             },
         },
         {"type": "signer_feed", "value": {"heading": "Recent signers", "size": 5}},
-        {"type": "share_links", "value": {"heading": "Tell your neighbours", "message": "", "networks": ["email", "whatsapp"]}},
+        {
+            "type": "share_links",
+            "value": {"heading": "Tell your neighbours", "message": "", "networks": ["email", "whatsapp"]},
+        },
     ]
 
 

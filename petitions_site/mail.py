@@ -35,4 +35,4 @@ class EmlFileEmailBackend(AnymailTestBackend):
             mime[f"X-Metadata-{key}"] = str(value)
         (self.directory / f"{message_id}.eml").write_bytes(mime.as_bytes())
         status = AnymailRecipientStatus(message_id=message_id, status="sent")
-        return {"recipient_status": {email: status for email in payload.recipient_emails}}
+        return {"recipient_status": dict.fromkeys(payload.recipient_emails, status)}

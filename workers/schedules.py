@@ -1,7 +1,7 @@
 """The plugin's periodic tasks, for a host's ``CELERY_BEAT_SCHEDULE``::
 
-    from workers.schedules import beat_schedule
-    CELERY_BEAT_SCHEDULE = beat_schedule()
+from workers.schedules import beat_schedule
+CELERY_BEAT_SCHEDULE = beat_schedule()
 """
 
 

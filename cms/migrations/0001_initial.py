@@ -11,105 +11,343 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('wagtailcore', '0098_apitoken'),
+        ("wagtailcore", "0098_apitoken"),
         migrations.swappable_dependency(settings.WAGTAIL_PAGE_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CampaignIndexPage',
+            name="CampaignIndexPage",
             fields=[
-                ('page_ptr', models.OneToOneField(auto_created=True, on_delete=django.db.models.deletion.CASCADE, parent_link=True, primary_key=True, serialize=False, to=settings.WAGTAIL_PAGE_MODEL)),
-                ('intro', wagtail.fields.RichTextField(blank=True)),
+                (
+                    "page_ptr",
+                    models.OneToOneField(
+                        auto_created=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        parent_link=True,
+                        primary_key=True,
+                        serialize=False,
+                        to=settings.WAGTAIL_PAGE_MODEL,
+                    ),
+                ),
+                ("intro", wagtail.fields.RichTextField(blank=True)),
             ],
             options={
-                'verbose_name': 'campaign index',
+                "verbose_name": "campaign index",
             },
-            bases=('wagtailcore.page',),
+            bases=("wagtailcore.page",),
         ),
         migrations.CreateModel(
-            name='Official',
+            name="Official",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('title', models.CharField(blank=True, help_text='e.g. Secretary of State', max_length=200)),
-                ('organisation', models.CharField(blank=True, help_text='Office or organisation', max_length=200)),
-                ('email', models.EmailField(blank=True, help_text='Where deliveries of the letter are sent', max_length=254)),
-                ('region', models.CharField(blank=True, max_length=100)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                ("title", models.CharField(blank=True, help_text="e.g. Secretary of State", max_length=200)),
+                ("organisation", models.CharField(blank=True, help_text="Office or organisation", max_length=200)),
+                (
+                    "email",
+                    models.EmailField(blank=True, help_text="Where deliveries of the letter are sent", max_length=254),
+                ),
+                ("region", models.CharField(blank=True, max_length=100)),
             ],
             options={
-                'verbose_name': 'official',
-                'ordering': ['name'],
+                "verbose_name": "official",
+                "ordering": ["name"],
             },
             bases=(modelsearch.index.Indexed, models.Model),
         ),
         migrations.CreateModel(
-            name='PetitionPage',
+            name="PetitionPage",
             fields=[
-                ('page_ptr', models.OneToOneField(auto_created=True, on_delete=django.db.models.deletion.CASCADE, parent_link=True, primary_key=True, serialize=False, to=settings.WAGTAIL_PAGE_MODEL)),
-                ('goal', models.PositiveIntegerField(default=1000, help_text='The number of signatures the campaign aims for.')),
-                ('opens_at', models.DateTimeField(blank=True, help_text='Signatures are accepted from this time (blank: as soon as published).', null=True)),
-                ('closes_at', models.DateTimeField(blank=True, help_text='Signatures are refused after this time.', null=True)),
-                ('ask_last_name', models.BooleanField(default=True)),
-                ('ask_country', models.BooleanField(default=True)),
-                ('ask_postcode', models.BooleanField(default=False)),
-                ('consent_wording', models.CharField(default='Pass my name and country on to the officials this letter is addressed to', help_text='The label of the checkbox by which signers consent to be named in deliveries.', max_length=255)),
-                ('thank_you_message', wagtail.fields.RichTextField(blank=True, default='<p>Thank you! Please check your email and click the link to confirm your signature.</p>', help_text='Shown after someone signs.')),
-                ('confirmed_message', wagtail.fields.RichTextField(blank=True, default='<p>Your signature is confirmed and counted. Now share the petition!</p>', help_text='Shown after someone confirms their signature.')),
-                ('verification_email_subject', models.CharField(default='Please confirm your signature on “{petition}”', help_text='Placeholders: {first_name}, {petition}.', max_length=255)),
-                ('verification_email_body', models.TextField(default="Hi {first_name},\n\nThank you for signing “{petition}”. Your signature counts once you confirm it:\n\n{link}\n\nIf you didn't sign, ignore this email and nothing will be counted.", help_text='Plain text. Placeholders: {first_name}, {petition}, {link} (required).')),
-                ('intro', models.TextField(blank=True, help_text='A short summary, used in listings and share previews.')),
-                ('body', wagtail.fields.StreamField([('text', 0), ('image', 3), ('letter', 10), ('sign_form', 14), ('counter', 18), ('signer_feed', 21), ('share_links', 25)], blank=True, block_lookup={0: ('wagtail.blocks.RichTextBlock', (), {'icon': 'pilcrow', 'template': 'petitions/blocks/text_block.html'}), 1: ('wagtail.images.blocks.ImageChooserBlock', (), {}), 2: ('wagtail.blocks.CharBlock', (), {'required': False}), 3: ('wagtail.blocks.StructBlock', [[('image', 1), ('caption', 2), ('attribution', 2)]], {}), 4: ('wagtail.blocks.CharBlock', (), {'default': 'Dear', 'help_text': 'Followed by the officials, e.g. "Dear Secretary Blinken,"'}), 5: ('wagtail.snippets.blocks.SnippetChooserBlock', ('petitions_cms.Official',), {}), 6: ('wagtail.blocks.ListBlock', (5,), {'help_text': 'Who the letter is addressed to (and delivered to).'}), 7: ('wagtail.blocks.RichTextBlock', (), {'features': ['bold', 'italic', 'link', 'ol', 'ul']}), 8: ('wagtail.blocks.CharBlock', (), {'default': 'Sincerely,', 'required': False}), 9: ('wagtail.blocks.CharBlock', (), {'default': 'The undersigned', 'required': False}), 10: ('wagtail.blocks.StructBlock', [[('greeting', 4), ('officials', 6), ('body', 7), ('sign_off', 8), ('signatories', 9)]], {}), 11: ('wagtail.blocks.CharBlock', (), {'default': 'Will you sign?'}), 12: ('wagtail.blocks.RichTextBlock', (), {'features': ['bold', 'italic', 'link'], 'required': False}), 13: ('wagtail.blocks.CharBlock', (), {'default': 'Sign the petition'}), 14: ('wagtail.blocks.StructBlock', [[('heading', 11), ('text', 12), ('button_label', 13)]], {}), 15: ('wagtail.blocks.CharBlock', (), {'default': 'people already signed'}), 16: ('wagtail.blocks.IntegerBlock', (), {'help_text': "Leave blank to use the page's goal.", 'min_value': 1, 'required': False}), 17: ('wagtail.blocks.BooleanBlock', (), {'default': True, 'required': False}), 18: ('wagtail.blocks.StructBlock', [[('label', 15), ('goal', 16), ('show_progress', 17)]], {}), 19: ('wagtail.blocks.CharBlock', (), {'default': "Who's signing"}), 20: ('wagtail.blocks.IntegerBlock', (), {'default': 10, 'max_value': 30, 'min_value': 1}), 21: ('wagtail.blocks.StructBlock', [[('heading', 19), ('size', 20)]], {}), 22: ('wagtail.blocks.CharBlock', (), {'default': 'Share this petition'}), 23: ('wagtail.blocks.CharBlock', (), {'help_text': 'Text suggested with the link; the page title if blank.', 'required': False}), 24: ('wagtail.blocks.MultipleChoiceBlock', [], {'choices': [('email', 'Email'), ('x', 'X'), ('facebook', 'Facebook'), ('whatsapp', 'WhatsApp'), ('bluesky', 'Bluesky')]}), 25: ('wagtail.blocks.StructBlock', [[('heading', 22), ('message', 23), ('networks', 24)]], {})})),
+                (
+                    "page_ptr",
+                    models.OneToOneField(
+                        auto_created=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        parent_link=True,
+                        primary_key=True,
+                        serialize=False,
+                        to=settings.WAGTAIL_PAGE_MODEL,
+                    ),
+                ),
+                (
+                    "goal",
+                    models.PositiveIntegerField(
+                        default=1000, help_text="The number of signatures the campaign aims for."
+                    ),
+                ),
+                (
+                    "opens_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="Signatures are accepted from this time (blank: as soon as published).",
+                        null=True,
+                    ),
+                ),
+                (
+                    "closes_at",
+                    models.DateTimeField(blank=True, help_text="Signatures are refused after this time.", null=True),
+                ),
+                ("ask_last_name", models.BooleanField(default=True)),
+                ("ask_country", models.BooleanField(default=True)),
+                ("ask_postcode", models.BooleanField(default=False)),
+                (
+                    "consent_wording",
+                    models.CharField(
+                        default="Pass my name and country on to the officials this letter is addressed to",
+                        help_text="The label of the checkbox by which signers consent to be named in deliveries.",
+                        max_length=255,
+                    ),
+                ),
+                (
+                    "thank_you_message",
+                    wagtail.fields.RichTextField(
+                        blank=True,
+                        default="<p>Thank you! Please check your email and click the link to confirm your signature.</p>",
+                        help_text="Shown after someone signs.",
+                    ),
+                ),
+                (
+                    "confirmed_message",
+                    wagtail.fields.RichTextField(
+                        blank=True,
+                        default="<p>Your signature is confirmed and counted. Now share the petition!</p>",
+                        help_text="Shown after someone confirms their signature.",
+                    ),
+                ),
+                (
+                    "verification_email_subject",
+                    models.CharField(
+                        default="Please confirm your signature on “{petition}”",
+                        help_text="Placeholders: {first_name}, {petition}.",
+                        max_length=255,
+                    ),
+                ),
+                (
+                    "verification_email_body",
+                    models.TextField(
+                        default="Hi {first_name},\n\nThank you for signing “{petition}”. Your signature counts once you confirm it:\n\n{link}\n\nIf you didn't sign, ignore this email and nothing will be counted.",
+                        help_text="Plain text. Placeholders: {first_name}, {petition}, {link} (required).",
+                    ),
+                ),
+                (
+                    "intro",
+                    models.TextField(blank=True, help_text="A short summary, used in listings and share previews."),
+                ),
+                (
+                    "body",
+                    wagtail.fields.StreamField(
+                        [
+                            ("text", 0),
+                            ("image", 3),
+                            ("letter", 10),
+                            ("sign_form", 14),
+                            ("counter", 18),
+                            ("signer_feed", 21),
+                            ("share_links", 25),
+                        ],
+                        blank=True,
+                        block_lookup={
+                            0: (
+                                "wagtail.blocks.RichTextBlock",
+                                (),
+                                {"icon": "pilcrow", "template": "petitions/blocks/text_block.html"},
+                            ),
+                            1: ("wagtail.images.blocks.ImageChooserBlock", (), {}),
+                            2: ("wagtail.blocks.CharBlock", (), {"required": False}),
+                            3: ("wagtail.blocks.StructBlock", [[("image", 1), ("caption", 2), ("attribution", 2)]], {}),
+                            4: (
+                                "wagtail.blocks.CharBlock",
+                                (),
+                                {
+                                    "default": "Dear",
+                                    "help_text": 'Followed by the officials, e.g. "Dear Secretary Blinken,"',
+                                },
+                            ),
+                            5: ("wagtail.snippets.blocks.SnippetChooserBlock", ("petitions_cms.Official",), {}),
+                            6: (
+                                "wagtail.blocks.ListBlock",
+                                (5,),
+                                {"help_text": "Who the letter is addressed to (and delivered to)."},
+                            ),
+                            7: (
+                                "wagtail.blocks.RichTextBlock",
+                                (),
+                                {"features": ["bold", "italic", "link", "ol", "ul"]},
+                            ),
+                            8: ("wagtail.blocks.CharBlock", (), {"default": "Sincerely,", "required": False}),
+                            9: ("wagtail.blocks.CharBlock", (), {"default": "The undersigned", "required": False}),
+                            10: (
+                                "wagtail.blocks.StructBlock",
+                                [[("greeting", 4), ("officials", 6), ("body", 7), ("sign_off", 8), ("signatories", 9)]],
+                                {},
+                            ),
+                            11: ("wagtail.blocks.CharBlock", (), {"default": "Will you sign?"}),
+                            12: (
+                                "wagtail.blocks.RichTextBlock",
+                                (),
+                                {"features": ["bold", "italic", "link"], "required": False},
+                            ),
+                            13: ("wagtail.blocks.CharBlock", (), {"default": "Sign the petition"}),
+                            14: (
+                                "wagtail.blocks.StructBlock",
+                                [[("heading", 11), ("text", 12), ("button_label", 13)]],
+                                {},
+                            ),
+                            15: ("wagtail.blocks.CharBlock", (), {"default": "people already signed"}),
+                            16: (
+                                "wagtail.blocks.IntegerBlock",
+                                (),
+                                {"help_text": "Leave blank to use the page's goal.", "min_value": 1, "required": False},
+                            ),
+                            17: ("wagtail.blocks.BooleanBlock", (), {"default": True, "required": False}),
+                            18: (
+                                "wagtail.blocks.StructBlock",
+                                [[("label", 15), ("goal", 16), ("show_progress", 17)]],
+                                {},
+                            ),
+                            19: ("wagtail.blocks.CharBlock", (), {"default": "Who's signing"}),
+                            20: ("wagtail.blocks.IntegerBlock", (), {"default": 10, "max_value": 30, "min_value": 1}),
+                            21: ("wagtail.blocks.StructBlock", [[("heading", 19), ("size", 20)]], {}),
+                            22: ("wagtail.blocks.CharBlock", (), {"default": "Share this petition"}),
+                            23: (
+                                "wagtail.blocks.CharBlock",
+                                (),
+                                {
+                                    "help_text": "Text suggested with the link; the page title if blank.",
+                                    "required": False,
+                                },
+                            ),
+                            24: (
+                                "wagtail.blocks.MultipleChoiceBlock",
+                                [],
+                                {
+                                    "choices": [
+                                        ("email", "Email"),
+                                        ("x", "X"),
+                                        ("facebook", "Facebook"),
+                                        ("whatsapp", "WhatsApp"),
+                                        ("bluesky", "Bluesky"),
+                                    ]
+                                },
+                            ),
+                            25: (
+                                "wagtail.blocks.StructBlock",
+                                [[("heading", 22), ("message", 23), ("networks", 24)]],
+                                {},
+                            ),
+                        },
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'petition',
+                "verbose_name": "petition",
             },
-            bases=(wagtail.contrib.routable_page.models.RoutablePageMixin, 'wagtailcore.page', models.Model),
+            bases=(wagtail.contrib.routable_page.models.RoutablePageMixin, "wagtailcore.page", models.Model),
         ),
         migrations.CreateModel(
-            name='PetitionStats',
+            name="PetitionStats",
             fields=[
-                ('petition', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='+', serialize=False, to=settings.WAGTAIL_PAGE_MODEL)),
-                ('signature_count', models.PositiveIntegerField(default=0)),
-                ('reconciled_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "petition",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="+",
+                        serialize=False,
+                        to=settings.WAGTAIL_PAGE_MODEL,
+                    ),
+                ),
+                ("signature_count", models.PositiveIntegerField(default=0)),
+                ("reconciled_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'verbose_name': 'petition statistics',
-                'verbose_name_plural': 'petition statistics',
+                "verbose_name": "petition statistics",
+                "verbose_name_plural": "petition statistics",
             },
         ),
         migrations.CreateModel(
-            name='Signature',
+            name="Signature",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('first_name', models.CharField(max_length=100)),
-                ('last_name', models.CharField(blank=True, max_length=100)),
-                ('email', models.EmailField(max_length=254)),
-                ('email_normalized', models.CharField(editable=False, max_length=254)),
-                ('country', django_countries.fields.CountryField(blank=True, max_length=2)),
-                ('postcode', models.CharField(blank=True, max_length=20)),
-                ('show_in_feed', models.BooleanField(default=True, help_text='The signer allows their first name in the public feed.')),
-                ('share_with_officials', models.BooleanField(default=False, help_text='The signer consents to their name and place being delivered.')),
-                ('opt_in_updates', models.BooleanField(default=False)),
-                ('hidden_from_feed', models.BooleanField(default=False, help_text='Hidden by a campaign lead, whatever the signer allowed.')),
-                ('source', models.CharField(blank=True, max_length=64)),
-                ('status', models.CharField(choices=[('pending', 'Pending verification'), ('verified', 'Verified'), ('fraudulent', 'Fraudulent'), ('invalidated', 'Invalidated')], default='pending', max_length=16)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('verified_at', models.DateTimeField(blank=True, null=True)),
-                ('email_requested_at', models.DateTimeField(blank=True, null=True)),
-                ('email_sent_at', models.DateTimeField(blank=True, null=True)),
-                ('email_status', models.CharField(blank=True, choices=[('', 'Not sent yet'), ('sent', 'Sent'), ('refused', 'Refused by the ESP'), ('bounced', 'Bounced')], default='', max_length=16)),
-                ('email_message_id', models.CharField(blank=True, max_length=255)),
-                ('petition', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.WAGTAIL_PAGE_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("first_name", models.CharField(max_length=100)),
+                ("last_name", models.CharField(blank=True, max_length=100)),
+                ("email", models.EmailField(max_length=254)),
+                ("email_normalized", models.CharField(editable=False, max_length=254)),
+                ("country", django_countries.fields.CountryField(blank=True, max_length=2)),
+                ("postcode", models.CharField(blank=True, max_length=20)),
+                (
+                    "show_in_feed",
+                    models.BooleanField(
+                        default=True, help_text="The signer allows their first name in the public feed."
+                    ),
+                ),
+                (
+                    "share_with_officials",
+                    models.BooleanField(
+                        default=False, help_text="The signer consents to their name and place being delivered."
+                    ),
+                ),
+                ("opt_in_updates", models.BooleanField(default=False)),
+                (
+                    "hidden_from_feed",
+                    models.BooleanField(
+                        default=False, help_text="Hidden by a campaign lead, whatever the signer allowed."
+                    ),
+                ),
+                ("source", models.CharField(blank=True, max_length=64)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending verification"),
+                            ("verified", "Verified"),
+                            ("fraudulent", "Fraudulent"),
+                            ("invalidated", "Invalidated"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("verified_at", models.DateTimeField(blank=True, null=True)),
+                ("email_requested_at", models.DateTimeField(blank=True, null=True)),
+                ("email_sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "email_status",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "Not sent yet"),
+                            ("sent", "Sent"),
+                            ("refused", "Refused by the ESP"),
+                            ("bounced", "Bounced"),
+                        ],
+                        default="",
+                        max_length=16,
+                    ),
+                ),
+                ("email_message_id", models.CharField(blank=True, max_length=255)),
+                (
+                    "petition",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to=settings.WAGTAIL_PAGE_MODEL
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
-                'indexes': [models.Index(fields=['petition', 'status', '-verified_at'], name='petitions_cms_signature_feed')],
-                'constraints': [models.UniqueConstraint(fields=('petition', 'email_normalized'), name='petitions_cms_signature_one_per_email')],
+                "abstract": False,
+                "indexes": [
+                    models.Index(fields=["petition", "status", "-verified_at"], name="petitions_cms_signature_feed")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("petition", "email_normalized"), name="petitions_cms_signature_one_per_email"
+                    )
+                ],
             },
         ),
     ]

@@ -35,9 +35,7 @@ class AbstractSignature(models.Model):
     email_normalized = models.CharField(max_length=254, editable=False)
     country = CountryField(blank=True)
     postcode = models.CharField(max_length=20, blank=True)
-    show_in_feed = models.BooleanField(
-        default=True, help_text="The signer allows their first name in the public feed."
-    )
+    show_in_feed = models.BooleanField(default=True, help_text="The signer allows their first name in the public feed.")
     share_with_officials = models.BooleanField(
         default=False, help_text="The signer consents to their name and place being delivered."
     )
@@ -53,10 +51,11 @@ class AbstractSignature(models.Model):
     # The outbox: an email is owed while requested_at is later than sent_at.
     email_requested_at = models.DateTimeField(null=True, blank=True)
     email_sent_at = models.DateTimeField(null=True, blank=True)
-    email_status = models.CharField(
-        max_length=16, choices=EmailStatus.choices, default=EmailStatus.NONE, blank=True
-    )
+    email_status = models.CharField(max_length=16, choices=EmailStatus.choices, default=EmailStatus.NONE, blank=True)
     email_message_id = models.CharField(max_length=255, blank=True)
+
+    # Signatures are data, not content: keep them out of Wagtail's reference index.
+    wagtail_reference_index_ignore = True
 
     class Meta:
         abstract = True
@@ -66,9 +65,7 @@ class AbstractSignature(models.Model):
             )
         ]
         indexes = [
-            models.Index(
-                fields=["petition", "status", "-verified_at"], name="%(app_label)s_%(class)s_feed"
-            ),
+            models.Index(fields=["petition", "status", "-verified_at"], name="%(app_label)s_%(class)s_feed"),
         ]
 
     def __str__(self):
@@ -96,9 +93,7 @@ class AbstractSignature(models.Model):
     def mark_fraudulent(self) -> bool:
         """Mark fraudulent if still pending; does nothing the second time."""
         updated = (
-            type(self)
-            .objects.filter(pk=self.pk, status=self.Status.PENDING)
-            .update(status=self.Status.FRAUDULENT)
+            type(self).objects.filter(pk=self.pk, status=self.Status.PENDING).update(status=self.Status.FRAUDULENT)
         )
         if updated:
             self.status = self.Status.FRAUDULENT

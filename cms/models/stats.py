@@ -7,11 +7,11 @@ class PetitionStats(models.Model):
     Kept off the page row so publishing a revision never overwrites a count.
     """
 
-    petition = models.OneToOneField(
-        "wagtailcore.Page", on_delete=models.CASCADE, primary_key=True, related_name="+"
-    )
+    petition = models.OneToOneField("wagtailcore.Page", on_delete=models.CASCADE, primary_key=True, related_name="+")
     signature_count = models.PositiveIntegerField(default=0)
     reconciled_at = models.DateTimeField(null=True, blank=True)
+
+    wagtail_reference_index_ignore = True
 
     class Meta:
         verbose_name = "petition statistics"

@@ -1,0 +1,48 @@
+# Two commands: `make demo` and `make test`. Only python3 (3.11+) and make are needed.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint format screenshots migrate clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.test: requirements.txt requirements-test.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-test.txt
+	touch $@ $(VENV)/.runtime
+
+migrate: $(VENV)/.runtime
+	$(BIN)/python manage.py migrate --noinput
+
+## Set up and serve the demo at http://127.0.0.1:8000/ with a Celery worker and beat.
+demo: migrate
+	$(BIN)/python manage.py load_demo
+	VENV=$(VENV) bin/demo
+
+## Set up and run the whole suite: lint, migrations check, pytest.
+test: $(VENV)/.test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py makemigrations --check --dry-run --settings=tests.settings
+	$(BIN)/pytest
+
+lint: $(VENV)/.test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.test
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## Screenshots of a running demo (make demo in another terminal) into docs/.
+screenshots: $(VENV)/.test
+	$(BIN)/python bin/screenshots.py
+
+clean:
+	rm -rf var static

@@ -1,0 +1,79 @@
+"""Factories for pages, officials and signatures (factories over fixtures)."""
+
+import json
+
+import factory
+import wagtail_factories
+from django.utils import timezone
+
+from cms.models import CampaignIndexPage, Official, PetitionPage, Signature, normalize_email
+
+
+class OfficialFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Official
+
+    name = "Antony Blinken"
+    title = "Secretary"
+    organisation = "U.S. Department of State"
+    email = factory.Sequence(lambda n: f"official{n}@example.gov")
+
+
+class CampaignIndexPageFactory(wagtail_factories.PageFactory):
+    class Meta:
+        model = CampaignIndexPage
+
+    title = "Campaigns"
+
+
+def petition_body(official_ids=(), feed_size=10):
+    """A body with every petition block, like the reference page."""
+    return json.dumps(
+        [
+            {"type": "text", "value": "<p>Campaign text.</p>"},
+            {
+                "type": "letter",
+                "value": {
+                    "greeting": "Dear",
+                    "officials": list(official_ids),
+                    "body": "<p>We, the undersigned, ask that you act.</p>",
+                    "sign_off": "Sincerely,",
+                    "signatories": "The undersigned",
+                },
+            },
+            {"type": "sign_form", "value": {"heading": "Will you sign?", "text": "", "button_label": "Sign"}},
+            {"type": "counter", "value": {"label": "people already signed", "goal": None, "show_progress": True}},
+            {"type": "signer_feed", "value": {"heading": "Who's signing", "size": feed_size}},
+            {"type": "share_links", "value": {"heading": "Share", "message": "", "networks": ["email", "x"]}},
+        ]
+    )
+
+
+class PetitionPageFactory(wagtail_factories.PageFactory):
+    class Meta:
+        model = PetitionPage
+
+    title = factory.Sequence(lambda n: f"Petition {n}")
+    slug = factory.Sequence(lambda n: f"petition-{n}")
+    goal = 100
+    live = True
+    body = factory.LazyFunction(petition_body)
+
+    class Params:
+        closed = factory.Trait(closes_at=factory.LazyFunction(lambda: timezone.now() - timezone.timedelta(hours=1)))
+        not_yet_open = factory.Trait(opens_at=factory.LazyFunction(lambda: timezone.now() + timezone.timedelta(days=1)))
+
+
+class SignatureFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Signature
+
+    first_name = factory.Sequence(lambda n: f"Signer{n}")
+    last_name = "Example"
+    email = factory.Sequence(lambda n: f"signer{n}@example.org")
+    email_normalized = factory.LazyAttribute(lambda o: normalize_email(o.email))
+    country = "GB"
+    email_requested_at = factory.LazyFunction(timezone.now)
+
+    class Params:
+        verified = factory.Trait(status=Signature.Status.VERIFIED, verified_at=factory.LazyFunction(timezone.now))

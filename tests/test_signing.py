@@ -1,0 +1,154 @@
+import pytest
+from django.db import transaction
+
+from cms import services
+from cms.models import Signature
+
+pytestmark = pytest.mark.django_db
+
+
+def test_signing_stores_a_pending_signature_and_redirects_to_check_your_email(petition, sign, mailoutbox):
+    response = sign(petition, email="ada@example.org")
+
+    assert response.status_code == 302
+    assert response["Location"] == petition.url + "signed/"
+    signature = Signature.objects.get()
+    assert signature.status == Signature.Status.PENDING
+    assert signature.petition_id == petition.pk
+    assert len(mailoutbox) == 1
+
+
+def test_one_signature_per_petition_and_email_folds_case_and_whitespace(petition, sign):
+    sign(petition, email="ada@example.org")
+    sign(petition, email="  ADA@Example.ORG ", first_name="Someone else")
+
+    assert Signature.objects.count() == 1
+    assert Signature.objects.get().first_name == "Ada"  # nothing stored is overwritten
+
+
+def test_the_same_email_may_sign_another_petition(index_page, petition, sign):
+    from .factories import PetitionPageFactory
+
+    other = PetitionPageFactory(parent=index_page)
+    sign(petition)
+    sign(other)
+
+    assert Signature.objects.count() == 2
+
+
+def test_the_answer_is_the_same_whether_the_email_had_signed_before(petition, sign, client):
+    first = sign(petition, email="ada@example.org")
+    again = sign(petition, email="ada@example.org")
+    page_after = client.get(again["Location"])
+
+    assert (first.status_code, first["Location"]) == (again.status_code, again["Location"])
+    assert "Check your email" in page_after.content.decode()
+
+
+def test_signing_again_while_pending_resends_only_after_the_interval(petition, sign, mailoutbox, settings):
+    sign(petition)
+    sign(petition)
+    assert len(mailoutbox) == 1
+
+    settings.PETITIONS = {**settings.PETITIONS, "RESEND_MIN_INTERVAL": 0}
+    sign(petition)
+    assert len(mailoutbox) == 2
+
+
+def test_a_verified_signer_signing_again_gets_no_email(petition, sign, mailoutbox):
+    sign(petition)
+    Signature.objects.get().verify()
+    sign(petition)
+
+    assert len(mailoutbox) == 1
+
+
+@pytest.mark.parametrize("trait", ["closed", "not_yet_open"])
+def test_a_petition_outside_its_signing_window_refuses_with_a_clear_message(index_page, sign, mailoutbox, trait):
+    from .factories import PetitionPageFactory
+
+    petition = PetitionPageFactory(parent=index_page, **{trait: True})
+    response = sign(petition)
+
+    assert response.status_code == 403
+    body = response.content.decode()
+    assert "closed" in body if trait == "closed" else "opens for signatures" in body
+    assert not Signature.objects.exists()
+    assert mailoutbox == []
+
+
+def test_an_unpublished_petition_refuses_signatures(petition, sign):
+    petition.unpublish()
+    response = sign(petition)
+
+    assert response.status_code == 404
+    assert not petition.signing_status()
+    assert "not published" in petition.signing_status().message
+    assert not Signature.objects.exists()
+
+
+def test_a_rolled_back_sign_sends_no_email(petition, mailoutbox, django_capture_on_commit_callbacks):
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        services.sign_petition(petition, {"first_name": "Ada", "email": "ada@example.org"})
+        raise RuntimeError("the request failed after the insert")
+
+    assert callbacks == []
+    assert mailoutbox == []
+    assert not Signature.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("first_name", "x" * 101, "at most 100 characters"),
+        ("first_name", "", "This field is required"),
+        ("first_name", "Ada\nBcc: x@example.org", "line breaks"),
+        ("email", "not-an-email", "valid email address"),
+        ("email", "a" * 250 + "@example.org", "at most 254 characters"),
+        ("last_name", "y" * 5000, "at most 100 characters"),
+        ("country", "ZZ", "Select a valid choice"),
+        ("email", "ada@example.org\x00", "Null characters are not allowed"),
+    ],
+)
+def test_bad_input_gets_a_form_error_not_a_500(petition, sign, field, value, message):
+    response = sign(petition, **{field: value})
+
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not Signature.objects.exists()
+
+
+def test_a_filled_honeypot_stores_nothing_but_answers_the_same(petition, sign, mailoutbox):
+    response = sign(petition, website="http://spam.example")
+
+    assert response.status_code == 302
+    assert not Signature.objects.exists()
+    assert mailoutbox == []
+
+
+def test_too_many_signs_from_one_address_get_429_with_retry_after(petition, sign, settings):
+    settings.PETITIONS = {**settings.PETITIONS, "RATE_LIMIT": 2}
+    codes = [sign(petition, email=f"p{i}@example.org", REMOTE_ADDR="10.1.1.1").status_code for i in range(3)]
+
+    assert codes == [302, 302, 429]
+    response = sign(petition, email="p9@example.org", REMOTE_ADDR="10.1.1.1")
+    assert response["Retry-After"] == "60"
+    assert Signature.objects.count() == 2
+
+
+def test_the_rate_limit_allow_list_lets_an_address_through(petition, sign, settings):
+    settings.PETITIONS = {**settings.PETITIONS, "RATE_LIMIT": 1, "RATE_LIMIT_ALLOW": ["10.2.2.2"]}
+    codes = [sign(petition, email=f"q{i}@example.org", REMOTE_ADDR="10.2.2.2").status_code for i in range(3)]
+
+    assert codes == [302, 302, 302]
+
+
+def test_source_code_is_recorded(petition, client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(petition.url + "?source=partner-x", {"first_name": "Ada", "email": "ada@example.org"})
+
+    assert Signature.objects.get().source == "partner-x"
