@@ -14,6 +14,8 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgr
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/9")
 os.environ.setdefault("PETITIONS_VAR_DIR", tempfile.mkdtemp(prefix="petitions-test-"))
 os.environ.setdefault("TEST_DATABASE_NAME", "test_petitions")
+# Worker threads in the end-to-end tests must not keep connections to the test database.
+os.environ.setdefault("DB_CONN_MAX_AGE", "0")
 
 
 def _reachable(url):

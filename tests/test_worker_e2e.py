@@ -1,0 +1,71 @@
+"""The signer's whole journey with a real Celery worker consuming from Redis."""
+
+import re
+import time
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.core import mail
+
+from cms.models import PetitionStats, Signature
+from workers import tasks
+
+from .factories import PetitionPageFactory, petition_body
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+
+
+def wait_for(condition, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for the worker")
+
+
+@pytest.fixture
+def worker(settings):
+    app = tasks.send_verification_email.app
+    app.conf.task_always_eager = False
+    app.control.purge()
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+            yield app
+    finally:
+        app.conf.task_always_eager = True
+
+
+def test_sign_email_confirm_and_count_through_a_real_worker(index_page, official, client, worker, mailoutbox):
+    petition = PetitionPageFactory(parent=index_page, body=petition_body([official.pk]))
+
+    # Sign: the request stores a pending row and enqueues the email on commit.
+    response = client.post(petition.url, {"first_name": "Stefanie", "email": "stefanie@example.org", "show_in_feed": "on"})
+    assert response.status_code == 302
+
+    # The worker sends it through anymail, tagged, with the link.
+    wait_for(lambda: len(mail.outbox) == 1)
+    message = mail.outbox[0]
+    assert message.anymail_test_params["tags"] == ["petition-verification"]
+    assert message.anymail_status.status == {"sent"}
+    link = re.search(r"http://testserver(\S+)", message.body).group(1)
+
+    # A GET (a mail scanner's prefetch) changes nothing.
+    assert client.get(link).status_code == 200
+    assert Signature.objects.get().status == Signature.Status.PENDING
+
+    # The button's POST confirms; a second POST changes nothing.
+    token = parse_qs(urlsplit(link).query)["token"][0]
+    assert "counted" in client.post(link, {"token": token}).content.decode()
+    verified_at = Signature.objects.get().verified_at
+    assert "already confirmed" in client.post(link, {"token": token}).content.decode()
+    assert Signature.objects.get().verified_at == verified_at
+
+    # The periodic reconcile, run by the worker, makes the count exactly 1.
+    tasks.reconcile_counts.delay()
+    wait_for(lambda: PetitionStats.objects.filter(petition_id=petition.pk, signature_count=1).exists())
+    page = client.get(petition.url).content.decode()
+    assert 'data-count="1"' in page
+    assert re.search(r'<li class="feed__entry"><span class="feed__name">Stefanie</span> signed', page)
+    assert len(mail.outbox) == 1
