@@ -41,7 +41,9 @@ def test_sign_email_confirm_and_count_through_a_real_worker(index_page, official
     petition = PetitionPageFactory(parent=index_page, body=petition_body([official.pk]))
 
     # Sign: the request stores a pending row and enqueues the email on commit.
-    response = client.post(petition.url, {"first_name": "Stefanie", "email": "stefanie@example.org", "show_in_feed": "on"})
+    response = client.post(
+        petition.url, {"first_name": "Stefanie", "email": "stefanie@example.org", "show_in_feed": "on"}
+    )
     assert response.status_code == 302
 
     # The worker sends it through anymail, tagged, with the link.
