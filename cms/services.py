@@ -30,6 +30,10 @@ SIGNATURE_FIELDS = (
 )
 
 
+class SigningRefused(Exception):
+    """The petition does not accept signatures now; the message says why."""
+
+
 class VerifyResult(enum.Enum):
     VERIFIED = "verified"
     ALREADY = "already"
@@ -48,12 +52,16 @@ def _enqueue_verification_email(signature_id: int) -> None:
 def sign_petition(page, data: dict, *, source: str = ""):
     """Store a pending signature, or find the one this address already made.
 
-    Returns the signature. Its verification email is enqueued only after the
+    Raises SigningRefused if the petition is closed, not yet open or not
+    live. Returns the signature. Its verification email is enqueued only after the
     transaction commits, and only if one is owed: a new signature, or a
     pending one whose last email is older than RESEND_MIN_INTERVAL.
     """
     from .models import normalize_email
 
+    status = page.signing_status()
+    if not status:
+        raise SigningRefused(status.message)
     Signature = page.get_signature_class()
     fields = {key: data[key] for key in SIGNATURE_FIELDS if data.get(key) not in (None, "")}
     fields["email"] = fields["email"].strip()

@@ -152,3 +152,13 @@ def test_source_code_is_recorded(petition, client, django_capture_on_commit_call
         client.post(petition.url + "?source=partner-x", {"first_name": "Ada", "email": "ada@example.org"})
 
     assert Signature.objects.get().source == "partner-x"
+
+
+def test_the_sign_service_itself_refuses_a_closed_petition(index_page):
+    from .factories import PetitionPageFactory
+
+    petition = PetitionPageFactory(parent=index_page, closed=True)
+
+    with pytest.raises(services.SigningRefused, match="closed"):
+        services.sign_petition(petition, {"first_name": "Ada", "email": "ada@example.org"})
+    assert not Signature.objects.exists()

@@ -191,7 +191,10 @@ class PetitionMixin(RoutablePageMixin, models.Model):
         if not form.is_valid():
             return self.render_page(request, form, status=400)
         if not form.is_bot:
-            self.process_signature(form, request)
+            try:
+                self.process_signature(form, request)
+            except services.SigningRefused as refused:  # closed between the check above and now
+                return self.render_page(request, form, status=403, refusal=str(refused))
         # The same answer whether or not this address had signed before.
         return HttpResponseRedirect(self.url + self.reverse_subpage("signed"))
 
