@@ -13,6 +13,10 @@ from wagtail.snippets.blocks import SnippetChooserBlock
 
 from .values import CounterValue, LetterValue
 
+# Wagtail offers a block in the chooser's preview only when it has a preview
+# template (``is_previewable``); a ``preview_value`` alone is not enough.
+PREVIEW_TEMPLATE = "wagtailcore/shared/block_preview.html"
+
 PREVIEW_FEED = [
     {"name": "Stefanie", "hours": 4},
     {"name": "Alexis", "hours": 48},
@@ -50,6 +54,7 @@ class LetterBlock(blocks.StructBlock):
         template = "petitions/blocks/letter_block.html"
         value_class = LetterValue
         description = "An open letter addressed to officials"
+        preview_template = PREVIEW_TEMPLATE
         preview_value = {
             "greeting": "Dear",
             "officials": [],
@@ -68,6 +73,7 @@ class SignFormBlock(blocks.StructBlock):
         icon = "form"
         template = "petitions/blocks/sign_form_block.html"
         description = "The form people sign with (its fields are set on the page's Petition tab)"
+        preview_template = PREVIEW_TEMPLATE
         preview_value = {"heading": "Will you sign?", "button_label": "Sign the petition"}
 
     def get_context(self, value, parent_context=None):
@@ -90,6 +96,7 @@ class CounterBlock(blocks.StructBlock):
         template = "petitions/blocks/counter_block.html"
         value_class = CounterValue
         description = "The live count of verified signatures, with a goal and progress bar"
+        preview_template = PREVIEW_TEMPLATE
         preview_value = {"label": "people already signed", "goal": 1000, "show_progress": True}
 
     def get_context(self, value, parent_context=None):
@@ -113,6 +120,7 @@ class SignerFeedBlock(blocks.StructBlock):
         icon = "group"
         template = "petitions/blocks/signer_feed_block.html"
         description = 'Recent signers, as they allowed: "Stefanie signed 4 hours ago"'
+        preview_template = PREVIEW_TEMPLATE
         preview_value = {"heading": "Who's signing", "size": 10}
 
     def get_context(self, value, parent_context=None):
@@ -147,6 +155,7 @@ class ShareLinksBlock(blocks.StructBlock):
         icon = "link"
         template = "petitions/blocks/share_links_block.html"
         description = "Links to share the petition"
+        preview_template = PREVIEW_TEMPLATE
         preview_value = {"heading": "Share this petition", "networks": ["email", "x", "facebook"]}
 
     def get_context(self, value, parent_context=None):
