@@ -108,7 +108,7 @@ def reference_body(official):
             "type": "sign_form",
             "value": {"heading": "Will you sign?", "text": "", "button_label": "Add my name"},
         },
-        {"type": "counter", "value": {"label": "People already signed", "goal": None, "show_progress": True}},
+        {"type": "counter", "value": {"label": "people already signed", "goal": None, "show_progress": True}},
         {"type": "signer_feed", "value": {"heading": "Who's signing", "size": 30}},
         {
             "type": "share_links",

@@ -13,7 +13,8 @@ from workers import tasks
 
 from .factories import PetitionPageFactory, petition_body
 
-pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+# serialized_rollback: the migrated locale, root page and site are back for each test.
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 def wait_for(condition, timeout=15.0):
