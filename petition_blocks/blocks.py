@@ -7,6 +7,7 @@ COUNT. The sign form block renders the page's form; the page handles the POST.
 
 from django.utils import timezone
 from django.utils.timesince import timesince
+from django.utils.translation import gettext
 from wagtail import blocks
 from wagtail.images.blocks import ImageChooserBlock
 from wagtail.snippets.blocks import SnippetChooserBlock
@@ -15,13 +16,21 @@ from .values import CounterValue, LetterValue
 
 # Wagtail offers a block in the chooser's preview only when it has a preview
 # template (``is_previewable``); a ``preview_value`` alone is not enough.
-PREVIEW_TEMPLATE = "wagtailcore/shared/block_preview.html"
+# Ours is Wagtail's, with the petition stylesheet.
+PREVIEW_TEMPLATE = "petitions/blocks/block_preview.html"
 
 PREVIEW_FEED = [
     {"name": "Stefanie", "hours": 4},
     {"name": "Alexis", "hours": 48},
     {"name": "Alicia", "hours": 480},
 ]
+
+
+def signed_ago(at, now):
+    """ "4 hours ago", or "just now" for the first minute."""
+    if now - at < timezone.timedelta(minutes=1):
+        return gettext("just now")
+    return gettext("%(time)s ago") % {"time": timesince(at, now, depth=1)}
 
 
 def _page_from(parent_context):
@@ -56,7 +65,7 @@ class LetterBlock(blocks.StructBlock):
         description = "An open letter addressed to officials"
         preview_template = PREVIEW_TEMPLATE
         preview_value = {
-            "greeting": "Dear",
+            "greeting": "Dear Secretary Blinken",  # no officials: a preview cannot refer to rows
             "officials": [],
             "body": "<p>We, the undersigned, ask that you act.</p>",
             "sign_off": "Sincerely,",
@@ -131,9 +140,7 @@ class SignerFeedBlock(blocks.StructBlock):
             entries = page.get_feed()[: value["size"]]
         else:
             entries = [{"name": e["name"], "at": now - timezone.timedelta(hours=e["hours"])} for e in PREVIEW_FEED]
-        context["entries"] = [
-            {"name": e["name"], "at": e["at"], "ago": timesince(e["at"], now, depth=1)} for e in entries
-        ]
+        context["entries"] = [{"name": e["name"], "at": e["at"], "ago": signed_ago(e["at"], now)} for e in entries]
         return context
 
 

@@ -369,7 +369,7 @@ def test_the_edit_view_of_a_demo_petition_renders_every_tab(admin_client, index_
 
 
 BLOCK_PREVIEWS = {
-    "letter": ["Dear,", "We, the undersigned, ask that you act.", "Sincerely,"],
+    "letter": ["Dear Secretary Blinken,", "We, the undersigned, ask that you act.", "Sincerely,"],
     "sign_form": ["Will you sign?"],
     "counter": ["640", "people already signed", "of our goal of 1,000"],
     "signer_feed": ["Who&#x27;s signing", "Stefanie", "Alexis"],

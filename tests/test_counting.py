@@ -117,3 +117,17 @@ def test_the_petition_page_costs_the_same_queries_whatever_the_number_of_signatu
 
 
 PAGE_QUERIES = 7
+
+
+def test_the_feed_says_how_long_ago_each_signer_signed(petition, client):
+    now = timezone.now()
+    SignatureFactory(
+        petition=petition, first_name="Stefanie", verified=True, verified_at=now - timezone.timedelta(hours=4)
+    )
+    SignatureFactory(petition=petition, first_name="Newest", verified=True, verified_at=now)
+    services.reconcile_counts()
+
+    page = client.get(petition.url).content.decode()
+
+    assert '<span class="feed__name">Newest</span> signed just now' in page
+    assert '<span class="feed__name">Stefanie</span> signed 4\xa0hours ago' in page
