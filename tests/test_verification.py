@@ -106,3 +106,12 @@ def test_a_fraudulent_signature_cannot_be_verified(pending, client):
     pending.refresh_from_db()
     assert pending.status == Signature.Status.FRAUDULENT
     assert pending.mark_fraudulent() is False  # guarded: only pending signatures change
+
+
+def test_the_thank_you_screens_offer_the_share_links(pending, client):
+    token = make_token(pending)
+    confirmed = client.post(confirm_path(pending.petition, token), {"token": token}).content.decode()
+    signed = client.get(pending.petition.url + "signed/").content.decode()
+
+    for page in (confirmed, signed):
+        assert 'class="share__link share__link--email"' in page

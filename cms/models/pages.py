@@ -157,6 +157,10 @@ class PetitionMixin(RoutablePageMixin, models.Model):
                         officials.append(official)
         return officials
 
+    def get_share_blocks(self):
+        """The body's share-links blocks, repeated on the thank-you screens."""
+        return [block for block in getattr(self, "body", None) or [] if block.block_type == "share_links"]
+
     def get_landing_page_template(self, request=None):
         return self.get_template(request).replace(".html", "_landing.html")
 
