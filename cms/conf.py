@@ -29,6 +29,18 @@ DEFAULTS = {
     "RATE_LIMIT_ALLOW": (),
     # How many signers the feed keeps in cache.
     "FEED_SIZE": 30,
+    # The reconcile task counts up to this many seconds before now, so a
+    # verification still committing is counted by the next run, not lost.
+    "RECONCILE_LAG": 2,
+    # Signers wake the outbox drain task once per drain; this expiry only
+    # guards against a wake-up that was lost (the beat drain is the backstop).
+    "OUTBOX_NUDGE_MS": 1000,
+    # Verification emails one send task handles.
+    "OUTBOX_BATCH": 25,
+    # Anonymous visitors get petition pages from a shared cache this long (0: never).
+    "PAGE_CACHE_SECONDS": 5,
+    # Origins (besides the site's own host) whose pages may POST signatures.
+    "ALLOWED_ORIGINS": (),
     # Seconds the cached count and feed live before a reconcile must refresh them.
     "CACHE_TIMEOUT": 24 * 3600,
     # ESP tags set on every verification email.

@@ -4,7 +4,7 @@ import logging
 import re
 from urllib.parse import urlencode
 
-from anymail.exceptions import AnymailInvalidAddress, AnymailRecipientsRefused
+from anymail.exceptions import AnymailAPIError, AnymailInvalidAddress, AnymailRecipientsRefused
 from anymail.message import AnymailMessage
 from django.conf import settings
 from django.db import transaction
@@ -68,45 +68,64 @@ def build_verification_message(page, signature) -> AnymailMessage:
     return message
 
 
-def send_verification_email(signature_id: int) -> bool:
-    """Send the email a signature is owed; True if one was sent.
+def _owed(signature) -> bool:
+    from .models import Signature
 
-    Safe to run twice: the row is locked while sending and the send is
-    recorded, so a duplicate task finds nothing owed. Temporary ESP errors
-    propagate for the caller to retry; a refused address is recorded and
-    never retried.
+    if signature.email_status == Signature.EmailStatus.REFUSED:
+        return False
+    return signature.email_sent_at is None or (
+        signature.email_requested_at is not None and signature.email_sent_at < signature.email_requested_at
+    )
+
+
+def send_verification_emails(signature_ids) -> tuple[list, list]:
+    """Send the emails these signatures are owed; return (sent ids, ids to retry).
+
+    Safe to run twice: the rows are locked while sending (others' locked rows
+    are skipped, not waited for) and each send is recorded, so a duplicate
+    task finds nothing owed. A temporary ESP error leaves that email owed and
+    its id in the retry list; a refused address is recorded and never retried.
     """
     from .models import Signature
 
+    sent, retry, done = [], [], []
+    pages = {}
     with transaction.atomic():
-        signature = (
-            Signature.objects.select_for_update(skip_locked=True)
-            .filter(pk=signature_id, status=Signature.Status.PENDING)
-            .first()
+        rows = Signature.objects.select_for_update(skip_locked=True, of=("self",)).filter(
+            pk__in=list(signature_ids), status=Signature.Status.PENDING
         )
-        if signature is None:  # verified, gone, or being sent by another worker
-            return False
-        if signature.email_status == Signature.EmailStatus.REFUSED:
-            return False
-        if signature.email_sent_at and (
-            signature.email_requested_at is None or signature.email_sent_at >= signature.email_requested_at
-        ):
-            return False
-        page = signature.petition.specific
-        message = build_verification_message(page, signature)
-        try:
-            message.send()
-        except (AnymailRecipientsRefused, AnymailInvalidAddress) as exc:
-            logger.warning("Verification email for signature %s refused: %s", signature_id, exc)
-            signature.email_status = Signature.EmailStatus.REFUSED
-        else:
-            statuses = message.anymail_status.status or set()
-            signature.email_status = (
-                Signature.EmailStatus.REFUSED
-                if statuses and statuses <= REFUSED_STATUSES
-                else Signature.EmailStatus.SENT
-            )
-            signature.email_message_id = str(message.anymail_status.message_id or "")[:255]
-        signature.email_sent_at = timezone.now()
-        signature.save(update_fields=["email_status", "email_message_id", "email_sent_at"])
-    return signature.email_status == Signature.EmailStatus.SENT
+        for signature in rows:
+            if not _owed(signature):
+                continue
+            page = pages.get(signature.petition_id)
+            if page is None:
+                page = pages[signature.petition_id] = signature.petition.specific
+            message = build_verification_message(page, signature)
+            try:
+                message.send()
+            except (AnymailRecipientsRefused, AnymailInvalidAddress) as exc:
+                logger.warning("Verification email for signature %s refused: %s", signature.pk, exc)
+                signature.email_status = Signature.EmailStatus.REFUSED
+            except AnymailAPIError as exc:
+                logger.warning("Verification email for signature %s failed, will retry: %s", signature.pk, exc)
+                retry.append(signature.pk)
+                continue
+            else:
+                statuses = message.anymail_status.status or set()
+                refused = statuses and statuses <= REFUSED_STATUSES
+                signature.email_status = Signature.EmailStatus.REFUSED if refused else Signature.EmailStatus.SENT
+                signature.email_message_id = str(message.anymail_status.message_id or "")[:255]
+                if not refused:
+                    sent.append(signature.pk)
+            signature.email_sent_at = timezone.now()
+            done.append(signature)
+        Signature.objects.bulk_update(done, ["email_status", "email_message_id", "email_sent_at"])
+    return sent, retry
+
+
+def send_verification_email(signature_id: int) -> bool:
+    """Send one signature's owed email; True if it was sent. See send_verification_emails."""
+    sent, retry = send_verification_emails([signature_id])
+    if retry:
+        raise AnymailAPIError(f"The ESP failed to take the email of signature {signature_id}")
+    return bool(sent)

@@ -2,6 +2,12 @@ from django import forms
 from django_countries import countries
 from django_countries.fields import LazyTypedChoiceField
 
+FEED_DISPLAY_CHOICES = [
+    ("first", "My first name"),
+    ("first_initial", "My first name and initial"),
+    ("hidden", "Don't show me"),
+]
+
 
 class SignatureForm(forms.Form):
     """The sign form. Field limits match the model so bad input is a form error, not a 500."""
@@ -11,7 +17,13 @@ class SignatureForm(forms.Form):
     email = forms.EmailField(max_length=254, label="Email")
     country = LazyTypedChoiceField(choices=[("", "—")] + list(countries), required=False, label="Country")
     postcode = forms.CharField(max_length=20, required=False, label="Postcode")
-    show_in_feed = forms.BooleanField(required=False, initial=True, label="Show my first name in the list of signers")
+    feed_display = forms.ChoiceField(
+        choices=FEED_DISPLAY_CHOICES,
+        initial="first",
+        required=False,
+        widget=forms.RadioSelect,
+        label="Show me in the list of signers as",
+    )
     share_with_officials = forms.BooleanField(required=False)
     opt_in_updates = forms.BooleanField(required=False, label="Email me about this campaign")
     # A honeypot: hidden from people, filled in by naive bots.
@@ -39,6 +51,14 @@ class SignatureForm(forms.Form):
 
     def clean_last_name(self):
         return self.cleaned_data["last_name"].strip()
+
+    def clean(self):
+        cleaned = super().clean()
+        # No choice (an old form, an API client) shows nobody: the feed is opt-in.
+        display = cleaned.get("feed_display") or "hidden"
+        cleaned["show_in_feed"] = display != "hidden"
+        cleaned["feed_name"] = "first_initial" if display == "first_initial" else "first"
+        return cleaned
 
     @property
     def is_bot(self):

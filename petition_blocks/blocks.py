@@ -140,7 +140,7 @@ class SignerFeedBlock(blocks.StructBlock):
             entries = page.get_feed()[: value["size"]]
         else:
             entries = [{"name": e["name"], "at": now - timezone.timedelta(hours=e["hours"])} for e in PREVIEW_FEED]
-        context["entries"] = [{"name": e["name"], "at": e["at"], "ago": signed_ago(e["at"], now)} for e in entries]
+        context["entries"] = [{**e, "ago": signed_ago(e["at"], now)} for e in entries]
         return context
 
 

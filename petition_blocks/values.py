@@ -20,4 +20,6 @@ class LetterValue(blocks.StructValue):
 class CounterValue(blocks.StructValue):
     def goal_for(self, page):
         """The block's own goal wins; otherwise the page's."""
-        return self.get("goal") or getattr(page, "goal", None) or 0
+        if self.get("goal"):
+            return self.get("goal")
+        return page.get_goal() if hasattr(page, "get_goal") else getattr(page, "goal", None) or 0

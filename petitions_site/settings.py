@@ -68,6 +68,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before sessions: a cached petition page costs one cache read.
+    "cms.middleware.PetitionPageCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -195,6 +197,9 @@ WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.databa
 # The petition plugin's settings (see cms/conf.py for every key and default).
 PETITIONS = {
     "SITE_URL": os.environ.get("PETITIONS_SITE_URL", WAGTAILADMIN_BASE_URL),
+    # Bench-only: addresses the sign rate limit lets through (e.g. 127.0.0.1 for `make bench`).
+    "RATE_LIMIT_ALLOW": env_list("PETITIONS_RATE_LIMIT_ALLOW"),
+    "ALLOWED_ORIGINS": env_list("PETITIONS_ALLOWED_ORIGINS"),
 }
 
 if not DEBUG:

@@ -1,5 +1,6 @@
 import pytest
 from django.conf import settings
+from django.urls import reverse
 from wagtail.models import Page, Site
 
 from cms.counters import get_cache
@@ -52,15 +53,24 @@ def petition(index_page, official):
     return PetitionPageFactory(parent=index_page, body=petition_body([official.pk]))
 
 
+def sign_url(page):
+    return reverse("petitions:sign", args=[page.pk])
+
+
+def confirm_url(page):
+    return reverse("petitions:confirm", args=[page.pk])
+
+
 @pytest.fixture
 def sign(client, django_capture_on_commit_callbacks):
     """POST the sign form as a browser would, running on-commit callbacks (the email task)."""
 
     def _sign(page, **data):
         remote_addr = data.pop("REMOTE_ADDR", "10.0.0.1")
-        fields = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.org", "show_in_feed": "on"}
+        query = data.pop("query", "")
+        fields = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.org", "feed_display": "first"}
         fields.update(data)
         with django_capture_on_commit_callbacks(execute=True):
-            return client.post(page.url, fields, REMOTE_ADDR=remote_addr)
+            return client.post(sign_url(page) + query, fields, REMOTE_ADDR=remote_addr)
 
     return _sign

@@ -1,8 +1,13 @@
+import threading
+
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from cms import counters, services
-from cms.models import PetitionStats, Signature
+from cms.models import Milestone, PetitionCountryCount, PetitionStats, Signature
 from cms.tokens import make_token
 from workers import tasks
 
@@ -11,68 +16,135 @@ from .factories import PetitionPageFactory, SignatureFactory
 pytestmark = pytest.mark.django_db
 
 
-def test_reconcile_sets_the_stored_and_cached_count_from_the_database(petition):
-    SignatureFactory.create_batch(3, petition=petition, verified=True)
+@pytest.fixture
+def reconcile(django_capture_on_commit_callbacks):
+    """services.reconcile_counts, with its after-commit publishing to Redis run."""
+
+    def _reconcile(**kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return services.reconcile_counts(**kwargs)
+
+    return _reconcile
+
+
+def live_count(petition):
+    return counters.get_count(petition.pk)
+
+
+def verify(petition, signature, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        return services.verify_signature(petition, make_token(signature))
+
+
+def test_reconcile_sets_the_stored_total_country_tallies_and_live_count(petition, reconcile):
+    SignatureFactory.create_batch(3, petition=petition, verified=True, country="GB")
+    SignatureFactory(petition=petition, verified=True, country="FR")
     SignatureFactory.create_batch(2, petition=petition)  # pending: not counted
 
-    counts = services.reconcile_counts()
+    counts = reconcile()
 
-    assert counts[petition.pk] == 3
+    assert counts[petition.pk] == 4
+    assert PetitionStats.objects.get(petition_id=petition.pk).signature_count == 4
+    assert dict(PetitionCountryCount.objects.values_list("country", "signature_count")) == {"GB": 3, "FR": 1}
+    assert live_count(petition) == 4
+
+
+def test_reconcile_counts_incrementally_from_its_watermark(petition, reconcile):
+    SignatureFactory.create_batch(2, petition=petition, verified=True, country="GB")
+    reconcile()
+    SignatureFactory(petition=petition, verified=True, country="GB")
+
+    with CaptureQueriesContext(connection) as queries:
+        reconcile()
+
     assert PetitionStats.objects.get(petition_id=petition.pk).signature_count == 3
-    assert counters.get_cache().get(counters.COUNT_KEY.format(petition.pk)) == 3
+    assert PetitionCountryCount.objects.get(country="GB").signature_count == 3
+    grouped = [q["sql"] for q in queries.captured_queries if "GROUP BY" in q["sql"]]
+    assert len(grouped) == 1  # one grouped query for all petitions
 
 
-def test_a_verification_updates_the_cached_count_and_feed_after_commit(petition, django_capture_on_commit_callbacks):
-    services.reconcile_counts()
-    signature = SignatureFactory(petition=petition, first_name="Stefanie")
+def test_a_verification_still_committing_is_counted_by_the_next_run(petition, settings, reconcile):
+    settings.PETITIONS = {**settings.PETITIONS, "RECONCILE_LAG": 60}
+    SignatureFactory(petition=petition, verified=True)  # verified "now": inside the lag window
 
-    with django_capture_on_commit_callbacks(execute=True):
-        assert services.verify_signature(petition, make_token(signature)) == services.VerifyResult.VERIFIED
-
-    assert petition.get_signature_count() == 1
-    assert petition.get_feed()[0]["name"] == "Stefanie"
+    assert reconcile()[petition.pk] == 0
+    later = timezone.now() + timezone.timedelta(minutes=2)
+    assert reconcile(now=later)[petition.pk] == 1
 
 
-def test_a_verification_recorded_twice_counts_once(petition):
-    services.reconcile_counts()
+def test_a_verification_updates_the_live_count_and_feed_after_commit(
+    petition, django_capture_on_commit_callbacks, reconcile
+):
+    reconcile()
+    signature = SignatureFactory(petition=petition, first_name="Stefanie", last_name="Klein", feed_name="first_initial")
+
+    assert verify(petition, signature, django_capture_on_commit_callbacks) == services.VerifyResult.VERIFIED
+
+    assert live_count(petition) == 1
+    assert petition.get_feed()[0]["name"] == "Stefanie K."
+
+
+def test_a_verification_delivered_twice_counts_once(petition, reconcile):
+    reconcile()
     signature = SignatureFactory(petition=petition, verified=True)
 
-    counters.record_verification(petition.pk, signature.pk)
-    counters.record_verification(petition.pk, signature.pk)
+    assert counters.record_verification(petition, signature) is True
+    assert counters.record_verification(petition, signature) is False
 
-    assert petition.get_signature_count() == 1
-
-
-def test_an_empty_cache_falls_back_to_the_stored_total(petition):
-    SignatureFactory.create_batch(2, petition=petition, verified=True)
-    services.reconcile_counts()
-    counters.get_cache().clear()
-
-    assert petition.get_signature_count() == 2
-    assert len(petition.get_feed()) == 2
+    assert live_count(petition) == 1
+    reconcile()
+    assert counters.record_verification(petition, signature) is False  # already in the reconciled total
+    assert live_count(petition) == 1
 
 
-def test_reconcile_corrects_drift_in_the_cached_count(petition):
-    SignatureFactory.create_batch(2, petition=petition, verified=True)
-    counters.get_cache().set(counters.COUNT_KEY.format(petition.pk), 999)
+def test_a_redis_flush_midway_leaves_the_count_correct_after_the_next_run(
+    petition, django_capture_on_commit_callbacks, reconcile
+):
+    SignatureFactory.create_batch(3, petition=petition, verified=True)
+    reconcile()
+    late = SignatureFactory(petition=petition)
+    verify(petition, late, django_capture_on_commit_callbacks)
+    assert live_count(petition) == 4
 
-    tasks.reconcile_counts.delay()
-
-    assert petition.get_signature_count() == 2
-
-
-def test_the_reconcile_task_skips_while_another_run_holds_the_lock(petition):
+    counters.get_store().clear()  # Redis restarted empty
+    assert live_count(petition) == 3  # the stored total: behind by at most the unreconciled interval
     SignatureFactory(petition=petition, verified=True)
-    counters.get_cache().add(counters.RECONCILE_LOCK_KEY, 1)
 
-    assert tasks.reconcile_counts.delay().get() is None
-    assert not PetitionStats.objects.exists()
+    reconcile()
+    assert live_count(petition) == 5
+    assert len(petition.get_feed()) == 5
 
-    counters.get_cache().delete(counters.RECONCILE_LOCK_KEY)
+
+def test_the_recount_finds_and_corrects_drift_in_the_stored_total(petition, caplog, reconcile):
+    SignatureFactory.create_batch(3, petition=petition, verified=True)
+    reconcile()
+    PetitionStats.objects.filter(petition_id=petition.pk).update(signature_count=7)  # drift
+
+    with caplog.at_level("WARNING", logger="petitions"):
+        drift = tasks.full_recount.delay().get()
+
+    assert drift == {petition.pk: -4}
+    assert PetitionStats.objects.get(petition_id=petition.pk).signature_count == 3
+    assert live_count(petition) == 3
+    assert "drift -4" in caplog.text
+
+
+def test_the_reconcile_skips_while_another_run_holds_the_lock(petition):
+    SignatureFactory(petition=petition, verified=True)
+
+    def other_run_holds_the_lock():
+        return False
+
+    services_lock = services._try_lock
+    services._try_lock = other_run_holds_the_lock
+    try:
+        assert tasks.reconcile_counts.delay().get() is None
+    finally:
+        services._try_lock = services_lock
     assert tasks.reconcile_counts.delay().get() == {petition.pk: 1}
 
 
-def test_the_feed_shows_only_verified_signers_who_allowed_it_newest_first(petition):
+def test_the_feed_shows_only_verified_signers_who_allowed_it_newest_first(petition, reconcile):
     now = timezone.now()
     SignatureFactory(petition=petition, first_name="Old", verified=True, verified_at=now - timezone.timedelta(days=2))
     SignatureFactory(petition=petition, first_name="New", verified=True, verified_at=now)
@@ -80,10 +152,48 @@ def test_the_feed_shows_only_verified_signers_who_allowed_it_newest_first(petiti
     SignatureFactory(petition=petition, first_name="Hidden", verified=True, hidden_from_feed=True)
     SignatureFactory(petition=petition, first_name="Pending")
 
-    services.reconcile_counts()
+    reconcile()
 
     assert [entry["name"] for entry in petition.get_feed()] == ["New", "Old"]
-    assert petition.get_signature_count() == 4
+    assert live_count(petition) == 4
+
+
+def test_the_feed_shows_the_place_when_the_page_asks(petition, reconcile):
+    petition.feed_show_place = True
+    petition.save()
+    SignatureFactory(petition=petition, first_name="Ana", country="PT", verified=True)
+
+    reconcile()
+
+    assert petition.get_feed()[0]["place"] == "Portugal"
+
+
+def test_a_name_a_lead_hides_leaves_the_feed_at_the_next_run(petition, client, reconcile):
+    signature = SignatureFactory(petition=petition, first_name="Zed", verified=True)
+    reconcile()
+    assert "Zed" in client.get(petition.url).content.decode()
+
+    Signature.objects.filter(pk=signature.pk).update(hidden_from_feed=True)
+    counters.get_cache().clear()  # the cached page copy expires within PAGE_CACHE_SECONDS anyway
+    reconcile()
+
+    assert [entry["name"] for entry in petition.get_feed()] == []
+    assert "Zed" not in client.get(petition.url).content.decode()
+    assert live_count(petition) == 1  # hidden from the feed, still counted
+
+
+def test_the_feed_says_how_long_ago_each_signer_signed(petition, client, reconcile):
+    now = timezone.now()
+    SignatureFactory(
+        petition=petition, first_name="Stefanie", verified=True, verified_at=now - timezone.timedelta(hours=4)
+    )
+    SignatureFactory(petition=petition, first_name="Newest", verified=True, verified_at=now)
+    reconcile()
+
+    page = client.get(petition.url).content.decode()
+
+    assert '<span class="feed__name">Newest</span> signed just now' in page
+    assert '<span class="feed__name">Stefanie</span> signed 4\xa0hours ago' in page
 
 
 def test_petitions_closed_over_a_day_ago_are_no_longer_reconciled(index_page):
@@ -98,36 +208,168 @@ def test_petitions_closed_over_a_day_ago_are_no_longer_reconciled(index_page):
     assert not {long_closed.pk, draft.pk} & ids
 
 
-@pytest.mark.parametrize("signers", [10, 200])
-def test_the_petition_page_costs_the_same_queries_whatever_the_number_of_signatures(
-    petition, client, django_assert_num_queries, signers
-):
+# --- milestones ----------------------------------------------------------------------
+
+
+def test_reaching_the_goal_and_steps_records_each_milestone_once(index_page, mailoutbox, reconcile):
+    petition = PetitionPageFactory(parent=index_page, goal=5, milestone_step=2)
+    SignatureFactory.create_batch(3, petition=petition, verified=True)
+    reconcile()
+    SignatureFactory.create_batch(3, petition=petition, verified=True)
+    reconcile()
+    reconcile()
+
+    assert list(Milestone.objects.values_list("threshold", "kind")) == [
+        (2, "step"),
+        (4, "step"),
+        (5, "goal"),
+        (6, "step"),
+    ]
+    assert mailoutbox == []  # nobody to notify on this page
+
+
+def test_milestone_notifications_email_the_leads_once(index_page, mailoutbox, reconcile):
+    petition = PetitionPageFactory(
+        parent=index_page, goal=2, milestone_notify_emails="lead@example.org\nco@example.org"
+    )
+    SignatureFactory.create_batch(2, petition=petition, verified=True)
+
+    reconcile()  # notifies after commit
+    milestone = Milestone.objects.get()
+    tasks.notify_milestone.delay(milestone.pk)  # a duplicate delivery
+
+    [message] = mailoutbox
+    assert message.to == ["lead@example.org", "co@example.org"]
+    assert "reached 2 signatures" in message.subject
+    assert message.anymail_test_params["tags"] == ["petition-milestone"]
+
+
+def test_the_goal_rises_to_the_next_step_when_reached(index_page, client, reconcile):
+    petition = PetitionPageFactory(parent=index_page, goal=3, milestone_step=5, raise_goal_automatically=True)
+    SignatureFactory.create_batch(4, petition=petition, verified=True)
+
+    reconcile()
+
+    assert PetitionStats.objects.get(petition_id=petition.pk).raised_goal == 5
+    assert client.get(reverse("petitions:count", args=[petition.pk])).json()["goal"] == 5
+    assert "of our goal of 5" in client.get(petition.url).content.decode()
+
+
+# --- cost per request ----------------------------------------------------------------
+
+
+def add_verified(petition, n):
     Signature.objects.bulk_create(
         SignatureFactory.build(petition=petition, verified=True, email=f"s{i}@example.org", email_normalized=f"s{i}")
-        for i in range(signers)
+        for i in range(n)
     )
-    services.reconcile_counts()
+
+
+@pytest.mark.parametrize("signers", [10, 10_000])
+def test_the_petition_page_costs_the_same_queries_whatever_the_number_of_signatures(
+    petition, client, django_assert_num_queries, signers, settings, reconcile
+):
+    settings.PETITIONS = {**settings.PETITIONS, "PAGE_CACHE_SECONDS": 0}  # measure a real render
+    add_verified(petition, signers)
+    reconcile()
     client.get(petition.url)  # warm Wagtail's site and page caches
 
     # Site, route (3 page rows), view restrictions (2), the letter's officials: none touch signatures.
-    with django_assert_num_queries(PAGE_QUERIES):
+    with django_assert_num_queries(7):
         response = client.get(petition.url)
 
     assert f'data-count="{signers}"' in response.content.decode()
 
 
-PAGE_QUERIES = 7
+@pytest.mark.parametrize("signers", [10, 10_000])
+def test_the_count_endpoint_runs_no_query_whatever_the_number_of_signatures(
+    petition, client, django_assert_num_queries, signers, reconcile
+):
+    add_verified(petition, signers)
+    reconcile()
+
+    with django_assert_num_queries(0):
+        response = client.get(reverse("petitions:count", args=[petition.pk]))
+
+    assert response.json() == {"id": petition.pk, "count": signers, "goal": petition.goal}
 
 
-def test_the_feed_says_how_long_ago_each_signer_signed(petition, client):
-    now = timezone.now()
-    SignatureFactory(
-        petition=petition, first_name="Stefanie", verified=True, verified_at=now - timezone.timedelta(hours=4)
-    )
-    SignatureFactory(petition=petition, first_name="Newest", verified=True, verified_at=now)
+def test_a_cached_petition_page_is_served_to_anonymous_visitors_without_any_query(
+    petition, client, django_assert_num_queries, reconcile
+):
+    reconcile()
+    first = client.get(petition.url)
+    assert first["X-Petitions-Cache"] == "miss"
+    assert "csrfmiddlewaretoken" not in first.content.decode()
+
+    with django_assert_num_queries(0):
+        second = client.get(petition.url)
+
+    assert second["X-Petitions-Cache"] == "hit"
+    assert second.content == first.content
+    assert "max-age=5" in second["Cache-Control"]
+
+
+# --- concurrency (real PostgreSQL and Redis) --------------------------------------------
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_reconciles_started_together_produce_one_correct_result(index_page):
+    petition = PetitionPageFactory(parent=index_page, goal=10)
+    add_verified(petition, 25)
+    barrier = threading.Barrier(2)
+    results = []
+
+    def run():
+        barrier.wait()
+        try:
+            results.append(services.reconcile_counts())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert PetitionStats.objects.get(petition_id=petition.pk).signature_count == 25
+    assert sorted(r[petition.pk] for r in results if r is not None)[-1] == 25
+    assert live_count(petition) == 25
+    assert Milestone.objects.filter(petition_id=petition.pk, threshold=10).count() == 1
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_milestone_crossed_by_concurrent_verifications_is_recorded_once(index_page):
+    petition = PetitionPageFactory(parent=index_page, goal=8)
+    pending = SignatureFactory.create_batch(10, petition=petition)
+    barrier = threading.Barrier(len(pending) + 2)
+
+    def confirm(signature):
+        barrier.wait()
+        try:
+            services.verify_signature(petition, make_token(signature))
+        finally:
+            connection.close()
+
+    def reconcile():
+        barrier.wait()
+        try:
+            for _ in range(5):
+                services.reconcile_counts()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=confirm, args=(s,)) for s in pending]
+    threads += [threading.Thread(target=reconcile) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     services.reconcile_counts()
 
-    page = client.get(petition.url).content.decode()
-
-    assert '<span class="feed__name">Newest</span> signed just now' in page
-    assert '<span class="feed__name">Stefanie</span> signed 4\xa0hours ago' in page
+    assert Milestone.objects.filter(petition_id=petition.pk, kind="goal").count() == 1
+    assert PetitionStats.objects.get(petition_id=petition.pk).signature_count == 10
+    assert live_count(petition) == 10

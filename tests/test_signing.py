@@ -4,6 +4,8 @@ from django.db import transaction
 from cms import services
 from cms.models import Signature
 
+from .conftest import sign_url
+
 pytestmark = pytest.mark.django_db
 
 
@@ -147,9 +149,8 @@ def test_the_rate_limit_allow_list_lets_an_address_through(petition, sign, setti
     assert codes == [302, 302, 302]
 
 
-def test_source_code_is_recorded(petition, client, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
-        client.post(petition.url + "?source=partner-x", {"first_name": "Ada", "email": "ada@example.org"})
+def test_source_code_is_recorded(petition, sign):
+    sign(petition, query="?source=partner-x")
 
     assert Signature.objects.get().source == "partner-x"
 
@@ -162,3 +163,50 @@ def test_the_sign_service_itself_refuses_a_closed_petition(index_page):
     with pytest.raises(services.SigningRefused, match="closed"):
         services.sign_petition(petition, {"first_name": "Ada", "email": "ada@example.org"})
     assert not Signature.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "headers, allowed",
+    [
+        ({"HTTP_ORIGIN": "http://testserver"}, True),
+        ({"HTTP_ORIGIN": "https://evil.example"}, False),
+        ({"HTTP_ORIGIN": "null"}, False),
+        ({"HTTP_REFERER": "https://evil.example/page"}, False),
+        ({"HTTP_REFERER": "http://testserver/petition/"}, True),
+        ({}, True),  # no browser sent this: nothing to forge through a visitor
+    ],
+)
+def test_only_the_sites_own_pages_can_post_a_signature(petition, client, headers, allowed):
+    response = client.post(sign_url(petition), {"first_name": "Ada", "email": "ada@example.org"}, **headers)
+
+    assert (response.status_code == 302) is allowed
+    assert Signature.objects.exists() is allowed
+    if not allowed:
+        assert response.status_code == 403
+
+
+def test_an_allowed_partner_origin_can_post_a_signature(petition, client, settings):
+    settings.PETITIONS = {**settings.PETITIONS, "ALLOWED_ORIGINS": ["https://partner.example"]}
+
+    response = client.post(
+        sign_url(petition), {"first_name": "Ada", "email": "ada@example.org"}, HTTP_ORIGIN="https://partner.example"
+    )
+
+    assert response.status_code == 302
+
+
+def test_the_cached_sign_form_carries_no_per_visitor_token(petition, client):
+    page = client.get(petition.url).content.decode()
+
+    assert "csrfmiddlewaretoken" not in page
+    assert f'action="{sign_url(petition)}"' in page
+
+
+def test_the_feed_choice_is_stored_as_the_signer_made_it(petition, sign):
+    sign(petition, email="a@example.org", feed_display="first_initial")
+    sign(petition, email="b@example.org", feed_display="hidden")
+    sign(petition, email="c@example.org", feed_display="")
+
+    rows = dict(Signature.objects.values_list("email", "show_in_feed"))
+    assert rows == {"a@example.org": True, "b@example.org": False, "c@example.org": False}
+    assert Signature.objects.get(email="a@example.org").feed_name == "first_initial"

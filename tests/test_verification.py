@@ -5,6 +5,7 @@ import pytest
 from cms.models import Signature
 from cms.tokens import make_token
 
+from .conftest import confirm_url
 from .factories import PetitionPageFactory, SignatureFactory
 
 pytestmark = pytest.mark.django_db
@@ -12,6 +13,11 @@ pytestmark = pytest.mark.django_db
 
 def confirm_path(page, token):
     return f"{page.url}confirm/?token={token}"
+
+
+def post_confirm(client, page, token):
+    """The confirm page's button: a POST of the token to the plugin's confirm endpoint."""
+    return client.post(confirm_url(page), {"token": token})
 
 
 def link_from(message):
@@ -33,11 +39,10 @@ def test_the_emailed_link_opens_a_confirm_page_and_get_changes_nothing(petition,
 
 
 def test_post_confirms_once_however_often_it_is_sent(pending, client, django_capture_on_commit_callbacks):
-    path = confirm_path(pending.petition, make_token(pending))
     with django_capture_on_commit_callbacks(execute=True) as first_callbacks:
-        first = client.post(path, {"token": make_token(pending)})
+        first = post_confirm(client, pending.petition, make_token(pending))
     with django_capture_on_commit_callbacks(execute=True) as second_callbacks:
-        second = client.post(path, {"token": make_token(pending)})
+        second = post_confirm(client, pending.petition, make_token(pending))
 
     pending.refresh_from_db()
     assert pending.status == Signature.Status.VERIFIED
@@ -50,7 +55,7 @@ def test_a_tampered_token_changes_nothing(pending, client):
     token = make_token(pending)
     tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
 
-    response = client.post(confirm_path(pending.petition, tampered), {"token": tampered})
+    response = post_confirm(client, pending.petition, tampered)
 
     assert response.status_code == 400
     assert "not valid" in response.content.decode()
@@ -62,7 +67,7 @@ def test_an_expired_token_changes_nothing(pending, client, settings):
     settings.PETITIONS = {**settings.PETITIONS, "VERIFY_TOKEN_MAX_AGE": -1}
     token = make_token(pending)
 
-    response = client.post(confirm_path(pending.petition, token), {"token": token})
+    response = post_confirm(client, pending.petition, token)
 
     assert response.status_code == 410
     assert "expired" in response.content.decode()
@@ -74,7 +79,7 @@ def test_a_token_for_another_petition_changes_nothing(pending, index_page, clien
     other = PetitionPageFactory(parent=index_page)
     token = make_token(pending)
 
-    response = client.post(confirm_path(other, token), {"token": token})
+    response = post_confirm(client, other, token)
 
     assert response.status_code == 400
     pending.refresh_from_db()
@@ -86,21 +91,21 @@ def test_a_token_for_a_deleted_signature_is_not_valid(pending, client):
     petition = pending.petition
     pending.delete()
 
-    response = client.post(confirm_path(petition, token), {"token": token})
+    response = post_confirm(client, petition, token)
 
     assert response.status_code == 400
 
 
 def test_a_missing_token_is_not_valid(petition, client):
     assert client.get(petition.url + "confirm/").status_code == 400
-    assert client.post(petition.url + "confirm/", {}).status_code == 400
+    assert client.post(confirm_url(petition), {}).status_code == 400
 
 
 def test_a_fraudulent_signature_cannot_be_verified(pending, client):
     pending.mark_fraudulent()
     token = make_token(pending)
 
-    response = client.post(confirm_path(pending.petition, token), {"token": token})
+    response = post_confirm(client, pending.petition, token)
 
     assert response.status_code == 400
     pending.refresh_from_db()
@@ -110,7 +115,7 @@ def test_a_fraudulent_signature_cannot_be_verified(pending, client):
 
 def test_the_thank_you_screens_offer_the_share_links(pending, client):
     token = make_token(pending)
-    confirmed = client.post(confirm_path(pending.petition, token), {"token": token}).content.decode()
+    confirmed = post_confirm(client, pending.petition, token).content.decode()
     signed = client.get(pending.petition.url + "signed/").content.decode()
 
     for page in (confirmed, signed):

@@ -11,6 +11,7 @@ from django.core import mail
 from cms.models import PetitionStats, Signature
 from workers import tasks
 
+from .conftest import confirm_url, sign_url
 from .factories import PetitionPageFactory, petition_body
 
 # serialized_rollback: the migrated locale, root page and site are back for each test.
@@ -43,7 +44,7 @@ def test_sign_email_confirm_and_count_through_a_real_worker(index_page, official
 
     # Sign: the request stores a pending row and enqueues the email on commit.
     response = client.post(
-        petition.url, {"first_name": "Stefanie", "email": "stefanie@example.org", "show_in_feed": "on"}
+        sign_url(petition), {"first_name": "Stefanie", "email": "stefanie@example.org", "feed_display": "first"}
     )
     assert response.status_code == 302
 
@@ -60,9 +61,9 @@ def test_sign_email_confirm_and_count_through_a_real_worker(index_page, official
 
     # The button's POST confirms; a second POST changes nothing.
     token = parse_qs(urlsplit(link).query)["token"][0]
-    assert "counted" in client.post(link, {"token": token}).content.decode()
+    assert "counted" in client.post(confirm_url(petition), {"token": token}).content.decode()
     verified_at = Signature.objects.get().verified_at
-    assert "already confirmed" in client.post(link, {"token": token}).content.decode()
+    assert "already confirmed" in client.post(confirm_url(petition), {"token": token}).content.decode()
     assert Signature.objects.get().verified_at == verified_at
 
     # The periodic reconcile, run by the worker, makes the count exactly 1.

@@ -1,16 +1,29 @@
 """The plugin's periodic tasks, for a host's ``CELERY_BEAT_SCHEDULE``::
 
 from workers.schedules import beat_schedule
+
 CELERY_BEAT_SCHEDULE = beat_schedule()
 """
 
+from celery.schedules import crontab
 
-def beat_schedule(reconcile_seconds: float = 30, sweep_seconds: float = 60) -> dict:
+
+def beat_schedule(reconcile_seconds: float = 30, sweep_seconds: float = 60, drain_seconds: float = 2) -> dict:
     return {
         "petitions-reconcile-counts": {
             "task": "petitions.reconcile_counts",
             "schedule": reconcile_seconds,
             "options": {"expires": reconcile_seconds},
+        },
+        "petitions-full-recount": {
+            "task": "petitions.full_recount",
+            "schedule": crontab(hour=3, minute=17),
+        },
+        # A backstop: signers normally wake the drain task themselves.
+        "petitions-drain-outbox": {
+            "task": "petitions.drain_outbox",
+            "schedule": drain_seconds,
+            "options": {"expires": drain_seconds},
         },
         "petitions-resend-overdue-verification-emails": {
             "task": "petitions.resend_overdue_verification_emails",

@@ -9,45 +9,79 @@ import logging
 from anymail.exceptions import AnymailAPIError
 from celery import shared_task
 
-from cms import counters, emails, services
+from cms import counters, emails, milestones, services
+from cms.conf import get_setting
 
 logger = logging.getLogger("petitions")
 
 
-@shared_task(
-    name="petitions.send_verification_email",
-    bind=True,
-    acks_late=True,
-    max_retries=8,
-    ignore_result=True,
-)
+def _backoff(retries):
+    return min(600, 5 * 2**retries)
+
+
+@shared_task(name="petitions.send_verification_emails", bind=True, acks_late=True, max_retries=8, ignore_result=True)
+def send_verification_emails(self, signature_ids: list) -> int:
+    """Send a batch of owed verification emails; retry only the ones the ESP failed to take."""
+    sent, retry = emails.send_verification_emails(signature_ids)
+    if retry:
+        raise self.retry(args=[retry], countdown=_backoff(self.request.retries))
+    return len(sent)
+
+
+@shared_task(name="petitions.send_verification_email", bind=True, acks_late=True, max_retries=8, ignore_result=True)
 def send_verification_email(self, signature_id: int) -> bool:
     try:
         return emails.send_verification_email(signature_id)
     except AnymailAPIError as exc:
         # Transient ESP trouble (refused addresses were handled inside): back off and retry.
-        raise self.retry(exc=exc, countdown=min(600, 5 * 2**self.request.retries))
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries))
+
+
+@shared_task(name="petitions.drain_outbox", ignore_result=True)
+def drain_outbox(max_batches: int = 200) -> int:
+    """Move queued email ids from the Redis outbox into send tasks, in batches."""
+    store = counters.get_store()
+    store.start_draining()
+    batch = get_setting("OUTBOX_BATCH")
+    queued = 0
+    for _ in range(max_batches):
+        ids = store.pop_outbox(batch)
+        if not ids:
+            break
+        send_verification_emails.delay(ids)
+        queued += len(ids)
+    else:
+        drain_outbox.delay(max_batches)  # more left: carry on in a fresh task
+    return queued
 
 
 @shared_task(name="petitions.resend_overdue_verification_emails", ignore_result=True)
 def resend_overdue_verification_emails() -> int:
-    """The outbox sweeper: re-enqueue emails a lost task message never sent."""
+    """The outbox sweeper: re-queue emails that a lost message or a Redis flush never sent."""
     ids = services.overdue_verification_email_ids()
-    for signature_id in ids:
-        send_verification_email.delay(signature_id)
+    batch = get_setting("OUTBOX_BATCH")
+    for start in range(0, len(ids), batch):
+        send_verification_emails.delay(ids[start : start + batch])
     if ids:
-        logger.info("Re-enqueued %d overdue verification emails", len(ids))
+        logger.info("Re-queued %d overdue verification emails", len(ids))
     return len(ids)
 
 
 @shared_task(name="petitions.reconcile_counts", ignore_result=True)
 def reconcile_counts() -> dict | None:
-    """Correct every active petition's count from the database, one run at a time."""
-    cache = counters.get_cache()
-    if not cache.add(counters.RECONCILE_LOCK_KEY, 1, timeout=300):
-        logger.info("Reconcile already running; skipped")
-        return None
+    """Apply what was verified since the last run; one run at a time across all workers."""
+    return services.reconcile_counts()
+
+
+@shared_task(name="petitions.full_recount", ignore_result=True)
+def full_recount() -> dict | None:
+    """Recount everything and correct drift (daily)."""
+    return services.full_recount()
+
+
+@shared_task(name="petitions.notify_milestone", bind=True, acks_late=True, max_retries=8, ignore_result=True)
+def notify_milestone(self, milestone_id: int) -> bool:
     try:
-        return services.reconcile_counts()
-    finally:
-        cache.delete(counters.RECONCILE_LOCK_KEY)
+        return milestones.notify(milestone_id)
+    except AnymailAPIError as exc:
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries))

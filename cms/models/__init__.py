@@ -1,13 +1,15 @@
 from .officials import Official
 from .pages import CampaignIndexPage, PetitionMixin, PetitionPage, SigningStatus
 from .signatures import AbstractSignature, Signature, normalize_email
-from .stats import PetitionStats
+from .stats import Milestone, PetitionCountryCount, PetitionStats
 
 __all__ = [
     "AbstractSignature",
     "CampaignIndexPage",
+    "Milestone",
     "Official",
     "PetitionMixin",
+    "PetitionCountryCount",
     "PetitionPage",
     "PetitionStats",
     "Signature",

@@ -77,8 +77,33 @@ class PetitionMixin(RoutablePageMixin, models.Model):
         help_text="Plain text. Placeholders: {first_name}, {petition}, {link} (required).",
     )
 
+    milestone_step = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Also record a milestone every N verified signatures (blank: only the goal).",
+    )
+    raise_goal_automatically = models.BooleanField(
+        default=False,
+        help_text="When the goal is reached, raise it to the next milestone step (or double it).",
+    )
+    milestone_notify_emails = models.TextField(
+        blank=True,
+        help_text="Campaign leads to email when a milestone is reached: one address per line.",
+    )
+    feed_show_place = models.BooleanField(
+        default=False, help_text="Show signers' country in the feed (for those who gave it)."
+    )
+
     petition_panels = [
         FieldPanel("goal"),
+        MultiFieldPanel(
+            [
+                FieldPanel("milestone_step"),
+                FieldPanel("raise_goal_automatically"),
+                FieldPanel("milestone_notify_emails"),
+            ],
+            heading="Milestones",
+        ),
         FieldRowPanel([FieldPanel("opens_at"), FieldPanel("closes_at")], heading="Accepting signatures"),
         MultiFieldPanel(
             [
@@ -86,6 +111,7 @@ class PetitionMixin(RoutablePageMixin, models.Model):
                 FieldPanel("ask_country"),
                 FieldPanel("ask_postcode"),
                 FieldPanel("consent_wording"),
+                FieldPanel("feed_show_place"),
             ],
             heading="Sign form",
         ),
@@ -140,11 +166,22 @@ class PetitionMixin(RoutablePageMixin, models.Model):
             return SigningStatus(False, "This petition has closed and no longer accepts signatures.")
         return SigningStatus(True)
 
+    def get_live_values(self):
+        """(count, goal) from the cache, fetched once per request."""
+        if not hasattr(self, "_live_values"):
+            count, raised_goal = counters.get_live_values([self.pk])[self.pk]
+            self._live_values = (count, max(self.goal, raised_goal or 0))
+        return self._live_values
+
     def get_signature_count(self) -> int:
-        return counters.get_count(self.pk)
+        return self.get_live_values()[0]
+
+    def get_goal(self) -> int:
+        """The page's goal, or the higher one a milestone raised it to."""
+        return self.get_live_values()[1]
 
     def get_feed(self) -> list:
-        return counters.get_feed(self.pk)
+        return counters.get_feed(self.pk, self)
 
     def get_officials(self):
         """The officials addressed by the page's letter blocks, in order, once each."""
@@ -175,7 +212,11 @@ class PetitionMixin(RoutablePageMixin, models.Model):
     def index_route(self, request, *args, **kwargs):
         if request.method == "POST":
             return self.serve_sign(request)
-        return self.render(request, context_overrides={"form": self.get_form()})
+        response = self.render(request, context_overrides={"form": self.get_form()})
+        # Nothing on it is per visitor (the form carries no CSRF token: see cms/origin.py),
+        # so anonymous visitors may share one copy (cms.middleware).
+        response.petitions_cacheable = not request.user.is_authenticated and not getattr(request, "is_preview", False)
+        return response
 
     def serve_sign(self, request):
         status = self.signing_status()
@@ -214,16 +255,27 @@ class PetitionMixin(RoutablePageMixin, models.Model):
     @path("confirm/", name="confirm")
     def confirm_route(self, request):
         # The token rides in the query string: Wagtail's page paths allow no ":".
-        # A GET never verifies: mail scanners prefetch links.
-        token = request.POST.get("token") or request.GET.get("token", "")
+        # A GET never verifies: mail scanners prefetch links. The button POSTs
+        # to the plugin's confirm endpoint (cms.views.confirm -> serve_confirm).
+        if request.method == "POST":
+            return self.serve_confirm(request)
+        token = request.GET.get("token", "")
         try:
             read_token(token, self.pk)
         except ExpiredToken:
             return self.render_landing(request, "expired", status=410)
         except InvalidToken:
             return self.render_landing(request, "invalid", status=400)
-        if request.method != "POST":
-            return self.render_landing(request, "confirm", token=token)
+        return self.render_landing(request, "confirm", token=token)
+
+    def serve_confirm(self, request):
+        token = request.POST.get("token", "")
+        try:
+            read_token(token, self.pk)
+        except ExpiredToken:
+            return self.render_landing(request, "expired", status=410)
+        except InvalidToken:
+            return self.render_landing(request, "invalid", status=400)
         result = services.verify_signature(self, token)
         if result == services.VerifyResult.INVALID:
             return self.render_landing(request, "invalid", status=400)

@@ -35,7 +35,15 @@ class AbstractSignature(models.Model):
     email_normalized = models.CharField(max_length=254, editable=False)
     country = CountryField(blank=True)
     postcode = models.CharField(max_length=20, blank=True)
+
+    class FeedName(models.TextChoices):
+        FIRST = "first", "First name"
+        FIRST_INITIAL = "first_initial", "First name and initial"
+
     show_in_feed = models.BooleanField(default=True, help_text="The signer allows their first name in the public feed.")
+    feed_name = models.CharField(
+        max_length=16, choices=FeedName.choices, default=FeedName.FIRST, help_text="How the feed names the signer."
+    )
     share_with_officials = models.BooleanField(
         default=False, help_text="The signer consents to their name and place being delivered."
     )
@@ -72,7 +80,10 @@ class AbstractSignature(models.Model):
         return f"{self.first_name} on {self.petition_id} ({self.status})"
 
     @property
-    def feed_name(self):
+    def display_name(self):
+        """The name the feed shows, as the signer allowed: "Stefanie" or "Stefanie K." """
+        if self.feed_name == self.FeedName.FIRST_INITIAL and self.last_name:
+            return f"{self.first_name} {self.last_name[0].upper()}."
         return self.first_name
 
     def verify(self) -> bool:

@@ -1,0 +1,126 @@
+"""Milestones: the goal, and every ``milestone_step`` signatures, recorded once.
+
+Called by the reconcile task inside its transaction and lock, so however
+many verifications cross a threshold at once and however many workers run,
+each threshold is recorded once (a unique constraint backs this up).
+"""
+
+import logging
+
+from django.db import transaction
+
+logger = logging.getLogger("petitions")
+
+MAX_STEPS_PER_RUN = 100  # a tiny step on a huge jump records the latest ones only
+
+
+def next_goal(page, total):
+    """The goal after ``total``: the next step above it, or the goal doubled until above it."""
+    goal = max(page.goal, 1)
+    if page.milestone_step:
+        return (total // page.milestone_step + 1) * page.milestone_step
+    while goal <= total:
+        goal *= 2
+    return goal
+
+
+def thresholds_crossed(page, goal, before, after):
+    """[(threshold, kind)] passed on the way from ``before`` to ``after`` signatures."""
+    from .models import Milestone
+
+    crossed = {}
+    if page.milestone_step:
+        step = page.milestone_step
+        first = max(before // step + 1, after // step - MAX_STEPS_PER_RUN + 1)
+        for k in range(first, after // step + 1):
+            crossed[k * step] = Milestone.Kind.STEP
+    if goal and before < goal <= after:
+        crossed[goal] = Milestone.Kind.GOAL
+    return sorted(crossed.items())
+
+
+def record(totals, before, now):
+    """Record milestones crossed by this reconcile; return {petition_id: raised goal}.
+
+    ``totals`` and ``before`` map petition ids to their counts after and
+    before this run.
+    """
+    from wagtail.models import Page
+
+    from .models import Milestone, PetitionStats
+
+    moved = [pk for pk, total in totals.items() if total > before.get(pk, 0)]
+    stats = {row.petition_id: row for row in PetitionStats.objects.filter(petition_id__in=totals)}
+    goals = {pk: row.raised_goal for pk, row in stats.items() if row.raised_goal}
+    if not moved:
+        return goals
+    pages = {page.pk: page for page in Page.objects.filter(pk__in=moved).specific()}
+    for petition_id in moved:
+        page = pages.get(petition_id)
+        if page is None or not hasattr(page, "goal"):
+            continue
+        goal = goals.get(petition_id) or page.goal
+        total = totals[petition_id]
+        crossed = thresholds_crossed(page, goal, before.get(petition_id, 0), total)
+        if not crossed:
+            continue
+        known = set(
+            Milestone.objects.filter(petition_id=petition_id, threshold__in=[t for t, _ in crossed]).values_list(
+                "threshold", flat=True
+            )
+        )
+        created = Milestone.objects.bulk_create(
+            [
+                Milestone(petition_id=petition_id, threshold=t, kind=kind, reached_at=now, total_when_recorded=total)
+                for t, kind in crossed
+                if t not in known
+            ]
+        )
+        for milestone in created:
+            logger.info("Petition %s reached %s signatures (%s)", petition_id, milestone.threshold, milestone.kind)
+        if page.raise_goal_automatically and goal <= total:
+            goals[petition_id] = next_goal(page, total)
+            PetitionStats.objects.filter(petition_id=petition_id).update(raised_goal=goals[petition_id])
+        ids = [m.pk for m in created if m.pk]
+        if ids and page.milestone_notify_emails.strip():
+            transaction.on_commit(lambda ids=ids: _notify(ids))
+    return goals
+
+
+def _notify(milestone_ids):
+    from workers.tasks import notify_milestone
+
+    for milestone_id in milestone_ids:
+        notify_milestone.delay(milestone_id)
+
+
+def notify(milestone_id) -> bool:
+    """Email the page's campaign leads about one milestone, once."""
+    from anymail.message import AnymailMessage
+    from django.conf import settings
+    from django.template.loader import render_to_string
+    from django.utils import timezone
+
+    from .conf import get_setting
+    from .models import Milestone
+
+    with transaction.atomic():
+        milestone = Milestone.objects.select_for_update().filter(pk=milestone_id, notified_at__isnull=True).first()
+        if milestone is None:
+            return False
+        page = milestone.petition.specific
+        recipients = [line.strip() for line in page.milestone_notify_emails.splitlines() if line.strip()]
+        if recipients:
+            context = {"page": page, "milestone": milestone, "url": page.full_url}
+            message = AnymailMessage(
+                subject=f"“{page.title}” reached {milestone.threshold:,} signatures",
+                body=render_to_string("petitions/email/milestone.txt", context),
+                from_email=get_setting("FROM_EMAIL") or settings.DEFAULT_FROM_EMAIL,
+                to=recipients,
+                tags=["petition-milestone"],
+                metadata={"petition_id": str(page.pk), "milestone": str(milestone.threshold)},
+            )
+            message.send()
+        milestone.notified_at = timezone.now()
+        milestone.save(update_fields=["notified_at"])
+    return bool(recipients)
