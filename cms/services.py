@@ -255,11 +255,16 @@ def reconcile_counts(petition_ids=None, now=None) -> dict | None:
         added = defaultdict(int)
         for petition_id, _, n in rows:
             added[petition_id] += n
-        before = dict(
-            PetitionStats.objects.filter(petition_id__in=petition_ids).values_list("petition_id", "signature_count")
-        )
+        # A row without a watermark has never been counted this way: start it from zero.
+        before = {
+            pk: count if counted_until else 0
+            for pk, count, counted_until in PetitionStats.objects.filter(petition_id__in=petition_ids).values_list(
+                "petition_id", "signature_count", "counted_until"
+            )
+        }
         for petition_id, n in added.items():
-            PetitionStats.objects.filter(petition_id=petition_id).update(signature_count=F("signature_count") + n)
+            # Absolute values are safe: every writer of these rows holds the lock.
+            PetitionStats.objects.filter(petition_id=petition_id).update(signature_count=before[petition_id] + n)
         PetitionStats.objects.filter(petition_id__in=petition_ids).update(counted_until=until, reconciled_at=now)
         _add_country_counts(rows)
         totals = {pk: before.get(pk, 0) + added.get(pk, 0) for pk in petition_ids}

@@ -373,3 +373,11 @@ def test_a_milestone_crossed_by_concurrent_verifications_is_recorded_once(index_
     assert Milestone.objects.filter(petition_id=petition.pk, kind="goal").count() == 1
     assert PetitionStats.objects.get(petition_id=petition.pk).signature_count == 10
     assert live_count(petition) == 10
+
+
+def test_a_total_stored_before_watermarks_existed_is_recounted_not_added_to(petition, reconcile):
+    SignatureFactory.create_batch(3, petition=petition, verified=True)
+    PetitionStats.objects.create(petition_id=petition.pk, signature_count=3)  # no counted_until
+
+    assert reconcile()[petition.pk] == 3
+    assert PetitionStats.objects.get(petition_id=petition.pk).signature_count == 3
