@@ -1,7 +1,9 @@
+from wagtail import hooks
 from wagtail.admin.panels import FieldPanel
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
+from . import counters
 from .models import Official, Signature
 
 
@@ -38,3 +40,11 @@ class SignatureViewSet(SnippetViewSet):
 
 register_snippet(OfficialViewSet)
 register_snippet(SignatureViewSet)
+
+
+@hooks.register("after_edit_snippet")
+def refresh_feed_after_a_signature_edit(request, instance):
+    """A name a lead hides leaves the cached feed now, not at the next reconcile."""
+    if isinstance(instance, Signature):
+        petition = instance.petition.specific
+        counters.get_store().set_feed(petition.pk, counters.feed_from_database(petition.pk, petition))

@@ -381,3 +381,18 @@ def test_a_total_stored_before_watermarks_existed_is_recounted_not_added_to(peti
 
     assert reconcile()[petition.pk] == 3
     assert PetitionStats.objects.get(petition_id=petition.pk).signature_count == 3
+
+
+def test_a_lead_hiding_a_name_in_the_admin_removes_it_from_the_feed_at_once(petition, admin_client, reconcile):
+    signature = SignatureFactory(petition=petition, first_name="Zed", verified=True)
+    reconcile()
+    assert [entry["name"] for entry in petition.get_feed()] == ["Zed"]
+
+    response = admin_client.post(
+        reverse("wagtailsnippets_petitions_cms_signature:edit", args=[signature.pk]),
+        {"hidden_from_feed": "on", "status": "verified"},
+    )
+
+    assert response.status_code == 302
+    assert petition.get_feed() == []
+    assert live_count(petition) == 1
