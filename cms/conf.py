@@ -47,6 +47,8 @@ DEFAULTS = {
     "VERIFICATION_EMAIL_TAGS": ("petition-verification",),
     # Sender of petition emails; falls back to DEFAULT_FROM_EMAIL.
     "FROM_EMAIL": None,
+    # How long CDNs and browsers may keep the JSON API's public answers (petition lists and details), in seconds.
+    "API_CACHE_SECONDS": 5,
 }
 
 

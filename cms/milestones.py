@@ -78,6 +78,7 @@ def record(totals, before, now):
         )
         for milestone in created:
             logger.info("Petition %s reached %s signatures (%s)", petition_id, milestone.threshold, milestone.kind)
+            _deliver_if_asked(page, milestone)
         if page.raise_goal_automatically and goal <= total:
             goals[petition_id] = next_goal(page, total)
             PetitionStats.objects.filter(petition_id=petition_id).update(raised_goal=goals[petition_id])
@@ -85,6 +86,23 @@ def record(totals, before, now):
         if ids and page.milestone_notify_emails.strip():
             transaction.on_commit(lambda ids=ids: _notify(ids))
     return goals
+
+
+def _deliver_if_asked(page, milestone):
+    """Prepare the one delivery a milestone asks for (a OneToOne on the milestone keeps it one)."""
+    from . import deliveries
+    from .models import Milestone
+
+    wanted = page.deliver_at_goal if milestone.kind == Milestone.Kind.GOAL else page.deliver_at_milestones
+    if not wanted:
+        return
+    try:
+        with transaction.atomic():
+            deliveries.prepare_delivery(
+                page, page.get_officials(), trigger=milestone.kind, milestone=milestone, reconcile=False
+            )
+    except deliveries.DeliveryError as exc:
+        logger.warning("No automatic delivery of petition %s at %s: %s", page.pk, milestone.threshold, exc)
 
 
 def _notify(milestone_ids):

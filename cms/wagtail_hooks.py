@@ -1,10 +1,14 @@
+from django.db import transaction
+from django.urls import include, path, reverse_lazy
 from wagtail import hooks
+from wagtail.admin.menu import MenuItem
 from wagtail.admin.panels import FieldPanel
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
-from . import counters
-from .models import Official, Signature
+from . import admin_views, counters
+from .models import Official, OfficialResponse, Signature
+from .permissions import can_deliver
 
 
 class OfficialViewSet(SnippetViewSet):
@@ -48,3 +52,57 @@ def refresh_feed_after_a_signature_edit(request, instance):
     if isinstance(instance, Signature):
         petition = instance.petition.specific
         counters.get_store().set_feed(petition.pk, counters.feed_from_database(petition.pk, petition))
+
+
+class OfficialResponseViewSet(SnippetViewSet):
+    """Officials' responses, recorded by campaign leads."""
+
+    model = OfficialResponse
+    icon = "comment"
+    menu_label = "Responses"
+    list_display = ["petition", "official", "responded_on", "show_on_page", "signer_updates_sent"]
+    panels = [
+        FieldPanel("petition"),
+        FieldPanel("official"),
+        FieldPanel("responded_on"),
+        FieldPanel("text"),
+        FieldPanel("document"),
+        FieldPanel("show_on_page"),
+        FieldPanel(
+            "signer_updates_requested",
+            heading="Email this response to signers who asked for updates (once, in batches)",
+        ),
+    ]
+
+
+register_snippet(OfficialResponseViewSet)
+
+
+def _queue_response_updates(request, instance):
+    if (
+        isinstance(instance, OfficialResponse)
+        and instance.signer_updates_requested
+        and not instance.signer_updates_done
+    ):
+        from workers.tasks import send_signer_updates
+
+        transaction.on_commit(lambda: send_signer_updates.delay("response", instance.pk))
+
+
+hooks.register("after_create_snippet", _queue_response_updates)
+hooks.register("after_edit_snippet", _queue_response_updates)
+
+
+@hooks.register("register_admin_urls")
+def register_delivery_urls():
+    return [path("petitions/deliveries/", include((admin_views.urlpatterns(), "petitions_deliveries")))]
+
+
+class DeliveriesMenuItem(MenuItem):
+    def is_shown(self, request):
+        return can_deliver(request.user)
+
+
+@hooks.register("register_admin_menu_item")
+def register_deliveries_menu_item():
+    return DeliveriesMenuItem("Deliveries", reverse_lazy("petitions_deliveries:index"), icon_name="mail", order=250)

@@ -72,6 +72,17 @@ class LetterBlock(blocks.StructBlock):
             "signatories": "The undersigned",
         }
 
+    def get_api_representation(self, value, context=None):
+        """The settings, the salutation, and the officials' public names (never their addresses)."""
+        representation = super().get_api_representation(value, context)
+        representation["salutation"] = value.salutation()
+        representation["officials"] = [
+            {"id": o.pk, "name": o.name, "title": o.title, "organisation": o.organisation}
+            for o in value.get("officials") or []
+            if o is not None
+        ]
+        return representation
+
 
 class SignFormBlock(blocks.StructBlock):
     heading = blocks.CharBlock(default="Will you sign?")
@@ -93,6 +104,17 @@ class SignFormBlock(blocks.StructBlock):
             context["form"] = page.get_form()
         context["accepting"] = page.signing_status() if page is not None and hasattr(page, "signing_status") else None
         return context
+
+    def get_api_representation(self, value, context=None):
+        """The settings, plus whether the page accepts signatures now (and why not)."""
+        from .api import page_from_api_context
+
+        representation = super().get_api_representation(value, context)
+        page = page_from_api_context(context)
+        if hasattr(page, "signing_status"):
+            status = page.signing_status()
+            representation.update(accepting=bool(status), refusal=status.message)
+        return representation
 
 
 class CounterBlock(blocks.StructBlock):
@@ -120,6 +142,17 @@ class CounterBlock(blocks.StructBlock):
         )
         return context
 
+    def get_api_representation(self, value, context=None):
+        """The settings, plus the live count, goal and percentage (from the cache, as the page shows them)."""
+        from .api import page_from_api_context
+
+        representation = super().get_api_representation(value, context)
+        page = page_from_api_context(context)
+        if hasattr(page, "get_signature_count"):
+            live = self.get_context(value, {"page": page})
+            representation.update(count=live["count"], goal=live["goal"], percent=live["percent"])
+        return representation
+
 
 class SignerFeedBlock(blocks.StructBlock):
     heading = blocks.CharBlock(default="Who's signing")
@@ -142,6 +175,19 @@ class SignerFeedBlock(blocks.StructBlock):
             entries = [{"name": e["name"], "at": now - timezone.timedelta(hours=e["hours"])} for e in PREVIEW_FEED]
         context["entries"] = [{**e, "ago": signed_ago(e["at"], now)} for e in entries]
         return context
+
+    def get_api_representation(self, value, context=None):
+        """The settings, plus the newest signers as they allowed (name, place, time; no ids)."""
+        from .api import page_from_api_context
+
+        representation = super().get_api_representation(value, context)
+        page = page_from_api_context(context)
+        if hasattr(page, "get_feed"):
+            representation["entries"] = [
+                {"name": e["name"], "place": e.get("place", ""), "signed_at": e["at"].isoformat()}
+                for e in page.get_feed()[: value["size"]]
+            ]
+        return representation
 
 
 class ShareLinksBlock(blocks.StructBlock):
@@ -186,6 +232,37 @@ class ShareLinksBlock(blocks.StructBlock):
         ]
         return context
 
+    def get_api_representation(self, value, context=None):
+        """The settings, plus the ready share links for the page."""
+        from .api import page_from_api_context
+
+        representation = super().get_api_representation(value, context)
+        page = page_from_api_context(context)
+        if page is not None:
+            parent_context = {"page": page, "request": (context or {}).get("request")}
+            representation["links"] = self.get_context(value, parent_context)["links"]
+        return representation
+
+
+class DeliveryUpdatesBlock(blocks.StructBlock):
+    heading = blocks.CharBlock(default="Updates")
+    show_deliveries = blocks.BooleanBlock(default=True, required=False)
+    show_responses = blocks.BooleanBlock(default=True, required=False)
+
+    class Meta:
+        icon = "history"
+        template = "petitions/blocks/delivery_updates_block.html"
+        description = '"Delivered to … on … with N signatures", and officials\' responses'
+        preview_template = PREVIEW_TEMPLATE
+        preview_value = {"heading": "Updates", "show_deliveries": True, "show_responses": True}
+
+    def get_context(self, value, parent_context=None):
+        context = super().get_context(value, parent_context)
+        page = _page_from(parent_context)
+        context["deliveries"] = page.get_sent_deliveries() if value["show_deliveries"] and page else []
+        context["responses"] = page.get_public_responses() if value["show_responses"] and page else []
+        return context
+
 
 class PetitionStreamBlock(blocks.StreamBlock):
     """Every block a petition page body can hold."""
@@ -197,3 +274,4 @@ class PetitionStreamBlock(blocks.StreamBlock):
     counter = CounterBlock()
     signer_feed = SignerFeedBlock()
     share_links = ShareLinksBlock()
+    updates = DeliveryUpdatesBlock()

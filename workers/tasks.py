@@ -9,7 +9,7 @@ import logging
 from anymail.exceptions import AnymailAPIError
 from celery import shared_task
 
-from cms import counters, emails, milestones, services
+from cms import counters, deliveries, emails, milestones, services
 from cms.conf import get_setting
 
 logger = logging.getLogger("petitions")
@@ -85,3 +85,30 @@ def notify_milestone(self, milestone_id: int) -> bool:
         return milestones.notify(milestone_id)
     except AnymailAPIError as exc:
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries))
+
+
+# --- deliveries --------------------------------------------------------------------------
+
+
+@shared_task(name="petitions.build_delivery_files", acks_late=True, ignore_result=True)
+def build_delivery_files(delivery_id: int) -> bool:
+    """Stream the consenting signers into the delivery's CSV and PDF (progress shown in the admin)."""
+    return deliveries.build_files(delivery_id)
+
+
+@shared_task(name="petitions.send_delivery", acks_late=True, ignore_result=True)
+def send_delivery(delivery_id: int) -> dict:
+    """One message per official, with the files; each outcome stored. Retries go through the admin."""
+    return deliveries.send(delivery_id)
+
+
+@shared_task(name="petitions.send_signer_updates", bind=True, acks_late=True, max_retries=8, ignore_result=True)
+def send_signer_updates(self, kind: str, object_id: int) -> int:
+    """Tell opted-in signers of a delivery or response, a batch per task, never in a request."""
+    try:
+        sent = deliveries.send_signer_updates(kind, object_id)
+    except AnymailAPIError as exc:
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries))
+    if sent is not None:
+        send_signer_updates.delay(kind, object_id)  # the next batch
+    return sent or 0

@@ -1,3 +1,4 @@
+from .deliveries import Delivery, DeliveryRecipient, OfficialResponse
 from .officials import Official
 from .pages import CampaignIndexPage, PetitionMixin, PetitionPage, SigningStatus
 from .signatures import AbstractSignature, Signature, normalize_email
@@ -6,8 +7,11 @@ from .stats import Milestone, PetitionCountryCount, PetitionStats
 __all__ = [
     "AbstractSignature",
     "CampaignIndexPage",
+    "Delivery",
+    "DeliveryRecipient",
     "Milestone",
     "Official",
+    "OfficialResponse",
     "PetitionMixin",
     "PetitionCountryCount",
     "PetitionPage",

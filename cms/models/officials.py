@@ -10,6 +10,7 @@ class Official(index.Indexed, models.Model):
     title = models.CharField(max_length=200, blank=True, help_text="e.g. Secretary of State")
     organisation = models.CharField(max_length=200, blank=True, help_text="Office or organisation")
     email = models.EmailField(blank=True, help_text="Where deliveries of the letter are sent")
+    other_emails = models.TextField(blank=True, help_text="More addresses that receive deliveries, one per line.")
     region = models.CharField(max_length=100, blank=True)
 
     panels = [
@@ -17,6 +18,7 @@ class Official(index.Indexed, models.Model):
         FieldPanel("title"),
         FieldPanel("organisation"),
         FieldPanel("email"),
+        FieldPanel("other_emails"),
         FieldPanel("region"),
     ]
     search_fields = [index.SearchField("name"), index.SearchField("organisation")]
@@ -27,6 +29,11 @@ class Official(index.Indexed, models.Model):
 
     def __str__(self):
         return f"{self.title} {self.name}".strip() if self.title else self.name
+
+    @property
+    def delivery_emails(self):
+        extra = [line.strip() for line in self.other_emails.splitlines() if line.strip()]
+        return [address for address in [self.email, *extra] if address]
 
     @property
     def salutation_name(self):

@@ -90,6 +90,12 @@ class PetitionMixin(RoutablePageMixin, models.Model):
         blank=True,
         help_text="Campaign leads to email when a milestone is reached: one address per line.",
     )
+    deliver_at_goal = models.BooleanField(
+        default=False, help_text="Deliver the letter to its officials automatically when the goal is reached."
+    )
+    deliver_at_milestones = models.BooleanField(
+        default=False, help_text="Deliver automatically at every milestone step as well."
+    )
     feed_show_place = models.BooleanField(
         default=False, help_text="Show signers' country in the feed (for those who gave it)."
     )
@@ -101,8 +107,10 @@ class PetitionMixin(RoutablePageMixin, models.Model):
                 FieldPanel("milestone_step"),
                 FieldPanel("raise_goal_automatically"),
                 FieldPanel("milestone_notify_emails"),
+                FieldPanel("deliver_at_goal"),
+                FieldPanel("deliver_at_milestones"),
             ],
-            heading="Milestones",
+            heading="Milestones and deliveries",
         ),
         FieldRowPanel([FieldPanel("opens_at"), FieldPanel("closes_at")], heading="Accepting signatures"),
         MultiFieldPanel(
@@ -193,6 +201,24 @@ class PetitionMixin(RoutablePageMixin, models.Model):
                         seen.add(official.pk)
                         officials.append(official)
         return officials
+
+    def get_sent_deliveries(self):
+        from .deliveries import Delivery
+
+        return list(
+            Delivery.objects.filter(petition_id=self.pk, status__in=[Delivery.Status.SENT, Delivery.Status.PARTIAL])
+            .prefetch_related("officials")
+            .order_by("-sent_at")
+        )
+
+    def get_public_responses(self):
+        from .deliveries import OfficialResponse
+
+        return list(
+            OfficialResponse.objects.filter(petition_id=self.pk, show_on_page=True).select_related(
+                "official", "document"
+            )
+        )
 
     def get_share_blocks(self):
         """The body's share-links blocks, repeated on the thank-you screens."""

@@ -1,0 +1,328 @@
+"""Delivering a petition to its officials: prepare, build files, send, retry, tell signers.
+
+Admin views, milestone triggers and tasks call these. A delivery is
+snapshotted when prepared (letter, total, breakdown, date range, and the
+files built from signatures verified up to the snapshot's watermark) and
+never changes once sent.
+"""
+
+import logging
+import tempfile
+
+from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
+from anymail.message import AnymailMessage
+from django.conf import settings
+from django.core.files import File
+from django.db import transaction
+from django.db.models import Max, Min
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.html import strip_tags
+from django_countries import countries
+from wagtail.rich_text import expand_db_html
+
+from . import exports, services
+from .conf import get_setting
+
+logger = logging.getLogger("petitions")
+
+SIGNER_UPDATE_BATCH = 200
+
+
+class DeliveryError(Exception):
+    """A delivery cannot be made as asked; the message says why."""
+
+
+def letter_of(page):
+    """The page's first letter block value, or None."""
+    for block in getattr(page, "body", None) or []:
+        if block.block_type == "letter":
+            return block.value
+    return None
+
+
+def html_to_text(html):
+    text = html.replace("</p>", "\n\n").replace("<br/>", "\n").replace("<br>", "\n").replace("</li>", "\n")
+    return "\n".join(line.strip() for line in strip_tags(text).splitlines()).strip()
+
+
+def snapshot(page, reconcile=True):
+    """Totals as of the latest reconcile: (counted_until, total, breakdown, first, last)."""
+    from .models import PetitionCountryCount, PetitionStats, Signature
+
+    if reconcile:
+        services.reconcile_counts([page.pk])  # count up to a moment ago (skipped if one is running)
+    stats = PetitionStats.objects.filter(petition_id=page.pk).first()
+    if stats is None or stats.counted_until is None:
+        raise DeliveryError("This petition has not been counted yet; try again in a minute.")
+    breakdown = dict(
+        PetitionCountryCount.objects.filter(petition_id=page.pk, signature_count__gt=0).values_list(
+            "country", "signature_count"
+        )
+    )
+    dates = Signature.objects.filter(
+        petition_id=page.pk, status=Signature.Status.VERIFIED, verified_at__lte=stats.counted_until
+    ).aggregate(first=Min("verified_at"), last=Max("verified_at"))
+    return stats.counted_until, stats.signature_count, breakdown, dates["first"], dates["last"]
+
+
+@transaction.atomic
+def prepare_delivery(
+    page, officials, *, user=None, include_list=True, trigger="manual", milestone=None, reconcile=True
+):
+    """Snapshot a delivery of ``page`` to ``officials`` and start building its files."""
+    from .models import Delivery, DeliveryRecipient
+
+    officials = list(officials)
+    if not officials:
+        raise DeliveryError("Choose at least one official to deliver to.")
+    addresses = [(official, email) for official in officials for email in official.delivery_emails]
+    if not addresses:
+        raise DeliveryError("None of the chosen officials has an email address.")
+    letter = letter_of(page)
+    if letter is None:
+        raise DeliveryError("This petition has no letter to deliver.")
+    counted_until, total, breakdown, first, last = snapshot(page, reconcile)
+    letter_html = expand_db_html(letter["body"].source)
+    delivery = Delivery.objects.create(
+        petition_id=page.pk,
+        trigger=trigger,
+        milestone=milestone,
+        created_by=user,
+        subject=f"Petition: {page.title} ({total:,} signatures)",
+        salutation=letter.salutation(),
+        letter_html=letter_html,
+        letter_text=html_to_text(letter_html),
+        sign_off=letter.get("sign_off") or "",
+        signatories=letter.get("signatories") or "",
+        counted_until=counted_until,
+        total=total,
+        breakdown=breakdown,
+        first_signed_at=first,
+        last_signed_at=last,
+        include_list=include_list,
+        rows_total=exports.consenting_signers(page.pk, counted_until).count() if include_list else 0,
+        status=Delivery.Status.PREPARING if include_list else Delivery.Status.READY,
+    )
+    delivery.officials.set(officials)
+    seen = set()
+    for official, email in addresses:
+        if email.lower() not in seen:
+            seen.add(email.lower())
+            DeliveryRecipient.objects.create(delivery=delivery, official=official, name=str(official), email=email)
+    if include_list:
+        from workers.tasks import build_delivery_files
+
+        transaction.on_commit(lambda: build_delivery_files.delay(delivery.pk))
+    return delivery
+
+
+def build_files(delivery_id) -> bool:
+    """Write the CSV and PDF of a preparing delivery; safe to run twice."""
+    from .models import Delivery
+
+    delivery = Delivery.objects.select_related(None).filter(pk=delivery_id).first()
+    if delivery is None or delivery.status != Delivery.Status.PREPARING:
+        return False
+    page = delivery.petition.specific
+    with_postcode = getattr(page, "ask_postcode", False)
+
+    def progress(done, share):
+        Delivery.objects.filter(pk=delivery_id).update(rows_done=min(delivery.rows_total, done // 2 + share))
+
+    slug = page.slug[:40]
+    with tempfile.TemporaryFile() as csv_file, tempfile.TemporaryFile() as pdf_file:
+        rows = exports.write_csv(csv_file, delivery, with_postcode, progress=lambda n: progress(n, 0))
+        exports.write_pdf(
+            pdf_file, delivery, page.title, with_postcode, progress=lambda n: progress(n, delivery.rows_total // 2)
+        )
+        csv_file.seek(0)
+        pdf_file.seek(0)
+        delivery.csv_file.save(f"{slug}-signatures.csv", File(csv_file), save=False)
+        delivery.pdf_file.save(f"{slug}-signatures.pdf", File(pdf_file), save=False)
+    delivery.rows_total = delivery.rows_done = rows
+    delivery.status = Delivery.Status.READY
+    delivery.save(update_fields=["csv_file", "pdf_file", "rows_total", "rows_done", "status"])
+    if delivery.trigger != Delivery.Trigger.MANUAL:  # milestone deliveries send themselves
+        start_sending(delivery)
+    return True
+
+
+def render(delivery, recipient=None):
+    """(subject, text, html) exactly as an official receives it (the admin preview uses this too)."""
+    breakdown = sorted(
+        ((countries.name(code) or "Not given", n) for code, n in delivery.breakdown.items()), key=lambda row: -row[1]
+    )
+    context = {
+        "delivery": delivery,
+        "recipient": recipient,
+        "petition": delivery.petition.specific,
+        "breakdown": breakdown,
+    }
+    text = render_to_string("petitions/email/delivery.txt", context)
+    html = render_to_string("petitions/email/delivery.html", context)
+    return delivery.subject, text, html
+
+
+def build_message(delivery, recipient):
+    subject, text, html = render(delivery, recipient)
+    message = AnymailMessage(
+        subject=subject,
+        body=text,
+        from_email=get_setting("FROM_EMAIL") or settings.DEFAULT_FROM_EMAIL,
+        to=[recipient.email],
+        tags=["petition-delivery"],
+        metadata={
+            "petition_id": str(delivery.petition_id),
+            "delivery_id": str(delivery.pk),
+            "official_id": str(recipient.official_id or ""),
+        },
+    )
+    message.attach_alternative(html, "text/html")
+    if delivery.include_list:
+        for field, mimetype in ((delivery.csv_file, "text/csv"), (delivery.pdf_file, "application/pdf")):
+            with field.open("rb") as attachment:
+                message.attach(field.name.rsplit("/", 1)[-1], attachment.read(), mimetype)
+    return message
+
+
+def start_sending(delivery):
+    """Queue the send of a ready (or partly failed) delivery."""
+    from workers.tasks import send_delivery
+
+    from .models import Delivery
+
+    if not delivery.files_ready:
+        raise DeliveryError("The signature files are still being built.")
+    updated = Delivery.objects.filter(
+        pk=delivery.pk, status__in=[Delivery.Status.READY, Delivery.Status.PARTIAL]
+    ).update(status=Delivery.Status.SENDING)
+    if not updated:
+        raise DeliveryError("This delivery has already been sent.")
+    transaction.on_commit(lambda: send_delivery.delay(delivery.pk))
+
+
+def retry_failed(delivery):
+    """Send again to the recipients whose copy failed; those who got it get nothing."""
+    from .models import DeliveryRecipient
+
+    with transaction.atomic():
+        failed = delivery.recipients.exclude(status__in=DeliveryRecipient.OK_STATUSES).exclude(
+            status=DeliveryRecipient.Status.PENDING
+        )
+        if not failed.update(status=DeliveryRecipient.Status.PENDING, error=""):
+            raise DeliveryError("No recipient needs a retry.")
+        start_sending(delivery)
+
+
+def send(delivery_id) -> dict:
+    """Send one message per pending recipient and store what the ESP said; safe to run twice."""
+    from .models import Delivery, DeliveryRecipient
+
+    delivery = Delivery.objects.get(pk=delivery_id)
+    outcomes = {}
+    with transaction.atomic():
+        recipients = DeliveryRecipient.objects.select_for_update(skip_locked=True).filter(
+            delivery=delivery, status=DeliveryRecipient.Status.PENDING
+        )
+        for recipient in recipients:
+            message = build_message(delivery, recipient)
+            recipient.attempts += 1
+            try:
+                message.send()
+            except AnymailRecipientsRefused as exc:
+                status = message.anymail_status.recipients.get(recipient.email)
+                recipient.status = status.status if status else DeliveryRecipient.Status.REJECTED
+                recipient.error = str(exc)[:2000]
+            except AnymailAPIError as exc:
+                recipient.status = DeliveryRecipient.Status.FAILED
+                recipient.error = str(exc)[:2000]
+            else:
+                status = message.anymail_status.recipients.get(recipient.email)
+                recipient.status = (status.status if status else None) or DeliveryRecipient.Status.UNKNOWN
+                recipient.message_id = str(status.message_id if status else "")[:255]
+                recipient.sent_at = timezone.now()
+            recipient.save(update_fields=["status", "error", "message_id", "sent_at", "attempts"])
+            outcomes[recipient.email] = recipient.status
+        everyone = list(delivery.recipients.values_list("status", flat=True))
+        pending = DeliveryRecipient.Status.PENDING
+        if pending not in everyone:
+            ok = all(status in DeliveryRecipient.OK_STATUSES for status in everyone)
+            first_send = delivery.sent_at is None
+            Delivery.objects.filter(pk=delivery.pk).update(
+                status=Delivery.Status.SENT if ok else Delivery.Status.PARTIAL,
+                sent_at=delivery.sent_at or timezone.now(),
+            )
+            if first_send:
+                from workers.tasks import send_signer_updates
+
+                transaction.on_commit(lambda: send_signer_updates.delay("delivery", delivery.pk))
+    return outcomes
+
+
+# --- telling opted-in signers ---------------------------------------------------------
+
+
+def _update_target(kind, object_id):
+    from .models import Delivery, OfficialResponse
+
+    model = {"delivery": Delivery, "response": OfficialResponse}[kind]
+    return model.objects.select_for_update().filter(pk=object_id).first()
+
+
+def send_signer_updates(kind, object_id) -> int | None:
+    """Email the next batch of opted-in verified signers about a delivery or a response.
+
+    Returns how many were emailed, or None when all have been. A cursor on
+    the row (the last signature id done) makes a rerun skip whoever has been
+    emailed already.
+    """
+    from .models import Signature
+
+    with transaction.atomic():
+        target = _update_target(kind, object_id)
+        if target is None or target.signer_updates_done:
+            return None
+        if kind == "response" and not target.signer_updates_requested:
+            return None
+        page = target.petition.specific
+        batch = list(
+            Signature.objects.filter(
+                petition_id=target.petition_id,
+                status=Signature.Status.VERIFIED,
+                opt_in_updates=True,
+                pk__gt=target.signer_updates_after,
+            )
+            .order_by("pk")
+            .values_list("pk", "first_name", "email")[:SIGNER_UPDATE_BATCH]
+        )
+        if not batch:
+            target.signer_updates_done = True
+            target.save(update_fields=["signer_updates_done"])
+            return None
+        sent, error = 0, None
+        for signature_id, first_name, email in batch:
+            context = {"page": page, "kind": kind, "item": target, "first_name": first_name, "url": page.full_url}
+            message = AnymailMessage(
+                subject=f"“{page.title}” was delivered" if kind == "delivery" else f"A response to “{page.title}”",
+                body=render_to_string("petitions/email/signer_update.txt", context),
+                from_email=get_setting("FROM_EMAIL") or settings.DEFAULT_FROM_EMAIL,
+                to=[email],
+                tags=[f"petition-{kind}-update"],
+                metadata={"petition_id": str(page.pk), f"{kind}_id": str(target.pk)},
+            )
+            try:
+                message.send()
+                sent += 1
+            except AnymailRecipientsRefused:
+                pass  # a dead address stays dead: move on
+            except AnymailAPIError as exc:  # the ESP is in trouble: keep our place and retry later
+                error = exc
+                break
+            target.signer_updates_after = signature_id
+        # Whoever was emailed stays recorded as emailed, even if the ESP failed half way.
+        target.signer_updates_sent += sent
+        target.save(update_fields=["signer_updates_after", "signer_updates_sent"])
+    if error is not None:
+        raise error
+    return sent

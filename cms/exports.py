@@ -1,0 +1,89 @@
+"""Signature lists for deliveries, as CSV and PDF, streamed row by row.
+
+Only verified signers who consented to be passed on appear, with names and
+places; email addresses never. Rows come from a server-side cursor in
+chunks, so memory does not grow with the list.
+"""
+
+import csv
+import io
+
+from django.utils import timezone
+from django_countries import countries
+
+from .pdf import Page, StreamingPDF
+
+CHUNK = 2000
+PROGRESS_EVERY = 5000
+
+
+def consenting_signers(petition_id, counted_until):
+    from .models import Signature
+
+    return Signature.objects.filter(
+        petition_id=petition_id,
+        status=Signature.Status.VERIFIED,
+        share_with_officials=True,
+        verified_at__lte=counted_until,
+    ).order_by("pk")
+
+
+def _rows(petition_id, counted_until, with_postcode):
+    fields = ["first_name", "last_name", "country", "verified_at"] + (["postcode"] if with_postcode else [])
+    for row in consenting_signers(petition_id, counted_until).values_list(*fields).iterator(chunk_size=CHUNK):
+        first, last, country, verified_at = row[:4]
+        place = str(countries.name(country)) if country else ""
+        if with_postcode and row[4]:
+            place = f"{row[4]}, {place}" if place else row[4]
+        yield f"{first} {last}".strip(), place, timezone.localtime(verified_at).strftime("%Y-%m-%d")
+
+
+def write_csv(fileobj, delivery, with_postcode=False, progress=None):
+    """Write the consenting signers to a binary file; return the number of rows."""
+    text = io.TextIOWrapper(fileobj, encoding="utf-8", newline="", write_through=True)
+    writer = csv.writer(text)
+    writer.writerow(["Name", "Place", "Signed on"])
+    count = 0
+    for count, row in enumerate(_rows(delivery.petition_id, delivery.counted_until, with_postcode), start=1):
+        writer.writerow(row)
+        if progress and count % PROGRESS_EVERY == 0:
+            progress(count)
+    text.detach()
+    return count
+
+
+def write_pdf(fileobj, delivery, petition_title, with_postcode=False, progress=None):
+    """Write a cover with the totals and then the consenting signers, page by page."""
+    pdf = StreamingPDF(fileobj, title=f"Signatures: {petition_title}")
+    cover = Page()
+    cover.line(petition_title, size=16, bold=True, leading=26)
+    cover.line(f"{delivery.total:,} verified signatures", size=12, bold=True, leading=18)
+    if delivery.first_signed_at:
+        start = timezone.localtime(delivery.first_signed_at).strftime("%-d %B %Y")
+        end = timezone.localtime(delivery.last_signed_at).strftime("%-d %B %Y")
+        cover.line(f"Signed between {start} and {end}", leading=16)
+    cover.line(f"Counted up to {timezone.localtime(delivery.counted_until):%-d %B %Y, %H:%M %Z}", leading=22)
+    cover.line("By country", bold=True, leading=16)
+    for country, n in sorted(delivery.breakdown.items(), key=lambda item: -item[1])[:30]:
+        cover.line(f"{countries.name(country) or 'Not given'}: {n:,}", leading=13)
+    cover.y -= 10
+    cover.line("The signers listed on the following pages consented to be named to the recipients.", size=9, leading=13)
+    pdf.add_page(cover.operations)
+
+    page, count = None, 0
+    for count, (name, place, signed_on) in enumerate(
+        _rows(delivery.petition_id, delivery.counted_until, with_postcode), start=1
+    ):
+        if page is None or page.y < 56:
+            if page is not None:
+                pdf.add_page(page.operations)
+            page = Page()
+            page.row([(50, "Name"), (300, "Place"), (480, "Signed on")], bold=True)
+            page.rule()
+        page.row([(50, name[:48]), (300, place[:32]), (480, signed_on)])
+        if progress and count % PROGRESS_EVERY == 0:
+            progress(count)
+    if page is not None:
+        pdf.add_page(page.operations)
+    pdf.close()
+    return count

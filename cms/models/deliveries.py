@@ -1,0 +1,156 @@
+"""Deliveries of a petition's letter and totals to officials, and their responses."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from wagtail.fields import RichTextField
+
+
+def delivery_file_path(instance, filename):
+    # Unguessable: the files hold signers' names; the admin serves them to leads only.
+    return f"petition-deliveries/{instance.petition_id}/{uuid.uuid4().hex}/{filename}"
+
+
+class Delivery(models.Model):
+    """One sending of the letter, its verified total and (optionally) the consented list.
+
+    Everything sent is snapshotted on the row when the delivery is prepared
+    and never changes once it is sent.
+    """
+
+    class Status(models.TextChoices):
+        PREPARING = "preparing", "Preparing files"
+        READY = "ready", "Ready to send"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        PARTIAL = "partial", "Sent, with failures"
+
+    class Trigger(models.TextChoices):
+        MANUAL = "manual", "Sent by a campaign lead"
+        GOAL = "goal", "Goal reached"
+        STEP = "step", "Milestone reached"
+
+    petition = models.ForeignKey("wagtailcore.Page", on_delete=models.PROTECT, related_name="+")
+    officials = models.ManyToManyField("petitions_cms.Official", related_name="deliveries")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PREPARING)
+    trigger = models.CharField(max_length=8, choices=Trigger.choices, default=Trigger.MANUAL)
+    milestone = models.OneToOneField(
+        "petitions_cms.Milestone", null=True, blank=True, on_delete=models.SET_NULL, related_name="delivery"
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    # The snapshot: what every official receives.
+    subject = models.CharField(max_length=255)
+    salutation = models.CharField(max_length=255, blank=True)
+    letter_html = models.TextField()
+    letter_text = models.TextField()
+    sign_off = models.CharField(max_length=255, blank=True)
+    signatories = models.CharField(max_length=255, blank=True)
+    counted_until = models.DateTimeField(help_text="Signatures verified up to this time are included.")
+    total = models.PositiveIntegerField()
+    breakdown = models.JSONField(default=dict, help_text="Verified signatures per country.")
+    first_signed_at = models.DateTimeField(null=True, blank=True)
+    last_signed_at = models.DateTimeField(null=True, blank=True)
+    include_list = models.BooleanField(default=True, help_text="Attach the consenting signers as CSV and PDF.")
+
+    csv_file = models.FileField(upload_to=delivery_file_path, blank=True)
+    pdf_file = models.FileField(upload_to=delivery_file_path, blank=True)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+
+    # Opted-in signers told of the delivery, in id order (a resumable cursor).
+    signer_updates_after = models.BigIntegerField(default=0)
+    signer_updates_sent = models.PositiveIntegerField(default=0)
+    signer_updates_done = models.BooleanField(default=False)
+
+    wagtail_reference_index_ignore = True
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "deliveries"
+        permissions = [("deliver_petition", "Can deliver petitions to officials")]
+
+    def __str__(self):
+        return f"{self.subject} ({self.get_status_display()})"
+
+    @property
+    def is_sent(self):
+        return self.status in (self.Status.SENT, self.Status.PARTIAL)
+
+    @property
+    def files_ready(self):
+        return not self.include_list or (bool(self.csv_file) and bool(self.pdf_file))
+
+    @property
+    def progress_percent(self):
+        return 100 if not self.rows_total else min(100, round(100 * self.rows_done / self.rows_total))
+
+
+class DeliveryRecipient(models.Model):
+    """One official's copy of a delivery and what the ESP said about it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Not sent yet"
+        # anymail's per-recipient statuses:
+        SENT = "sent", "Sent"
+        QUEUED = "queued", "Queued by the ESP"
+        SCHEDULED = "scheduled", "Scheduled"
+        REJECTED = "rejected", "Rejected"
+        INVALID = "invalid", "Invalid address"
+        FAILED = "failed", "Failed"
+        UNKNOWN = "unknown", "Unknown"
+
+    OK_STATUSES = ("sent", "queued", "scheduled", "unknown")
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="recipients")
+    official = models.ForeignKey("petitions_cms.Official", null=True, on_delete=models.SET_NULL, related_name="+")
+    name = models.CharField(max_length=255)
+    email = models.EmailField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    message_id = models.CharField(max_length=255, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    wagtail_reference_index_ignore = True
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["delivery", "email"], name="petitions_cms_one_copy_per_address")]
+
+    def __str__(self):
+        return f"{self.name} <{self.email}>: {self.status}"
+
+    @property
+    def succeeded(self):
+        return self.status in self.OK_STATUSES
+
+
+class OfficialResponse(models.Model):
+    """What an official answered, recorded by a campaign lead."""
+
+    petition = models.ForeignKey("wagtailcore.Page", on_delete=models.CASCADE, related_name="+")
+    official = models.ForeignKey("petitions_cms.Official", null=True, blank=True, on_delete=models.SET_NULL)
+    responded_on = models.DateField()
+    text = RichTextField()
+    document = models.ForeignKey(
+        "wagtaildocs.Document", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    show_on_page = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    signer_updates_after = models.BigIntegerField(default=0)
+    signer_updates_sent = models.PositiveIntegerField(default=0)
+    signer_updates_done = models.BooleanField(default=False)
+    signer_updates_requested = models.BooleanField(default=False)
+
+    wagtail_reference_index_ignore = True
+
+    class Meta:
+        ordering = ["-responded_on", "-created_at"]
+
+    def __str__(self):
+        who = self.official or "An official"
+        return f"{who} responded on {self.responded_on:%-d %B %Y}"
