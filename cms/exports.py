@@ -30,12 +30,16 @@ def consenting_signers(petition_id, counted_until):
 
 def _rows(petition_id, counted_until, with_postcode):
     fields = ["first_name", "last_name", "country", "verified_at"] + (["postcode"] if with_postcode else [])
+    names = {}  # country code -> name, looked up once per country
+    zone = timezone.get_current_timezone()
     for row in consenting_signers(petition_id, counted_until).values_list(*fields).iterator(chunk_size=CHUNK):
         first, last, country, verified_at = row[:4]
-        place = str(countries.name(country)) if country else ""
+        place = names.get(country)
+        if place is None:
+            place = names[country] = str(countries.name(country)) if country else ""
         if with_postcode and row[4]:
             place = f"{row[4]}, {place}" if place else row[4]
-        yield f"{first} {last}".strip(), place, timezone.localtime(verified_at).strftime("%Y-%m-%d")
+        yield f"{first} {last}".strip(), place, verified_at.astimezone(zone).date().isoformat()
 
 
 def write_csv(fileobj, delivery, with_postcode=False, progress=None):
