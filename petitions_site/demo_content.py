@@ -118,6 +118,7 @@ def reference_body(official):
                 "networks": ["email", "x", "facebook", "whatsapp"],
             },
         },
+        {"type": "updates", "value": {"heading": "Updates", "show_deliveries": True, "show_responses": True}},
     ]
 
 
@@ -179,6 +180,7 @@ def add_signers(petition, signers, now, *, show_in_feed=True, email_prefix="sign
                 status=Signature.Status.VERIFIED,
                 show_in_feed=show_in_feed,
                 share_with_officials=i % 3 != 0,
+                opt_in_updates=i % 4 == 0,
                 created_at=at - timedelta(minutes=3),
                 verified_at=at,
                 email_requested_at=at - timedelta(minutes=3),
@@ -192,6 +194,7 @@ def add_signers(petition, signers, now, *, show_in_feed=True, email_prefix="sign
 def load(stdout=None):
     """Create the demo site once; later calls leave existing content alone."""
     from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
     from wagtail.models import Page, Site
 
     from cms.models import CampaignIndexPage, Official, PetitionPage
@@ -261,9 +264,20 @@ def load(stdout=None):
         add_signers(lanes, [("Hannah", 1), ("Viktor", 5), ("Femi", 26), ("Grace", 50)], now, email_prefix="lanes")
 
     User = get_user_model()
-    admin = User.objects.filter(username="admin").first()
     password = "petitions-demo"
-    if admin is None:
+    if not User.objects.filter(username="admin").exists():
         User.objects.create_superuser("admin", "admin@example.org", password)
+    lead_password = "petitions-lead"
+    if not User.objects.filter(username="lead").exists():
+        lead = User.objects.create_user(
+            "lead", "lead@example.org", lead_password, first_name="Campaign", last_name="Lead"
+        )
+        lead.groups.add(Group.objects.get(name="Campaign leads"))
     reconcile_counts()
-    return {"username": "admin", "password": password, "url": "http://127.0.0.1:8000/admin/"}
+    return {
+        "username": "admin",
+        "password": password,
+        "lead_username": "lead",
+        "lead_password": lead_password,
+        "url": "http://127.0.0.1:8000/admin/",
+    }

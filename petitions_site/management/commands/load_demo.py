@@ -11,4 +11,8 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("Demo content is loaded."))
         self.stdout.write(f"  Site:   http://127.0.0.1:8000/{demo_content.REFERENCE_SLUG}/")
         self.stdout.write(f"  Admin:  {login['url']}  username: {login['username']}  password: {login['password']}")
+        self.stdout.write(
+            f"  Lead:   {login['url']}  username: {login['lead_username']}  password: {login['lead_password']}"
+            "  (delivers petitions; cannot edit pages)"
+        )
         self.stdout.write("  Mail:   verification emails are written to var/mail/*.eml")
