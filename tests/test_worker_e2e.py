@@ -7,12 +7,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from celery.contrib.testing.worker import start_worker
 from django.core import mail
+from django.db import transaction
 
 from cms.models import PetitionStats, Signature
 from workers import tasks
 
 from .conftest import confirm_url, sign_url
-from .factories import PetitionPageFactory, petition_body
+from .factories import PetitionPageFactory, SignatureFactory, petition_body
 
 # serialized_rollback: the migrated locale, root page and site are back for each test.
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -73,3 +74,27 @@ def test_sign_email_confirm_and_count_through_a_real_worker(index_page, official
     assert 'data-count="1"' in page
     assert re.search(r'<li class="feed__entry"><span class="feed__name">Stefanie</span> signed', page)
     assert len(mail.outbox) == 1
+
+
+def test_a_delivery_is_built_and_sent_by_a_real_worker(index_page, official, worker, mailoutbox):
+    from cms import deliveries, services
+    from cms.models import Delivery
+
+    petition = PetitionPageFactory(parent=index_page, body=petition_body([official.pk]))
+    SignatureFactory.create_batch(3, petition=petition, verified=True, share_with_officials=True)
+    SignatureFactory(petition=petition, verified=True, share_with_officials=False, first_name="Private")
+    services.reconcile_counts()
+
+    delivery = deliveries.prepare_delivery(petition, [official])  # the worker builds the files
+    wait_for(lambda: Delivery.objects.get(pk=delivery.pk).status == Delivery.Status.READY)
+    with transaction.atomic():
+        deliveries.start_sending(Delivery.objects.get(pk=delivery.pk))  # the worker sends
+    wait_for(lambda: Delivery.objects.get(pk=delivery.pk).status == Delivery.Status.SENT)
+
+    [message] = [m for m in mail.outbox if m.anymail_test_params["tags"] == ["petition-delivery"]]
+    assert message.to == [official.email]
+    csv_name, csv_content, _ = next(a for a in message.attachments if a[0].endswith(".csv"))
+    assert csv_content.count("\n") == 1 + 3  # heading and the three who consented
+    assert "Private" not in csv_content
+    recipient = Delivery.objects.get(pk=delivery.pk).recipients.get()
+    assert (recipient.status, recipient.attempts) == ("sent", 1)
