@@ -46,3 +46,8 @@ screenshots: $(VENV)/.test
 
 clean:
 	rm -rf var static
+
+## Benchmark on this machine: gunicorn, Celery, a fake ESP, 1M seeded signatures; results in bench/results/.
+.PHONY: bench
+bench: $(VENV)/.runtime
+	$(BIN)/python bench/run.py

@@ -37,6 +37,8 @@ DEFAULTS = {
     "OUTBOX_NUDGE_MS": 1000,
     # Verification emails one send task handles.
     "OUTBOX_BATCH": 25,
+    # How long a web process reuses a petition page it looked up for a sign or confirm POST.
+    "PAGE_LOOKUP_SECONDS": 2,
     # Anonymous visitors get petition pages from a shared cache this long (0: never).
     "PAGE_CACHE_SECONDS": 5,
     # Origins (besides the site's own host) whose pages may POST signatures.

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 from anymail.exceptions import AnymailAPIError, AnymailInvalidAddress, AnymailRecipientsRefused
 from anymail.message import AnymailMessage
 from django.conf import settings
+from django.core.mail import get_connection
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -90,7 +91,8 @@ def send_verification_emails(signature_ids) -> tuple[list, list]:
 
     sent, retry, done = [], [], []
     pages = {}
-    with transaction.atomic():
+    # One ESP connection (one HTTP session) for the whole batch.
+    with transaction.atomic(), get_connection() as connection:
         rows = Signature.objects.select_for_update(skip_locked=True, of=("self",)).filter(
             pk__in=list(signature_ids), status=Signature.Status.PENDING
         )
@@ -101,6 +103,7 @@ def send_verification_emails(signature_ids) -> tuple[list, list]:
             if page is None:
                 page = pages[signature.petition_id] = signature.petition.specific
             message = build_verification_message(page, signature)
+            message.connection = connection
             try:
                 message.send()
             except (AnymailRecipientsRefused, AnymailInvalidAddress) as exc:

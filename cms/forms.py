@@ -1,6 +1,10 @@
 from django import forms
 from django_countries import countries
-from django_countries.fields import LazyTypedChoiceField
+
+
+def country_choices():
+    return [("", "—"), *countries]
+
 
 FEED_DISPLAY_CHOICES = [
     ("first", "My first name"),
@@ -15,7 +19,8 @@ class SignatureForm(forms.Form):
     first_name = forms.CharField(max_length=100, label="First name")
     last_name = forms.CharField(max_length=100, label="Last name", required=False)
     email = forms.EmailField(max_length=254, label="Email")
-    country = LazyTypedChoiceField(choices=[("", "—")] + list(countries), required=False, label="Country")
+    # Callable choices: a form instance then shares the list instead of deep-copying 250 pairs.
+    country = forms.ChoiceField(choices=country_choices, required=False, label="Country")
     postcode = forms.CharField(max_length=20, required=False, label="Postcode")
     feed_display = forms.ChoiceField(
         choices=FEED_DISPLAY_CHOICES,

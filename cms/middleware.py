@@ -15,6 +15,10 @@ from .conf import get_setting
 from .counters import get_cache
 
 PRIVATE_COOKIES = ("messages",)
+# Paths this process has seen a petition page answer: only these cost a cache
+# read, so every other request (the API, static files, other pages) pays nothing.
+KNOWN_PATHS = set()
+MAX_KNOWN_PATHS = 10_000
 
 
 def _cache_key(request):
@@ -33,7 +37,7 @@ class PetitionPageCacheMiddleware:
     def __call__(self, request):
         seconds = get_setting("PAGE_CACHE_SECONDS")
         usable = seconds and request.method in ("GET", "HEAD") and not request.GET and _anonymous(request)
-        if usable:
+        if usable and request.path in KNOWN_PATHS:
             cached = get_cache().get(_cache_key(request))
             if cached is not None:
                 content, content_type = cached
@@ -49,6 +53,8 @@ class PetitionPageCacheMiddleware:
             and not response.cookies
         ):
             get_cache().set(_cache_key(request), (response.content, response["Content-Type"]), seconds)
+            if len(KNOWN_PATHS) < MAX_KNOWN_PATHS:
+                KNOWN_PATHS.add(request.path)
             patch_cache_control(response, public=True, max_age=seconds)
             response["X-Petitions-Cache"] = "miss"
         return response

@@ -1,5 +1,7 @@
 """The plugin's own endpoints: sign and confirm POSTs, and the count for polling."""
 
+import time
+
 from django.http import Http404, HttpResponseForbidden, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.utils.cache import patch_cache_control
@@ -8,6 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 from wagtail.models import Page
 
 from . import counters
+from .conf import get_setting
 from .models import PetitionMixin
 from .origin import origin_allowed
 
@@ -15,10 +18,29 @@ REFUSED_ORIGIN = "Signatures can only be sent from this site's own petition page
 
 
 def get_petition(page_id):
+    """The live, public petition page ``page_id``, from a short in-process cache.
+
+    Sign and confirm POSTs come in surges for one page; looking the page up
+    (route, privacy, specific row) each time cost more than storing the
+    signature. Publishing, unpublishing or deleting a page drops it from this
+    process's cache; other processes see the change within PAGE_LOOKUP_SECONDS.
+    """
+    now = time.monotonic()
+    cached = _petitions.get(page_id)
+    if cached is not None and cached[0] > now:
+        return cached[1]
     page = get_object_or_404(Page.objects.live().public(), pk=page_id).specific
     if not isinstance(page, PetitionMixin):
         raise Http404("Not a petition")
+    _petitions[page_id] = (now + get_setting("PAGE_LOOKUP_SECONDS"), page)
     return page
+
+
+_petitions = {}
+
+
+def forget_petition(sender=None, instance=None, **kwargs):
+    _petitions.pop(getattr(instance, "pk", None), None)
 
 
 @csrf_exempt  # protected by the Origin check instead: see cms/origin.py

@@ -1,3 +1,5 @@
+import os
+
 from django.conf import settings
 from django.urls import include, path
 from wagtail import urls as wagtail_urls
@@ -14,5 +16,10 @@ if settings.DEBUG:
     from django.conf.urls.static import static
 
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+
+if os.environ.get("PETITIONS_BENCH") == "1":  # `make bench` only: its baseline view
+    from petitions_site import bench
+
+    urlpatterns += [path("bench/bare/", bench.bare)]
 
 urlpatterns += [path("", include(wagtail_urls))]

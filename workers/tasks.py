@@ -48,6 +48,13 @@ def drain_outbox(max_batches: int = 200) -> int:
         ids = store.pop_outbox(batch)
         if not ids:
             break
+        if len(ids) < batch and not queued:
+            # A trickle: send it here rather than pay another task's round trip.
+            _, retry = emails.send_verification_emails(ids)
+            if retry:
+                send_verification_emails.apply_async((retry,), countdown=_backoff(0))
+            queued += len(ids)
+            break
         send_verification_emails.delay(ids)
         queued += len(ids)
     else:

@@ -1,0 +1,22 @@
+"""gunicorn settings for `make bench` (the command line sets bind and workers).
+
+Only one addition to a plain production start: with DEBUG off Django logs a
+500's traceback nowhere by default, so each worker sends ``django.request``
+errors to its stderr (bench/var/gunicorn.log) for the report to quote.
+"""
+
+import logging
+import sys
+
+worker_class = "sync"
+timeout = 60
+backlog = 2048
+loglevel = "warning"
+accesslog = None
+
+
+def post_worker_init(worker):
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.ERROR)
+    handler.setFormatter(logging.Formatter("%(asctime)s [pid %(process)d] %(name)s %(levelname)s %(message)s"))
+    logging.getLogger("django.request").addHandler(handler)
