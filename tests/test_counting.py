@@ -1,5 +1,3 @@
-import threading
-
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -11,6 +9,7 @@ from cms.models import Milestone, PetitionCountryCount, PetitionStats, Signature
 from cms.tokens import make_token
 from workers import tasks
 
+from .concurrency import run_together
 from .factories import PetitionPageFactory, SignatureFactory
 
 pytestmark = pytest.mark.django_db
@@ -318,21 +317,8 @@ def test_a_cached_petition_page_is_served_to_anonymous_visitors_without_any_quer
 def test_two_reconciles_started_together_produce_one_correct_result(index_page):
     petition = PetitionPageFactory(parent=index_page, goal=10)
     add_verified(petition, 25)
-    barrier = threading.Barrier(2)
-    results = []
 
-    def run():
-        barrier.wait()
-        try:
-            results.append(services.reconcile_counts())
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_together(services.reconcile_counts, services.reconcile_counts)
 
     assert PetitionStats.objects.get(petition_id=petition.pk).signature_count == 25
     assert sorted(r[petition.pk] for r in results if r is not None)[-1] == 25
@@ -345,29 +331,13 @@ def test_two_reconciles_started_together_produce_one_correct_result(index_page):
 def test_a_milestone_crossed_by_concurrent_verifications_is_recorded_once(index_page):
     petition = PetitionPageFactory(parent=index_page, goal=8)
     pending = SignatureFactory.create_batch(10, petition=petition)
-    barrier = threading.Barrier(len(pending) + 2)
 
-    def confirm(signature):
-        barrier.wait()
-        try:
-            services.verify_signature(petition, make_token(signature))
-        finally:
-            connection.close()
+    def reconcile_repeatedly():
+        for _ in range(5):
+            services.reconcile_counts()
 
-    def reconcile():
-        barrier.wait()
-        try:
-            for _ in range(5):
-                services.reconcile_counts()
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=confirm, args=(s,)) for s in pending]
-    threads += [threading.Thread(target=reconcile) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    confirms = [lambda s=s: services.verify_signature(petition, make_token(s)) for s in pending]
+    run_together(*confirms, reconcile_repeatedly, reconcile_repeatedly)
     services.reconcile_counts()
 
     assert Milestone.objects.filter(petition_id=petition.pk, kind="goal").count() == 1

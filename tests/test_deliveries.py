@@ -1,11 +1,9 @@
 import re
-import threading
 import zlib
 
 import pytest
 from anymail.message import AnymailRecipientStatus
 from django.contrib.auth.models import Group, Permission
-from django.db import connection
 from django.urls import reverse
 
 from cms import deliveries, services
@@ -13,6 +11,7 @@ from cms.models import Delivery, DeliveryRecipient, Milestone, OfficialResponse,
 from cms.tokens import make_token
 from workers import tasks
 
+from .concurrency import run_together
 from .factories import OfficialFactory, PetitionPageFactory, SignatureFactory, petition_body
 
 pytestmark = pytest.mark.django_db
@@ -327,29 +326,13 @@ def test_a_milestone_crossed_by_concurrent_verifications_yields_exactly_one_deli
         body=petition_body([official.pk]),
     )  # fmt: skip
     pending = SignatureFactory.create_batch(8, petition=petition, share_with_officials=True)
-    barrier = threading.Barrier(len(pending) + 2)
 
-    def confirm(signature):
-        barrier.wait()
-        try:
-            services.verify_signature(petition, make_token(signature))
-        finally:
-            connection.close()
+    def reconcile_repeatedly():
+        for _ in range(4):
+            services.reconcile_counts()
 
-    def reconcile():
-        barrier.wait()
-        try:
-            for _ in range(4):
-                services.reconcile_counts()
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=confirm, args=(s,)) for s in pending]
-    threads += [threading.Thread(target=reconcile) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    confirms = [lambda s=s: services.verify_signature(petition, make_token(s)) for s in pending]
+    run_together(*confirms, reconcile_repeatedly, reconcile_repeatedly)
     services.reconcile_counts()
 
     thresholds = sorted(Delivery.objects.values_list("milestone__threshold", flat=True))
