@@ -67,6 +67,9 @@ def answer_for(message: dict) -> dict:
 
 
 class Handler(BaseHTTPRequestHandler):
+    # Headers and body go out in two writes: without this, Nagle plus the client's delayed
+    # ACK stall every keep-alive request by 40 ms, which is the harness, not an ESP.
+    disable_nagle_algorithm = True
     protocol_version = "HTTP/1.1"  # keep-alive, as the real API
     outbox: Outbox = None
 

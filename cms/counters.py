@@ -139,6 +139,13 @@ class RedisStore:
         pipe.expire(key, get_setting("CACHE_TIMEOUT"))
         pipe.execute()
 
+    def count_attempt(self, key, window) -> int:
+        """One more attempt in a fixed window; one round trip."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.incr(key)
+        pipe.expire(key, window, nx=True)
+        return pipe.execute()[0]
+
     def push_outbox(self, signature_id) -> bool:
         """Queue an email; True if this caller should wake the drain task."""
         pipe = self.client.pipeline(transaction=False)
@@ -233,6 +240,14 @@ class CacheStore:
 
     def set_feed(self, petition_id, feed):
         self.cache.set(FEED_KEY.format(petition_id), feed, get_setting("CACHE_TIMEOUT"))
+
+    def count_attempt(self, key, window) -> int:
+        self.cache.add(key, 0, window)
+        try:
+            return self.cache.incr(key)
+        except ValueError:  # expired between add and incr
+            self.cache.add(key, 1, window)
+            return 1
 
     def push_outbox(self, signature_id) -> bool:
         return True  # no shared queue: every signature wakes its own send

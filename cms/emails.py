@@ -28,12 +28,16 @@ def fill(template: str, values: dict) -> str:
 
 
 def confirm_url(page, signature) -> str:
-    path = page.reverse_subpage("confirm") + "?" + urlencode({"token": make_token(signature)})
-    base = get_setting("SITE_URL")
-    if base:
-        _, _, page_path = page.get_url_parts()
-        return base.rstrip("/") + page_path + path
-    return page.get_full_url() + path
+    # The page's own URL is worked out once per page object, not once per email of a batch.
+    base = getattr(page, "_petitions_confirm_base", None)
+    if base is None:
+        site_url = get_setting("SITE_URL")
+        if site_url:
+            base = site_url.rstrip("/") + page.get_url_parts()[2] + page.reverse_subpage("confirm")
+        else:
+            base = page.get_full_url() + page.reverse_subpage("confirm")
+        page._petitions_confirm_base = base
+    return base + "?" + urlencode({"token": make_token(signature)})
 
 
 def html_paragraphs(template: str, values: dict) -> list:

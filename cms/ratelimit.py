@@ -1,7 +1,7 @@
 """A fixed-window limit on sign requests per client address and petition."""
 
 from .conf import get_setting
-from .counters import get_cache
+from .counters import get_store
 
 
 def client_address(request) -> str:
@@ -16,12 +16,5 @@ def hit(request, page) -> int | None:
     if address in get_setting("RATE_LIMIT_ALLOW"):
         return None
     limit, window = get_setting("RATE_LIMIT"), get_setting("RATE_LIMIT_WINDOW")
-    key = f"petitions:rate:{page.pk}:{address}"
-    cache = get_cache()
-    cache.add(key, 0, window)
-    try:
-        attempts = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, window)
-        attempts = 1
+    attempts = get_store().count_attempt(f"petitions:rate:{page.pk}:{address}", window)
     return window if attempts > limit else None

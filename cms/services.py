@@ -118,20 +118,28 @@ def sign_petition(page, data: dict, *, source: str = "") -> int | None:
         created_at=now,
         email_requested_at=now,
     )
-    with transaction.atomic():
-        signature_id = _insert_signature(Signature, values)
-        if signature_id is None:
-            owed = Signature.objects.filter(
+    # Each statement below is its own short transaction (or part of the caller's):
+    # a new signature costs one INSERT and no BEGIN/COMMIT round trips.
+    signature_id = _insert_signature(Signature, values)
+    if signature_id is None:
+        signature_id = (
+            Signature.objects.filter(
                 Q(email_requested_at__isnull=True)
                 | Q(email_requested_at__lt=now - timedelta(seconds=get_setting("RESEND_MIN_INTERVAL"))),
                 petition_id=page.pk,
                 email_normalized=values["email_normalized"],
                 status=Signature.Status.PENDING,
             )
-            signature_id = owed.values_list("pk", flat=True).first()
-            if signature_id is None or not owed.filter(pk=signature_id).update(email_requested_at=now):
-                return None
-        transaction.on_commit(lambda: queue_verification_email(signature_id))
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if signature_id is None:
+            return None
+        # Conditional, so two re-signs racing each other queue one email.
+        if not Signature.objects.filter(pk=signature_id, email_requested_at__lt=now).update(email_requested_at=now):
+            return None
+    # After the caller's commit (at once in autocommit): a rolled-back sign queues nothing.
+    transaction.on_commit(lambda: queue_verification_email(signature_id))
     return signature_id
 
 

@@ -267,7 +267,13 @@ class PetitionMixin(RoutablePageMixin, models.Model):
             except services.SigningRefused as refused:  # closed between the check above and now
                 return self.render_page(request, form, status=403, refusal=str(refused))
         # The same answer whether or not this address had signed before.
-        return HttpResponseRedirect(self.url + self.reverse_subpage("signed"))
+        return HttpResponseRedirect(self.get_signed_url())
+
+    def get_signed_url(self):
+        # Kept on the instance: the sign endpoint reuses page objects for a moment.
+        if not hasattr(self, "_petitions_signed_url"):
+            self._petitions_signed_url = self.url + self.reverse_subpage("signed")
+        return self._petitions_signed_url
 
     def render_page(self, request, form, status=200, **extra):
         context = self.get_context(request)
