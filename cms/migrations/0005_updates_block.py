@@ -5,15 +5,100 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('petitions_cms', '0004_campaign_leads_group'),
+        ("petitions_cms", "0004_campaign_leads_group"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='petitionpage',
-            name='body',
-            field=wagtail.fields.StreamField([('text', 0), ('image', 3), ('letter', 10), ('sign_form', 14), ('counter', 18), ('signer_feed', 21), ('share_links', 25), ('updates', 27)], blank=True, block_lookup={0: ('wagtail.blocks.RichTextBlock', (), {'icon': 'pilcrow', 'template': 'petitions/blocks/text_block.html'}), 1: ('wagtail.images.blocks.ImageChooserBlock', (), {}), 2: ('wagtail.blocks.CharBlock', (), {'required': False}), 3: ('wagtail.blocks.StructBlock', [[('image', 1), ('caption', 2), ('attribution', 2)]], {}), 4: ('wagtail.blocks.CharBlock', (), {'default': 'Dear', 'help_text': 'Followed by the officials, e.g. "Dear Secretary Blinken,"'}), 5: ('wagtail.snippets.blocks.SnippetChooserBlock', ('petitions_cms.Official',), {}), 6: ('wagtail.blocks.ListBlock', (5,), {'help_text': 'Who the letter is addressed to (and delivered to).'}), 7: ('wagtail.blocks.RichTextBlock', (), {'features': ['bold', 'italic', 'link', 'ol', 'ul']}), 8: ('wagtail.blocks.CharBlock', (), {'default': 'Sincerely,', 'required': False}), 9: ('wagtail.blocks.CharBlock', (), {'default': 'The undersigned', 'required': False}), 10: ('wagtail.blocks.StructBlock', [[('greeting', 4), ('officials', 6), ('body', 7), ('sign_off', 8), ('signatories', 9)]], {}), 11: ('wagtail.blocks.CharBlock', (), {'default': 'Will you sign?'}), 12: ('wagtail.blocks.RichTextBlock', (), {'features': ['bold', 'italic', 'link'], 'required': False}), 13: ('wagtail.blocks.CharBlock', (), {'default': 'Sign the petition'}), 14: ('wagtail.blocks.StructBlock', [[('heading', 11), ('text', 12), ('button_label', 13)]], {}), 15: ('wagtail.blocks.CharBlock', (), {'default': 'people already signed'}), 16: ('wagtail.blocks.IntegerBlock', (), {'help_text': "Leave blank to use the page's goal.", 'min_value': 1, 'required': False}), 17: ('wagtail.blocks.BooleanBlock', (), {'default': True, 'required': False}), 18: ('wagtail.blocks.StructBlock', [[('label', 15), ('goal', 16), ('show_progress', 17)]], {}), 19: ('wagtail.blocks.CharBlock', (), {'default': "Who's signing"}), 20: ('wagtail.blocks.IntegerBlock', (), {'default': 10, 'max_value': 30, 'min_value': 1}), 21: ('wagtail.blocks.StructBlock', [[('heading', 19), ('size', 20)]], {}), 22: ('wagtail.blocks.CharBlock', (), {'default': 'Share this petition'}), 23: ('wagtail.blocks.CharBlock', (), {'help_text': 'Text suggested with the link; the page title if blank.', 'required': False}), 24: ('wagtail.blocks.MultipleChoiceBlock', [], {'choices': [('email', 'Email'), ('x', 'X'), ('facebook', 'Facebook'), ('whatsapp', 'WhatsApp'), ('bluesky', 'Bluesky')]}), 25: ('wagtail.blocks.StructBlock', [[('heading', 22), ('message', 23), ('networks', 24)]], {}), 26: ('wagtail.blocks.CharBlock', (), {'default': 'Updates'}), 27: ('wagtail.blocks.StructBlock', [[('heading', 26), ('show_deliveries', 17), ('show_responses', 17)]], {})}),
+            model_name="petitionpage",
+            name="body",
+            field=wagtail.fields.StreamField(
+                [
+                    ("text", 0),
+                    ("image", 3),
+                    ("letter", 10),
+                    ("sign_form", 14),
+                    ("counter", 18),
+                    ("signer_feed", 21),
+                    ("share_links", 25),
+                    ("updates", 27),
+                ],
+                blank=True,
+                block_lookup={
+                    0: (
+                        "wagtail.blocks.RichTextBlock",
+                        (),
+                        {"icon": "pilcrow", "template": "petitions/blocks/text_block.html"},
+                    ),
+                    1: ("wagtail.images.blocks.ImageChooserBlock", (), {}),
+                    2: ("wagtail.blocks.CharBlock", (), {"required": False}),
+                    3: ("wagtail.blocks.StructBlock", [[("image", 1), ("caption", 2), ("attribution", 2)]], {}),
+                    4: (
+                        "wagtail.blocks.CharBlock",
+                        (),
+                        {"default": "Dear", "help_text": 'Followed by the officials, e.g. "Dear Secretary Blinken,"'},
+                    ),
+                    5: ("wagtail.snippets.blocks.SnippetChooserBlock", ("petitions_cms.Official",), {}),
+                    6: (
+                        "wagtail.blocks.ListBlock",
+                        (5,),
+                        {"help_text": "Who the letter is addressed to (and delivered to)."},
+                    ),
+                    7: ("wagtail.blocks.RichTextBlock", (), {"features": ["bold", "italic", "link", "ol", "ul"]}),
+                    8: ("wagtail.blocks.CharBlock", (), {"default": "Sincerely,", "required": False}),
+                    9: ("wagtail.blocks.CharBlock", (), {"default": "The undersigned", "required": False}),
+                    10: (
+                        "wagtail.blocks.StructBlock",
+                        [[("greeting", 4), ("officials", 6), ("body", 7), ("sign_off", 8), ("signatories", 9)]],
+                        {},
+                    ),
+                    11: ("wagtail.blocks.CharBlock", (), {"default": "Will you sign?"}),
+                    12: (
+                        "wagtail.blocks.RichTextBlock",
+                        (),
+                        {"features": ["bold", "italic", "link"], "required": False},
+                    ),
+                    13: ("wagtail.blocks.CharBlock", (), {"default": "Sign the petition"}),
+                    14: ("wagtail.blocks.StructBlock", [[("heading", 11), ("text", 12), ("button_label", 13)]], {}),
+                    15: ("wagtail.blocks.CharBlock", (), {"default": "people already signed"}),
+                    16: (
+                        "wagtail.blocks.IntegerBlock",
+                        (),
+                        {"help_text": "Leave blank to use the page's goal.", "min_value": 1, "required": False},
+                    ),
+                    17: ("wagtail.blocks.BooleanBlock", (), {"default": True, "required": False}),
+                    18: ("wagtail.blocks.StructBlock", [[("label", 15), ("goal", 16), ("show_progress", 17)]], {}),
+                    19: ("wagtail.blocks.CharBlock", (), {"default": "Who's signing"}),
+                    20: ("wagtail.blocks.IntegerBlock", (), {"default": 10, "max_value": 30, "min_value": 1}),
+                    21: ("wagtail.blocks.StructBlock", [[("heading", 19), ("size", 20)]], {}),
+                    22: ("wagtail.blocks.CharBlock", (), {"default": "Share this petition"}),
+                    23: (
+                        "wagtail.blocks.CharBlock",
+                        (),
+                        {"help_text": "Text suggested with the link; the page title if blank.", "required": False},
+                    ),
+                    24: (
+                        "wagtail.blocks.MultipleChoiceBlock",
+                        [],
+                        {
+                            "choices": [
+                                ("email", "Email"),
+                                ("x", "X"),
+                                ("facebook", "Facebook"),
+                                ("whatsapp", "WhatsApp"),
+                                ("bluesky", "Bluesky"),
+                            ]
+                        },
+                    ),
+                    25: ("wagtail.blocks.StructBlock", [[("heading", 22), ("message", 23), ("networks", 24)]], {}),
+                    26: ("wagtail.blocks.CharBlock", (), {"default": "Updates"}),
+                    27: (
+                        "wagtail.blocks.StructBlock",
+                        [[("heading", 26), ("show_deliveries", 17), ("show_responses", 17)]],
+                        {},
+                    ),
+                },
+            ),
         ),
     ]
