@@ -263,6 +263,38 @@ class DeliveryUpdatesBlock(blocks.StructBlock):
         context["responses"] = page.get_public_responses() if value["show_responses"] and page else []
         return context
 
+    def get_api_representation(self, value, context=None):
+        """The settings, plus the sent deliveries and the officials' public responses (no addresses)."""
+        from wagtail.api.rich_text import APIRichText
+
+        from .api import page_from_api_context
+
+        representation = super().get_api_representation(value, context)
+        page = page_from_api_context(context)
+        if not hasattr(page, "get_sent_deliveries"):
+            return representation
+        live = self.get_context(value, {"page": page})
+        request = (context or {}).get("request")
+        rich_text_format = APIRichText.resolve_format(request.GET.get("rich_text_format") if request else None)
+        representation["deliveries"] = [
+            {
+                "officials": [str(official) for official in delivery.officials.all()],
+                "sent_at": delivery.sent_at.isoformat() if delivery.sent_at else None,
+                "total": delivery.total,
+            }
+            for delivery in live["deliveries"]
+        ]
+        representation["responses"] = [
+            {
+                "official": str(response.official) if response.official else None,
+                "responded_on": response.responded_on.isoformat(),
+                "text": APIRichText.serialize(response.text, format=rich_text_format),
+                "document_url": response.document.url if response.document else None,
+            }
+            for response in live["responses"]
+        ]
+        return representation
+
 
 class PetitionStreamBlock(blocks.StreamBlock):
     """Every block a petition page body can hold."""

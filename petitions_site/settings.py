@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "wagtail.images",
     "wagtail.search",
     "wagtail.admin",
+    "wagtail.api.v3",
     "wagtail",
     "modelcluster",
     "taggit",

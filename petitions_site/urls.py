@@ -4,10 +4,12 @@ from django.conf import settings
 from django.urls import include, path
 from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
+from wagtail.api.v3.urls import api as wagtail_api
 from wagtail.documents import urls as wagtaildocs_urls
 
 urlpatterns = [
     path("", include("cms.urls")),
+    path("api/v3/", wagtail_api.urls),  # Wagtail's own page API (django-ninja)
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
 ]

@@ -6,6 +6,7 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel, ObjectList, TabbedInterface
+from wagtail.api import APIField
 from wagtail.contrib.routable_page.models import RoutablePageMixin, path
 from wagtail.fields import RichTextField, StreamField
 from wagtail.models import Page
@@ -99,6 +100,20 @@ class PetitionMixin(RoutablePageMixin, models.Model):
     feed_show_place = models.BooleanField(
         default=False, help_text="Show signers' country in the feed (for those who gave it)."
     )
+
+    # For Wagtail's page API: settings a front end needs, never the leads' addresses or email wording.
+    api_fields = [
+        APIField("goal"),
+        APIField("opens_at"),
+        APIField("closes_at"),
+        APIField("ask_last_name"),
+        APIField("ask_country"),
+        APIField("ask_postcode"),
+        APIField("consent_wording"),
+        APIField("thank_you_message"),
+        APIField("confirmed_message"),
+        APIField("feed_show_place"),
+    ]
 
     petition_panels = [
         FieldPanel("goal"),
@@ -332,6 +347,8 @@ class PetitionMixin(RoutablePageMixin, models.Model):
 class PetitionPage(PetitionMixin, Page):
     intro = models.TextField(blank=True, help_text="A short summary, used in listings and share previews.")
     body = StreamField(PetitionStreamBlock(), blank=True)
+
+    api_fields = PetitionMixin.api_fields + [APIField("intro"), APIField("body")]
 
     content_panels = Page.content_panels + [FieldPanel("intro"), FieldPanel("body")]
     edit_handler = TabbedInterface(

@@ -1,0 +1,172 @@
+"""The shapes of the JSON API's requests and answers (they make its OpenAPI schema)."""
+
+from datetime import datetime
+from typing import Any, Literal
+
+from ninja import Schema
+from pydantic import ConfigDict, Field
+
+FeedDisplay = Literal["first", "first_initial", "hidden"]
+
+
+class Error(Schema):
+    detail: str = Field(description="What went wrong, for people.")
+    code: str = Field(description="What went wrong, for programs.")
+
+
+class FieldErrors(Error):
+    errors: dict[str, list[str]] = Field(description="Messages per field; `__all__` for the body as a whole.")
+
+
+class Count(Schema):
+    id: int
+    count: int = Field(description="Verified signatures, from the cache.")
+    goal: int
+
+
+class PetitionLinks(Schema):
+    page: str | None = Field(description="The petition's own page.")
+    detail: str
+    count: str = Field(description="The cheap count endpoint, for polling.")
+    signatures: str = Field(description="POST a signature here.")
+
+
+class PetitionSummary(Schema):
+    id: int
+    title: str
+    url: str | None = Field(description="The petition page's full URL.")
+    count: int
+    goal: int
+    opens_at: datetime | None
+    closes_at: datetime | None
+    accepting_signatures: bool
+    links: PetitionLinks
+
+
+class PetitionList(Schema):
+    count: int = Field(description="Live petitions in all.")
+    next: str | None
+    previous: str | None
+    items: list[PetitionSummary]
+
+
+class CountryCount(Schema):
+    country: str | None = Field(description="ISO 3166-1 alpha-2 code; null for signers who gave none.")
+    name: str
+    count: int
+
+
+class Signer(Schema):
+    name: str = Field(description='As the signer allowed: "Ada" or "Ada L."')
+    place: str = Field(description="Their country, when the petition shows places and they gave one.")
+    signed_at: datetime
+
+
+class Choice(Schema):
+    value: str
+    label: str
+
+
+class FormField(Schema):
+    name: str
+    label: str
+    type: Literal["text", "email", "choice", "boolean"]
+    required: bool
+    max_length: int | None = None
+    choices: list[Choice] | None = None
+    initial: str | bool | None = Field(None, description="The value to start with.")
+
+
+class PetitionDetail(PetitionSummary):
+    intro: str
+    refusal: str = Field(description="Why the petition does not accept signatures now; empty while it does.")
+    countries: list[CountryCount] = Field(description="Verified signatures per country, as of the last recount.")
+    recent_signers: list[Signer]
+    consent_wording: str
+    form: list[FormField] = Field(description="The fields the sign endpoint takes for this petition.")
+    body: list[dict[str, Any]] = Field(
+        description="The page's blocks as Wagtail's API represents them, with live values on the counter and feed."
+    )
+
+
+class SignatureIn(Schema):
+    """A signature: the sign form's fields. Fields a petition does not ask for are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    first_name: str = Field(min_length=1, max_length=100)
+    email: str = Field(
+        max_length=254,
+        description="Where the confirmation link is sent. Never shown anywhere.",
+        json_schema_extra={"format": "email"},
+    )
+    last_name: str | None = Field(None, max_length=100)
+    country: str | None = Field(None, max_length=2, description="ISO 3166-1 alpha-2 code, e.g. GB.")
+    postcode: str | None = Field(None, max_length=20)
+    feed_display: FeedDisplay | None = Field(
+        None, description="How the public feed names the signer; absent or null: not at all."
+    )
+    share_with_officials: bool = Field(False, description="Consent to be named in deliveries to the officials.")
+    opt_in_updates: bool = False
+    website: str | None = Field(None, max_length=200, description="A honeypot: leave it out or empty.")
+    source: str | None = Field(None, description="Where the signature came from (at most 64 characters).")
+
+
+class Accepted(Schema):
+    status: Literal["accepted"]
+    detail: str
+
+
+class ConfirmIn(Schema):
+    token: str = Field(description="The token from the emailed link (its `token` query parameter).")
+    petition_id: int | None = Field(None, description="Optional: the token names its petition.")
+
+
+class Confirmed(Schema):
+    status: Literal["verified", "already_verified"]
+    petition_id: int
+    detail: str
+
+
+class ExportedSignature(Schema):
+    id: int
+    petition_id: int
+    first_name: str
+    last_name: str
+    country: str | None
+    verified_at: datetime
+    share_with_officials: bool = Field(description="The signer consents to be named in deliveries.")
+    source: str
+
+
+class SignatureExport(Schema):
+    items: list[ExportedSignature]
+    has_more: bool
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page, or later for signatures verified since; null if none yet."
+    )
+    next: str | None
+
+
+class DeliveryRecipient(Schema):
+    name: str
+    status: str = Field(description="What the ESP said: pending, sent, queued, scheduled, rejected, invalid, failed.")
+    attempts: int
+    sent_at: datetime | None
+    error: str = Field(description="The last error, with any address in it masked.")
+
+
+class Delivery(Schema):
+    id: int
+    status: Literal["preparing", "ready", "sending", "sent", "partial"]
+    trigger: Literal["manual", "goal", "step"]
+    created_at: datetime
+    sent_at: datetime | None
+    total: int = Field(description="Verified signatures delivered.")
+    counted_until: datetime
+    include_list: bool = Field(description="Whether the consenting signers' list went with it.")
+    recipients: list[DeliveryRecipient]
+
+
+class DeliveryList(Schema):
+    items: list[Delivery]

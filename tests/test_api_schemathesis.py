@@ -1,0 +1,97 @@
+"""Schemathesis against the live app: no 5xx, and every answer as the OpenAPI schema says.
+
+Runs the ``schemathesis`` CLI (generated valid and invalid requests, from
+the served schema) against pytest-django's live server on 127.0.0.1,
+bounded by examples per operation and a time budget so it stays well under
+a minute. Path ids are drawn mostly from real petitions (a schemathesis
+dictionary), so detail, count, sign and OSDI operations reach their real
+answers, not only 404s.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from wagtail.models import APIToken
+
+from cms import services
+
+from .factories import PetitionPageFactory, SignatureFactory, petition_body
+from .test_browser import _leave_the_migrated_data_behind  # noqa: F401 (module fixture: restores migrated rows)
+
+pytestmark = [
+    pytest.mark.services,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    # Schemathesis sends control characters in paths; the page cache warns about such keys.
+    pytest.mark.filterwarnings("ignore::django.core.cache.backends.base.CacheKeyWarning"),
+]
+
+CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
+TIME_BUDGET_SECONDS = 15
+
+
+def schemathesis_command():
+    found = shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or shutil.which("schemathesis")
+    if found is None:
+        pytest.skip("schemathesis is not installed (pip install -r requirements-test.txt)")
+    return found
+
+
+def test_schemathesis_finds_no_server_error_and_no_schema_violation(
+    live_server, index_page, official, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    command = schemathesis_command()
+    petition = PetitionPageFactory(parent=index_page, body=petition_body([official.pk]))
+    closed = PetitionPageFactory(parent=index_page, closed=True)
+    SignatureFactory.create_batch(3, petition=petition, verified=True, country="GB")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.reconcile_counts([petition.pk])
+    from django.contrib.auth.models import User
+
+    admin = User.objects.create_superuser("lead", "lead@example.org", "not-used")
+    token = APIToken.create_token(user=admin, name="schemathesis")[1]
+    # Every request comes from 127.0.0.1: let it past the sign rate limit so signing stays reachable.
+    settings.PETITIONS = {**settings.PETITIONS, "RATE_LIMIT_ALLOW": ["127.0.0.1"]}
+
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(
+        "[parameters]\n"
+        '"path.id" = { dictionary = "petitions", probability = 0.8 }\n'
+        "[dictionaries.petitions]\n"
+        f"values = [{petition.pk}, {closed.pk}]\n"
+    )
+    result = subprocess.run(  # noqa: S603 (our own command line)
+        [
+            command,
+            "--config-file",
+            str(config),
+            "run",
+            f"{live_server.url}/api/openapi.json",
+            "--checks",
+            CHECKS,
+            "--max-examples",
+            "15",
+            "--max-time",
+            str(TIME_BUDGET_SECONDS),
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--seed",
+            "20240501",
+            "--workers",
+            "1",
+            "--request-timeout",
+            "10",
+            "--header",
+            f"Authorization: Bearer {token}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=TIME_BUDGET_SECONDS + 30,
+        cwd=tmp_path,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
