@@ -6,9 +6,14 @@ errors to its stderr (bench/var/gunicorn.log) for the report to quote.
 """
 
 import logging
+import os
 import sys
 
-worker_class = "sync"
+# One worker per core, each with a few threads: a sign or confirm request spends part of
+# its time waiting on PostgreSQL's commit and Redis, which threads overlap (BENCH_THREADS=1
+# and BENCH_WORKER_CLASS=sync give plain sync workers).
+worker_class = os.environ.get("BENCH_WORKER_CLASS", "gthread")
+threads = int(os.environ.get("BENCH_THREADS", "4"))
 timeout = 60
 backlog = 2048
 loglevel = "warning"

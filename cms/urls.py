@@ -9,9 +9,10 @@ app_name = "petitions"
 urlpatterns = [
     path("petitions/<int:page_id>/sign/", views.sign, name="sign"),
     path("petitions/<int:page_id>/confirm/", views.confirm, name="confirm"),
-    # The JSON API (cms/api): list, detail, sign, confirm, leads' export, OSDI, and the OpenAPI
-    # schema at api/openapi.json. It serves count.json too (the same view, plus CORS for partners'
-    # pages), so the line below only keeps reverse("petitions:count") working.
-    path("api/", api_urls),
+    # The most polled URL, so it skips the API framework: a plain view with CORS (views.count).
+    # The API below documents it in its schema with the same behaviour.
     path("api/petitions/<int:page_id>/count.json", views.count, name="count"),
+    # The JSON API (cms/api): list, detail, sign, confirm, leads' export, OSDI, and the OpenAPI
+    # schema at api/openapi.json.
+    path("api/", api_urls),
 ]

@@ -6,7 +6,7 @@ from django.http import Http404, HttpResponseForbidden, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.utils.cache import patch_cache_control
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST
 from wagtail.models import Page
 
 from . import counters
@@ -59,12 +59,34 @@ def confirm(request, page_id):
     return get_petition(page_id).serve_confirm(request)
 
 
-@require_GET
+@csrf_exempt  # it changes nothing; other methods get a JSON 405 rather than a CSRF page
 def count(request, page_id):
-    """The live count and goal, from the cache: no SQL unless the cache was lost."""
+    """The live count and goal, from the cache: no SQL unless the cache was lost.
+
+    The most polled URL, so a plain view rather than the API framework, answering
+    as the API does (JSON errors); partner pages (the widget) read it across
+    origins: CORS for allowed origins only.
+    """
+    from .api.cors import add_cors_headers, preflight
+
+    if request.method == "OPTIONS":
+        return preflight(request)
+    if request.method not in ("GET", "HEAD"):
+        response = json_error(405, "method_not_allowed", "Only GET, HEAD and OPTIONS.")
+        response["Allow"] = "GET, HEAD, OPTIONS"
+    else:
+        response = _count(request, page_id)
+    return add_cors_headers(request, response)
+
+
+def json_error(status, code, detail):
+    return JsonResponse({"detail": detail, "code": code}, status=status)
+
+
+def _count(request, page_id):
     values = counters.get_live_values([page_id], check_exists=True).get(page_id)
     if values is None:
-        raise Http404("No such petition")
+        return json_error(404, "not_found", "No such petition.")
     live_count, goal = values
     etag = f'W/"{live_count}-{goal}"'
     if request.headers.get("If-None-Match") == etag:
