@@ -14,6 +14,10 @@ import sys
 # and BENCH_WORKER_CLASS=sync give plain sync workers).
 worker_class = os.environ.get("BENCH_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("BENCH_THREADS", "4"))
+# A connection per request, as behind a proxy that does not keep upstream connections alive:
+# with keep-alive, wrk's few long-lived connections can all land on one worker and leave a
+# core idle (seen at 4 and 16 connections). BENCH_KEEPALIVE=2 turns it back on.
+keepalive = int(os.environ.get("BENCH_KEEPALIVE", "0"))
 timeout = 60
 backlog = 2048
 loglevel = "warning"

@@ -37,6 +37,8 @@ DEFAULTS = {
     "OUTBOX_NUDGE_MS": 1000,
     # Verification emails one send task handles.
     "OUTBOX_BATCH": 25,
+    # How long a web process reuses a count or a cached page it just read (0: always ask Redis).
+    "LOCAL_CACHE_SECONDS": 1,
     # How long a web process reuses a petition page it looked up for a sign or confirm POST.
     "PAGE_LOOKUP_SECONDS": 2,
     # Anonymous visitors get petition pages from a shared cache this long (0: never).

@@ -13,11 +13,13 @@ from django.utils.cache import patch_cache_control
 
 from .conf import get_setting
 from .counters import get_cache
+from .localcache import LocalMemo
 
 PRIVATE_COOKIES = ("messages",)
 # Paths this process has seen a petition page answer: only these cost a cache
 # read, so every other request (the API, static files, other pages) pays nothing.
 KNOWN_PATHS = set()
+LOCAL = LocalMemo()
 MAX_KNOWN_PATHS = 10_000
 
 
@@ -38,7 +40,12 @@ class PetitionPageCacheMiddleware:
         seconds = get_setting("PAGE_CACHE_SECONDS")
         usable = seconds and request.method in ("GET", "HEAD") and not request.GET and _anonymous(request)
         if usable and request.path in KNOWN_PATHS:
-            cached = get_cache().get(_cache_key(request))
+            key = _cache_key(request)
+            cached = LOCAL.get(key)
+            if cached is None:
+                cached = get_cache().get(key)
+                if cached is not None:
+                    LOCAL.set(key, cached)
             if cached is not None:
                 content, content_type = cached
                 response = HttpResponse(content, content_type=content_type)

@@ -11,6 +11,7 @@ from wagtail.models import Page
 
 from . import counters
 from .conf import get_setting
+from .localcache import LocalMemo
 from .models import PetitionMixin
 from .origin import origin_allowed
 
@@ -83,8 +84,15 @@ def json_error(status, code, detail):
     return JsonResponse({"detail": detail, "code": code}, status=status)
 
 
+_counts = LocalMemo()
+
+
 def _count(request, page_id):
-    values = counters.get_live_values([page_id], check_exists=True).get(page_id)
+    values = _counts.get(page_id)
+    if values is None:
+        values = counters.get_live_values([page_id], check_exists=True).get(page_id)
+        if values is not None:
+            _counts.set(page_id, values)
     if values is None:
         return json_error(404, "not_found", "No such petition.")
     live_count, goal = values

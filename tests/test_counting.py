@@ -366,3 +366,19 @@ def test_a_lead_hiding_a_name_in_the_admin_removes_it_from_the_feed_at_once(peti
     assert response.status_code == 302
     assert petition.get_feed() == []
     assert live_count(petition) == 1
+
+
+def test_a_web_process_reuses_a_count_for_local_cache_seconds(petition, client, reconcile, settings):
+    settings.PETITIONS = {**settings.PETITIONS, "LOCAL_CACHE_SECONDS": 60}
+    reconcile()
+    url = reverse("petitions:count", args=[petition.pk])
+    assert client.get(url).json()["count"] == 0
+
+    counters.get_store().client.set(counters.COUNT_KEY.format(petition.pk), 5)
+
+    assert client.get(url).json()["count"] == 0  # the memo: no Redis round trip within the window
+    settings.PETITIONS = {**settings.PETITIONS, "LOCAL_CACHE_SECONDS": 0}
+    from cms import views
+
+    views._counts.items.clear()
+    assert client.get(url).json()["count"] == 5
