@@ -368,6 +368,7 @@ def test_a_lead_hiding_a_name_in_the_admin_removes_it_from_the_feed_at_once(peti
     assert live_count(petition) == 1
 
 
+@pytest.mark.services
 def test_a_web_process_reuses_a_count_for_local_cache_seconds(petition, client, reconcile, settings):
     settings.PETITIONS = {**settings.PETITIONS, "LOCAL_CACHE_SECONDS": 60}
     reconcile()
