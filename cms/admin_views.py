@@ -96,30 +96,30 @@ def detail(request, pk):
     )
 
 
-@require_POST
-@require_deliver_permission
-def send(request, pk):
+def _act(request, pk, action, success):
+    """Run a delivery action; say what happened on the delivery's page."""
     delivery = get_object_or_404(Delivery, pk=pk)
     try:
-        deliveries.start_sending(delivery)
+        action(delivery)
     except deliveries.DeliveryError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, "Sending: each official's outcome appears below as the ESP answers.")
+        messages.success(request, success)
     return redirect("petitions_deliveries:detail", pk)
+
+
+@require_POST
+@require_deliver_permission
+def send(request, pk):
+    return _act(
+        request, pk, deliveries.start_sending, "Sending: each official's outcome appears below as the ESP answers."
+    )
 
 
 @require_POST
 @require_deliver_permission
 def retry(request, pk):
-    delivery = get_object_or_404(Delivery, pk=pk)
-    try:
-        deliveries.retry_failed(delivery)
-    except deliveries.DeliveryError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, "Retrying the failed recipients only.")
-    return redirect("petitions_deliveries:detail", pk)
+    return _act(request, pk, deliveries.retry_failed, "Retrying the failed recipients only.")
 
 
 @require_deliver_permission
