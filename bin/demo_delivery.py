@@ -23,8 +23,9 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+sys.path.insert(0, str(ROOT))
+from petitions_site import chromium  # noqa: E402  (the repository root is on the path only now)
+
 TITLE = "Secretary Blinken: No more weapons to Israel!"
 
 
@@ -35,7 +36,7 @@ def parse_args():
     parser.add_argument("--shots", type=Path)
     parser.add_argument("--username", default="lead")
     parser.add_argument("--password", default="petitions-lead")
-    parser.add_argument("--chromium", default=os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+    parser.add_argument("--chromium", default=str(chromium.CHROMIUM))
     return parser.parse_args()
 
 
@@ -53,7 +54,7 @@ def main():
             page.screenshot(path=str(args.shots / f"{label}.png"), full_page=True)
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=args.chromium, headless=True, args=CHROMIUM_ARGS)
+        browser = chromium.launch(playwright, args.chromium)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(f"{args.base_url}/admin/login/")
         page.fill("input[name=username]", args.username)

@@ -25,8 +25,8 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+sys.path.insert(0, str(ROOT))
+from petitions_site import chromium  # noqa: E402  (the repository root is on the path only now)
 
 
 def parse_args():
@@ -36,7 +36,7 @@ def parse_args():
     parser.add_argument("--mail-dir", type=Path, default=ROOT / "var" / "mail")
     parser.add_argument("--wait", type=float, default=60, help="seconds to wait for the email and the count")
     parser.add_argument("--shots", type=Path, help="a folder for a screenshot of each step")
-    parser.add_argument("--chromium", default=os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+    parser.add_argument("--chromium", default=str(chromium.CHROMIUM))
     return parser.parse_args()
 
 
@@ -69,7 +69,7 @@ def main():
             page.screenshot(path=str(args.shots / f"{label}.png"), full_page=True)
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=args.chromium, headless=True, args=CHROMIUM_ARGS)
+        browser = chromium.launch(playwright, args.chromium)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(f"{args.base_url}/{args.slug}/")
         before = count_on(page)

@@ -27,15 +27,9 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+sys.path.insert(0, str(ROOT))
+from petitions_site import chromium  # noqa: E402  (the repository root is on the path only now)
+
 WIDTH = 1280
 EDIT_PATH = re.compile(r"/admin/pages/(\d+)/edit/")
 
@@ -50,7 +44,7 @@ def parse_args(argv=None):
     parser.add_argument("--username", default=os.environ.get("DEMO_USERNAME", "admin"))
     parser.add_argument("--password", default=os.environ.get("DEMO_PASSWORD", "petitions-demo"))
     parser.add_argument("--out", type=Path, default=ROOT / "docs", help="where the PNGs go")
-    parser.add_argument("--chromium", default=os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+    parser.add_argument("--chromium", default=str(chromium.CHROMIUM))
     return parser.parse_args(argv)
 
 
@@ -141,7 +135,7 @@ def main(argv=None):
         sys.exit(f"{args.chromium} is missing: install Debian's chromium package (or set CHROMIUM)")
     check_demo_is_up(args.base_url, args.slug)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS, headless=True)
+        browser = chromium.launch(playwright, args.chromium)
         try:
             written = [shoot_public_page(browser, args), *shoot_admin(browser, args)]
         finally:

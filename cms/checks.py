@@ -24,13 +24,6 @@ def check_petitions_settings(app_configs, **kwargs):
                 id="petitions.W001",
             )
         )
-    if not get_setting("SITE_URL") and not getattr(settings, "WAGTAILADMIN_BASE_URL", None):
-        messages.append(
-            Error(
-                "Verification emails need an absolute link: set PETITIONS['SITE_URL'].",
-                id="petitions.E002",
-            )
-        )
     if not getattr(settings, "CELERY_BROKER_URL", None) and not getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
         messages.append(
             Warning(

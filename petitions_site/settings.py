@@ -105,6 +105,10 @@ DATABASES = {
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
     )
 }
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # The demo's web server, worker and beat share one file: wait for its lock rather than fail,
+    # and take the write lock at BEGIN so a transaction never fails upgrading to it.
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
 DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get("TEST_DATABASE_NAME") or (
     "test_petitions" if DATABASES["default"]["ENGINE"].endswith("postgresql") else None
 )

@@ -9,7 +9,6 @@ import os
 import re
 import time
 from datetime import timedelta
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -18,19 +17,11 @@ from django.utils import timezone
 
 from cms import services
 from cms.models import Signature
+from petitions_site import chromium
+from petitions_site.chromium import CHROMIUM
 
 from .factories import SignatureFactory
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TIMEOUT_MS = 10_000
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -85,7 +76,7 @@ def page(sync_api, live_server, monkeypatch):
 
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        browser = chromium.launch(playwright)
         try:
             context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
             context.set_default_timeout(TIMEOUT_MS)

@@ -339,3 +339,25 @@ def test_a_milestone_crossed_by_concurrent_verifications_yields_exactly_one_deli
     assert thresholds == [3, 6]  # one per milestone: step 3, goal 6 (the step at 6 is the goal)
     assert Delivery.objects.filter(milestone__kind="goal").count() == 1
     assert DeliveryRecipient.objects.count() == 2
+
+
+def test_a_send_that_hits_a_transient_database_error_is_retried(signed_petition, official, commit, monkeypatch):
+    from django.db import OperationalError
+
+    delivery = prepared(signed_petition, [official], commit)
+    send, calls = deliveries.send, []
+
+    def locked_once(delivery_id):
+        calls.append(delivery_id)
+        if len(calls) == 1:
+            raise OperationalError("database is locked")
+        return send(delivery_id)
+
+    monkeypatch.setattr(deliveries, "send", locked_once)
+    # Eagerly run, Celery retries at once instead of raising the first error.
+    monkeypatch.setitem(tasks.send_delivery.app.conf, "task_eager_propagates", False)
+    commit(deliveries.start_sending, delivery)
+
+    assert calls == [delivery.pk, delivery.pk]
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.SENT

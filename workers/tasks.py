@@ -8,6 +8,7 @@ import logging
 
 from anymail.exceptions import AnymailAPIError
 from celery import shared_task
+from django.db import DatabaseError
 
 from cms import counters, deliveries, emails, milestones, services
 from cms.conf import get_setting
@@ -15,11 +16,23 @@ from cms.conf import get_setting
 logger = logging.getLogger("petitions")
 
 
+# Every task that writes rows is safe to run twice, so it is acked late and retried with
+# backoff on a transient database error (a lock timeout, a dropped connection).
+RETRYING = {
+    "acks_late": True,
+    "max_retries": 8,
+    "ignore_result": True,
+    "autoretry_for": (DatabaseError,),
+    "retry_backoff": 2,
+    "retry_backoff_max": 300,
+}
+
+
 def _backoff(retries):
     return min(600, 5 * 2**retries)
 
 
-@shared_task(name="petitions.send_verification_emails", bind=True, acks_late=True, max_retries=8, ignore_result=True)
+@shared_task(name="petitions.send_verification_emails", bind=True, **RETRYING)
 def send_verification_emails(self, signature_ids: list) -> int:
     """Send a batch of owed verification emails; retry only the ones the ESP failed to take."""
     sent, retry = emails.send_verification_emails(signature_ids)
@@ -28,7 +41,7 @@ def send_verification_emails(self, signature_ids: list) -> int:
     return len(sent)
 
 
-@shared_task(name="petitions.send_verification_email", bind=True, acks_late=True, max_retries=8, ignore_result=True)
+@shared_task(name="petitions.send_verification_email", bind=True, **RETRYING)
 def send_verification_email(self, signature_id: int) -> bool:
     try:
         return emails.send_verification_email(signature_id)
@@ -86,7 +99,7 @@ def full_recount() -> dict | None:
     return services.full_recount()
 
 
-@shared_task(name="petitions.notify_milestone", bind=True, acks_late=True, max_retries=8, ignore_result=True)
+@shared_task(name="petitions.notify_milestone", bind=True, **RETRYING)
 def notify_milestone(self, milestone_id: int) -> bool:
     try:
         return milestones.notify(milestone_id)
@@ -97,19 +110,19 @@ def notify_milestone(self, milestone_id: int) -> bool:
 # --- deliveries --------------------------------------------------------------------------
 
 
-@shared_task(name="petitions.build_delivery_files", acks_late=True, ignore_result=True)
+@shared_task(name="petitions.build_delivery_files", **RETRYING)
 def build_delivery_files(delivery_id: int) -> bool:
     """Stream the consenting signers into the delivery's CSV and PDF (progress shown in the admin)."""
     return deliveries.build_files(delivery_id)
 
 
-@shared_task(name="petitions.send_delivery", acks_late=True, ignore_result=True)
+@shared_task(name="petitions.send_delivery", **RETRYING)
 def send_delivery(delivery_id: int) -> dict:
     """One message per official, with the files; each outcome stored. Retries go through the admin."""
     return deliveries.send(delivery_id)
 
 
-@shared_task(name="petitions.send_signer_updates", bind=True, acks_late=True, max_retries=8, ignore_result=True)
+@shared_task(name="petitions.send_signer_updates", bind=True, **RETRYING)
 def send_signer_updates(self, kind: str, object_id: int) -> int:
     """Tell opted-in signers of a delivery or response, a batch per task, never in a request."""
     try:

@@ -51,6 +51,12 @@ STATUS_CODES = {400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not
 RICH_TEXT_FORMAT = Query(None, description="How rich text is given (Wagtail's formats); the site's default if absent.")
 #: Answers every operation can give besides its own.
 COMMON_ERRORS = {400: schemas.FieldErrors, 404: schemas.Error}
+#: Every answer a sign request can get, here and through the OSDI helper.
+SIGN_RESPONSES = {
+    202: schemas.Accepted,
+    **COMMON_ERRORS,
+    **dict.fromkeys((403, 409, 410, 415, 429), schemas.Error),
+}
 
 
 class PetitionsAPI(NinjaAPI):
@@ -424,15 +430,7 @@ def petition_count(request, id: int = petition_id_param()):
 
 @router.post(
     "/petitions/{id}/signatures/",
-    response={
-        202: schemas.Accepted,
-        **COMMON_ERRORS,
-        403: schemas.Error,
-        409: schemas.Error,
-        410: schemas.Error,
-        415: schemas.Error,
-        429: schemas.Error,
-    },
+    response=SIGN_RESPONSES,
     url_name="sign",
     operation_id="petitions_sign",
     summary="Sign a petition",

@@ -28,6 +28,7 @@ from .endpoints import (
     ACCEPTED,
     COMMON_ERRORS,
     MAX_ID,
+    SIGN_RESPONSES,
     absolute,
     admit,
     check_origin,
@@ -416,15 +417,7 @@ def signatures(
 
 @router.post(
     "/petitions/{id}/signatures/",
-    response={
-        202: schemas.Accepted,
-        **COMMON_ERRORS,
-        403: schemas.Error,
-        409: schemas.Error,
-        410: schemas.Error,
-        415: schemas.Error,
-        429: schemas.Error,
-    },
+    response=SIGN_RESPONSES,
     url_name="osdi_record_signature",
     operation_id="osdi_record_signature",
     summary="osdi:record_signature_helper — sign on a person's behalf",
