@@ -951,7 +951,7 @@ def main(results):
         ),
     )
     if timing["full_recount_s"] is None:
-        notes.append("cms.services.full_recount() does not exist: full recount not timed")
+        notes.append("cms.reconcile.full_recount() does not exist: full recount not timed")
     shown_final = displayed_count(petition_id, page_path, count_available)
     phases["reconcile"]["displayed_after"] = shown_final
     check(

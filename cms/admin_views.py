@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import messages
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 from wagtail.models import Page
 
@@ -132,8 +132,6 @@ def download(request, pk, kind):
 
 
 def urlpatterns():
-    from django.urls import path
-
     return [
         path("", index, name="index"),
         path("new/", create, name="create"),

@@ -8,12 +8,18 @@ A page attribute of the same name in lower case (e.g. ``feed_size``) wins
 over the global value where :func:`get_setting` is given the page.
 """
 
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 DEFAULTS = {
     # Cache alias holding live counts and feeds (Redis in production).
     "CACHE_ALIAS": "default",
+    # Dotted path of the counter store (a cms.store.BaseStore); None: RedisStore for a Redis
+    # cache (Django's or django-redis), CacheStore for any other cache.
+    "STORE": None,
+    # The model signatures are stored in, "app_label.ModelName": a subclass of AbstractSignature.
+    "SIGNATURE_MODEL": "petitions_cms.Signature",
     # Absolute base URL for links in emails, e.g. "https://petitions.example.org".
     "SITE_URL": None,
     # How long a verification link stays valid, in seconds.
@@ -68,3 +74,23 @@ def get_setting(name, page=None):
         if value is not None:
             return value
     return getattr(settings, "PETITIONS", {}).get(name, DEFAULTS[name])
+
+
+def get_signature_model_string() -> str:
+    """``PETITIONS["SIGNATURE_MODEL"]`` as "app_label.ModelName", for relations and migrations."""
+    return get_setting("SIGNATURE_MODEL")
+
+
+def get_signature_model():
+    """The model every signature query uses, in the manner of Wagtail's ``get_image_model()``.
+
+    Point ``PETITIONS["SIGNATURE_MODEL"]`` at a concrete subclass of
+    ``cms.models.AbstractSignature`` to store extra fields.
+    """
+    name = get_signature_model_string()
+    try:
+        return apps.get_model(name, require_ready=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"PETITIONS['SIGNATURE_MODEL'] must be 'app_label.ModelName', not {name!r}")
+    except LookupError:
+        raise ImproperlyConfigured(f"PETITIONS['SIGNATURE_MODEL'] refers to {name!r}, which is not installed")

@@ -21,8 +21,10 @@ from django.utils.html import strip_tags
 from django_countries import countries
 from wagtail.rich_text import expand_db_html
 
-from . import exports, services
-from .conf import get_setting
+from . import exports, reconcile
+from .conf import get_setting, get_signature_model
+from .models import Delivery, DeliveryRecipient, OfficialResponse, PetitionCountryCount, PetitionStats
+from .signals import delivery_sent
 
 logger = logging.getLogger("petitions")
 
@@ -46,12 +48,11 @@ def html_to_text(html):
     return "\n".join(line.strip() for line in strip_tags(text).splitlines()).strip()
 
 
-def snapshot(page, reconcile=True):
+def snapshot(page, recount=True):
     """Totals as of the latest reconcile: (counted_until, total, breakdown, first, last)."""
-    from .models import PetitionCountryCount, PetitionStats, Signature
-
-    if reconcile:
-        services.reconcile_counts([page.pk])  # count up to a moment ago (skipped if one is running)
+    Signature = get_signature_model()
+    if recount:
+        reconcile.reconcile_counts([page.pk])  # count up to a moment ago (skipped if one is running)
     stats = PetitionStats.objects.filter(petition_id=page.pk).first()
     if stats is None or stats.counted_until is None:
         raise DeliveryError("This petition has not been counted yet; try again in a minute.")
@@ -67,12 +68,12 @@ def snapshot(page, reconcile=True):
 
 
 @transaction.atomic
-def prepare_delivery(
-    page, officials, *, user=None, include_list=True, trigger="manual", milestone=None, reconcile=True
-):
-    """Snapshot a delivery of ``page`` to ``officials`` and start building its files."""
-    from .models import Delivery, DeliveryRecipient
+def prepare_delivery(page, officials, *, user=None, include_list=True, trigger="manual", milestone=None, recount=True):
+    """Snapshot a delivery of ``page`` to ``officials`` and start building its files.
 
+    ``recount=False`` takes the totals as they stand (the reconcile itself calls
+    this, at a milestone, holding the lock).
+    """
     officials = list(officials)
     if not officials:
         raise DeliveryError("Choose at least one official to deliver to.")
@@ -82,7 +83,7 @@ def prepare_delivery(
     letter = letter_of(page)
     if letter is None:
         raise DeliveryError("This petition has no letter to deliver.")
-    counted_until, total, breakdown, first, last = snapshot(page, reconcile)
+    counted_until, total, breakdown, first, last = snapshot(page, recount)
     letter_html = expand_db_html(letter["body"].source)
     delivery = Delivery.objects.create(
         petition_id=page.pk,
@@ -119,8 +120,6 @@ def prepare_delivery(
 
 def build_files(delivery_id) -> bool:
     """Write the CSV and PDF of a preparing delivery; safe to run twice."""
-    from .models import Delivery
-
     delivery = Delivery.objects.select_related(None).filter(pk=delivery_id).first()
     if delivery is None or delivery.status != Delivery.Status.PREPARING:
         return False
@@ -190,8 +189,6 @@ def start_sending(delivery):
     """Queue the send of a ready (or partly failed) delivery."""
     from workers.tasks import send_delivery
 
-    from .models import Delivery
-
     if not delivery.files_ready:
         raise DeliveryError("The signature files are still being built.")
     updated = Delivery.objects.filter(
@@ -204,8 +201,6 @@ def start_sending(delivery):
 
 def retry_failed(delivery):
     """Send again to the recipients whose copy failed; those who got it get nothing."""
-    from .models import DeliveryRecipient
-
     with transaction.atomic():
         failed = delivery.recipients.exclude(status__in=DeliveryRecipient.OK_STATUSES).exclude(
             status=DeliveryRecipient.Status.PENDING
@@ -216,9 +211,11 @@ def retry_failed(delivery):
 
 
 def send(delivery_id) -> dict:
-    """Send one message per pending recipient and store what the ESP said; safe to run twice."""
-    from .models import Delivery, DeliveryRecipient
+    """Send one message per pending recipient and store what the ESP said; safe to run twice.
 
+    When the last recipient is done, ``delivery_sent`` is sent after commit (the
+    plugin's receiver then tells the opted-in signers).
+    """
     delivery = Delivery.objects.get(pk=delivery_id)
     outcomes = {}
     with transaction.atomic():
@@ -254,18 +251,18 @@ def send(delivery_id) -> dict:
                 sent_at=delivery.sent_at or timezone.now(),
             )
             if first_send:
-                from workers.tasks import send_signer_updates
-
-                transaction.on_commit(lambda: send_signer_updates.delay("delivery", delivery.pk))
+                transaction.on_commit(lambda: _sent(delivery.pk))
     return outcomes
+
+
+def _sent(delivery_id):
+    delivery_sent.send(Delivery, delivery=Delivery.objects.get(pk=delivery_id))
 
 
 # --- telling opted-in signers ---------------------------------------------------------
 
 
 def _update_target(kind, object_id):
-    from .models import Delivery, OfficialResponse
-
     model = {"delivery": Delivery, "response": OfficialResponse}[kind]
     return model.objects.select_for_update().filter(pk=object_id).first()
 
@@ -277,8 +274,7 @@ def send_signer_updates(kind, object_id) -> int | None:
     the row (the last signature id done) makes a rerun skip whoever has been
     emailed already.
     """
-    from .models import Signature
-
+    Signature = get_signature_model()
     with transaction.atomic():
         target = _update_target(kind, object_id)
         if target is None or target.signer_updates_done:

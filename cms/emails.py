@@ -12,7 +12,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from .conf import get_setting
+from .conf import get_setting, get_signature_model
 from .tokens import make_token
 
 logger = logging.getLogger("petitions")
@@ -74,9 +74,7 @@ def build_verification_message(page, signature) -> AnymailMessage:
 
 
 def _owed(signature) -> bool:
-    from .models import Signature
-
-    if signature.email_status == Signature.EmailStatus.REFUSED:
+    if signature.email_status == signature.EmailStatus.REFUSED:
         return False
     return signature.email_sent_at is None or (
         signature.email_requested_at is not None and signature.email_sent_at < signature.email_requested_at
@@ -91,8 +89,7 @@ def send_verification_emails(signature_ids) -> tuple[list, list]:
     task finds nothing owed. A temporary ESP error leaves that email owed and
     its id in the retry list; a refused address is recorded and never retried.
     """
-    from .models import Signature
-
+    Signature = get_signature_model()
     sent, retry, done = [], [], []
     pages = {}
     # One ESP connection (one HTTP session) for the whole batch.

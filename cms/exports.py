@@ -11,6 +11,7 @@ import io
 from django.utils import timezone
 from django_countries import countries
 
+from .conf import get_signature_model
 from .pdf import Page, StreamingPDF
 
 CHUNK = 2000
@@ -18,8 +19,7 @@ PROGRESS_EVERY = 5000
 
 
 def consenting_signers(petition_id, counted_until):
-    from .models import Signature
-
+    Signature = get_signature_model()
     return Signature.objects.filter(
         petition_id=petition_id,
         status=Signature.Status.VERIFIED,

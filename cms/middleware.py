@@ -12,8 +12,8 @@ from django.http import HttpResponse
 from django.utils.cache import patch_cache_control
 
 from .conf import get_setting
-from .counters import get_cache
 from .localcache import LocalMemo
+from .store import get_cache
 
 PRIVATE_COOKIES = ("messages",)
 # Paths this process has seen a petition page answer: only these cost a cache

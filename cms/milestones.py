@@ -2,12 +2,23 @@
 
 Called by the reconcile task inside its transaction and lock, so however
 many verifications cross a threshold at once and however many workers run,
-each threshold is recorded once (a unique constraint backs this up).
+each threshold is recorded once (a unique constraint backs this up). Each
+new milestone sends ``milestone_reached``; the plugin's own receivers
+(``cms.receivers``) email the leads and make the automatic delivery.
 """
 
 import logging
 
+from anymail.message import AnymailMessage
+from django.conf import settings
 from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+from wagtail.models import Page
+
+from .conf import get_setting
+from .models import Milestone, PetitionStats
+from .signals import milestone_reached
 
 logger = logging.getLogger("petitions")
 
@@ -26,8 +37,6 @@ def next_goal(page, total):
 
 def thresholds_crossed(page, goal, before, after):
     """[(threshold, kind)] passed on the way from ``before`` to ``after`` signatures."""
-    from .models import Milestone
-
     crossed = {}
     if page.milestone_step:
         step = page.milestone_step
@@ -45,10 +54,6 @@ def record(totals, before, now):
     ``totals`` and ``before`` map petition ids to their counts after and
     before this run.
     """
-    from wagtail.models import Page
-
-    from .models import Milestone, PetitionStats
-
     moved = [pk for pk, total in totals.items() if total > before.get(pk, 0)]
     stats = {row.petition_id: row for row in PetitionStats.objects.filter(petition_id__in=totals)}
     goals = {pk: row.raised_goal for pk, row in stats.items() if row.raised_goal}
@@ -78,50 +83,15 @@ def record(totals, before, now):
         )
         for milestone in created:
             logger.info("Petition %s reached %s signatures (%s)", petition_id, milestone.threshold, milestone.kind)
-            _deliver_if_asked(page, milestone)
+            milestone_reached.send(Milestone, milestone=milestone, page=page)
         if page.raise_goal_automatically and goal <= total:
             goals[petition_id] = next_goal(page, total)
             PetitionStats.objects.filter(petition_id=petition_id).update(raised_goal=goals[petition_id])
-        ids = [m.pk for m in created if m.pk]
-        if ids and page.milestone_notify_emails.strip():
-            transaction.on_commit(lambda ids=ids: _notify(ids))
     return goals
-
-
-def _deliver_if_asked(page, milestone):
-    """Prepare the one delivery a milestone asks for (a OneToOne on the milestone keeps it one)."""
-    from . import deliveries
-    from .models import Milestone
-
-    wanted = page.deliver_at_goal if milestone.kind == Milestone.Kind.GOAL else page.deliver_at_milestones
-    if not wanted:
-        return
-    try:
-        with transaction.atomic():
-            deliveries.prepare_delivery(
-                page, page.get_officials(), trigger=milestone.kind, milestone=milestone, reconcile=False
-            )
-    except deliveries.DeliveryError as exc:
-        logger.warning("No automatic delivery of petition %s at %s: %s", page.pk, milestone.threshold, exc)
-
-
-def _notify(milestone_ids):
-    from workers.tasks import notify_milestone
-
-    for milestone_id in milestone_ids:
-        notify_milestone.delay(milestone_id)
 
 
 def notify(milestone_id) -> bool:
     """Email the page's campaign leads about one milestone, once."""
-    from anymail.message import AnymailMessage
-    from django.conf import settings
-    from django.template.loader import render_to_string
-    from django.utils import timezone
-
-    from .conf import get_setting
-    from .models import Milestone
-
     with transaction.atomic():
         milestone = Milestone.objects.select_for_update().filter(pk=milestone_id, notified_at__isnull=True).first()
         if milestone is None:

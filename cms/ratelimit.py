@@ -1,7 +1,7 @@
 """A fixed-window limit on sign requests per client address and petition."""
 
 from .conf import get_setting
-from .counters import get_store
+from .store import RATE_KEY, get_store
 
 
 def client_address(request) -> str:
@@ -16,5 +16,5 @@ def hit(request, page) -> int | None:
     if address in get_setting("RATE_LIMIT_ALLOW"):
         return None
     limit, window = get_setting("RATE_LIMIT"), get_setting("RATE_LIMIT_WINDOW")
-    attempts = get_store().count_attempt(f"petitions:rate:{page.pk}:{address}", window)
+    attempts = get_store().count_attempt(RATE_KEY.format(page.pk, address), window)
     return window if attempts > limit else None

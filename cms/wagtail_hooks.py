@@ -6,8 +6,9 @@ from wagtail.admin.panels import FieldPanel
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
-from . import admin_views, counters
-from .models import Official, OfficialResponse, Signature
+from . import admin_views
+from .conf import get_signature_model
+from .models import Official, OfficialResponse
 from .permissions import can_deliver
 
 
@@ -22,7 +23,7 @@ class OfficialViewSet(SnippetViewSet):
 class SignatureViewSet(SnippetViewSet):
     """Signatures, for campaign leads: browse, filter, export, hide from the feed."""
 
-    model = Signature
+    model = get_signature_model()
     icon = "group"
     menu_label = "Signatures"
     list_display = ["first_name", "last_name", "country", "status", "created_at", "verified_at", "hidden_from_feed"]
@@ -49,9 +50,10 @@ register_snippet(SignatureViewSet)
 @hooks.register("after_edit_snippet")
 def refresh_feed_after_a_signature_edit(request, instance):
     """A name a lead hides leaves the cached feed now, not at the next reconcile."""
-    if isinstance(instance, Signature):
+    if isinstance(instance, get_signature_model()):
         petition = instance.petition.specific
-        counters.get_store().set_feed(petition.pk, counters.feed_from_database(petition.pk, petition))
+        if hasattr(petition, "refresh_feed"):
+            petition.refresh_feed()
 
 
 class OfficialResponseViewSet(SnippetViewSet):

@@ -8,6 +8,8 @@ request's URL names (``page_id`` in v3, ``pk`` in v2), looked up once per
 request.
 """
 
+from wagtail.models import Page
+
 #: The URL keyword arguments Wagtail's page APIs name a page by.
 PAGE_ID_KWARGS = ("page_id", "pk")
 
@@ -28,7 +30,5 @@ def page_from_api_context(context):
         return None
     pages = request.__dict__.setdefault("_petitions_api_pages", {})
     if page_id not in pages:
-        from wagtail.models import Page
-
         pages[page_id] = Page.objects.filter(pk=page_id).specific().first()
     return pages[page_id]

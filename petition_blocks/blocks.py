@@ -5,13 +5,17 @@ aggregate through the page (``get_signature_count``, ``get_feed``), never a
 COUNT. The sign form block renders the page's form; the page handles the POST.
 """
 
+from urllib.parse import quote
+
 from django.utils import timezone
 from django.utils.timesince import timesince
 from django.utils.translation import gettext
 from wagtail import blocks
+from wagtail.api.rich_text import APIRichText
 from wagtail.images.blocks import ImageChooserBlock
 from wagtail.snippets.blocks import SnippetChooserBlock
 
+from .api import page_from_api_context
 from .values import CounterValue, LetterValue
 
 # Wagtail offers a block in the chooser's preview only when it has a preview
@@ -107,8 +111,6 @@ class SignFormBlock(blocks.StructBlock):
 
     def get_api_representation(self, value, context=None):
         """The settings, plus whether the page accepts signatures now (and why not)."""
-        from .api import page_from_api_context
-
         representation = super().get_api_representation(value, context)
         page = page_from_api_context(context)
         if hasattr(page, "signing_status"):
@@ -144,8 +146,6 @@ class CounterBlock(blocks.StructBlock):
 
     def get_api_representation(self, value, context=None):
         """The settings, plus the live count, goal and percentage (from the cache, as the page shows them)."""
-        from .api import page_from_api_context
-
         representation = super().get_api_representation(value, context)
         page = page_from_api_context(context)
         if hasattr(page, "get_signature_count"):
@@ -178,8 +178,6 @@ class SignerFeedBlock(blocks.StructBlock):
 
     def get_api_representation(self, value, context=None):
         """The settings, plus the newest signers as they allowed (name, place, time; no ids)."""
-        from .api import page_from_api_context
-
         representation = super().get_api_representation(value, context)
         page = page_from_api_context(context)
         if hasattr(page, "get_feed"):
@@ -212,8 +210,6 @@ class ShareLinksBlock(blocks.StructBlock):
         preview_value = {"heading": "Share this petition", "networks": ["email", "x", "facebook"]}
 
     def get_context(self, value, parent_context=None):
-        from urllib.parse import quote
-
         context = super().get_context(value, parent_context)
         page = _page_from(parent_context)
         request = (parent_context or {}).get("request")
@@ -234,8 +230,6 @@ class ShareLinksBlock(blocks.StructBlock):
 
     def get_api_representation(self, value, context=None):
         """The settings, plus the ready share links for the page."""
-        from .api import page_from_api_context
-
         representation = super().get_api_representation(value, context)
         page = page_from_api_context(context)
         if page is not None:
@@ -265,10 +259,6 @@ class DeliveryUpdatesBlock(blocks.StructBlock):
 
     def get_api_representation(self, value, context=None):
         """The settings, plus the sent deliveries and the officials' public responses (no addresses)."""
-        from wagtail.api.rich_text import APIRichText
-
-        from .api import page_from_api_context
-
         representation = super().get_api_representation(value, context)
         page = page_from_api_context(context)
         if not hasattr(page, "get_sent_deliveries"):

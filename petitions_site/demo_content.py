@@ -198,7 +198,7 @@ def load(stdout=None):
     from wagtail.models import Page, Site
 
     from cms.models import CampaignIndexPage, Official, PetitionPage
-    from cms.services import reconcile_counts
+    from cms.reconcile import reconcile_counts
 
     now = timezone.now()
     index = CampaignIndexPage.objects.first()

@@ -3,7 +3,7 @@ from django.conf import settings
 from django.urls import reverse
 from wagtail.models import Page, Site
 
-from cms.counters import get_cache
+from cms.store import get_cache
 
 from .factories import CampaignIndexPageFactory, OfficialFactory, PetitionPageFactory
 

@@ -12,8 +12,9 @@ from django.urls import reverse
 from django.utils import timezone
 from wagtail.models import APIToken
 
-from cms import services
+from cms import reconcile as reconciling
 from cms.models import Signature
+from cms.signing import verify_signature
 from cms.tokens import make_token
 
 from .factories import PetitionPageFactory, SignatureFactory
@@ -62,11 +63,11 @@ def api_sign(client, django_capture_on_commit_callbacks):
 
 @pytest.fixture
 def reconcile(django_capture_on_commit_callbacks):
-    """services.reconcile_counts, with its after-commit publishing to the cache run."""
+    """reconciling.reconcile_counts, with its after-commit publishing to the cache run."""
 
     def _reconcile(petition):
         with django_capture_on_commit_callbacks(execute=True):
-            return services.reconcile_counts([petition.pk])
+            return reconciling.reconcile_counts([petition.pk])
 
     return _reconcile
 
@@ -732,7 +733,7 @@ def test_a_leads_token_lifts_the_rate_limit_on_the_osdi_helper(petition, client,
 
 def test_no_public_answer_holds_an_email_address(petition, official, client, api_sign, reconcile):
     api_sign(petition, email="secret-signer@example.org")
-    services.verify_signature(petition, make_token(Signature.objects.get()))
+    verify_signature(petition, make_token(Signature.objects.get()))
     reconcile(petition)
     official_email = official.email
 
@@ -793,7 +794,7 @@ def delivered_petition(index_page, official, django_capture_on_commit_callbacks)
     petition = PetitionPageFactory(parent=index_page, body=json.dumps(body))
     SignatureFactory(petition=petition, verified=True)
     with django_capture_on_commit_callbacks(execute=True):
-        services.reconcile_counts([petition.pk])
+        reconciling.reconcile_counts([petition.pk])
         delivery = deliveries.prepare_delivery(petition, [official], include_list=False)
     with django_capture_on_commit_callbacks(execute=True):
         deliveries.start_sending(delivery)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from wagtail.models import APIToken
 
-from cms import services
+from cms import reconcile
 
 from .factories import PetitionPageFactory, SignatureFactory, petition_body
 from .test_browser import _leave_the_migrated_data_behind  # noqa: F401 (module fixture: restores migrated rows)
@@ -51,7 +51,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     closed = PetitionPageFactory(parent=index_page, closed=True)
     SignatureFactory.create_batch(3, petition=petition, verified=True, country="GB")
     with django_capture_on_commit_callbacks(execute=True):
-        services.reconcile_counts([petition.pk])
+        reconcile.reconcile_counts([petition.pk])
     from django.contrib.auth.models import User
 
     admin = User.objects.create_superuser("lead", "lead@example.org", "not-used")

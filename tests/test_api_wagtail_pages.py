@@ -4,7 +4,7 @@ import pytest
 from django.test import RequestFactory
 from django.urls import ResolverMatch
 
-from cms import services
+from cms import reconcile
 
 from .factories import SignatureFactory
 
@@ -16,7 +16,7 @@ def signed_petition(petition, django_capture_on_commit_callbacks):
     SignatureFactory(petition=petition, verified=True, first_name="Grace", country="GB")
     SignatureFactory(petition=petition, verified=True, first_name="Hidden", show_in_feed=False)
     with django_capture_on_commit_callbacks(execute=True):
-        services.reconcile_counts([petition.pk])
+        reconcile.reconcile_counts([petition.pk])
     return petition
 
 

@@ -4,8 +4,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from cms import counters, services
-from cms.models import Milestone, PetitionCountryCount, PetitionStats, Signature
+from cms import reconcile as reconciling
+from cms import signing, store
+from cms.models import Milestone, PetitionCountryCount, PetitionStats, Signature, live_counts
 from cms.tokens import make_token
 from workers import tasks
 
@@ -17,22 +18,22 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def reconcile(django_capture_on_commit_callbacks):
-    """services.reconcile_counts, with its after-commit publishing to Redis run."""
+    """reconciling.reconcile_counts, with its after-commit publishing to Redis run."""
 
     def _reconcile(**kwargs):
         with django_capture_on_commit_callbacks(execute=True):
-            return services.reconcile_counts(**kwargs)
+            return reconciling.reconcile_counts(**kwargs)
 
     return _reconcile
 
 
 def live_count(petition):
-    return counters.get_count(petition.pk)
+    return live_counts([petition.pk])[petition.pk]
 
 
 def verify(petition, signature, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        return services.verify_signature(petition, make_token(signature))
+        return signing.verify_signature(petition, make_token(signature))
 
 
 def test_reconcile_sets_the_stored_total_country_tallies_and_live_count(petition, reconcile):
@@ -77,7 +78,7 @@ def test_a_verification_updates_the_live_count_and_feed_after_commit(
     reconcile()
     signature = SignatureFactory(petition=petition, first_name="Stefanie", last_name="Klein", feed_name="first_initial")
 
-    assert verify(petition, signature, django_capture_on_commit_callbacks) == services.VerifyResult.VERIFIED
+    assert verify(petition, signature, django_capture_on_commit_callbacks) == signing.VerifyResult.VERIFIED
 
     assert live_count(petition) == 1
     assert petition.get_feed()[0]["name"] == "Stefanie K."
@@ -87,12 +88,12 @@ def test_a_verification_delivered_twice_counts_once(petition, reconcile):
     reconcile()
     signature = SignatureFactory(petition=petition, verified=True)
 
-    assert counters.record_verification(petition, signature) is True
-    assert counters.record_verification(petition, signature) is False
+    assert signing.record_verification(petition, signature) is True
+    assert signing.record_verification(petition, signature) is False
 
     assert live_count(petition) == 1
     reconcile()
-    assert counters.record_verification(petition, signature) is False  # already in the reconciled total
+    assert signing.record_verification(petition, signature) is False  # already in the reconciled total
     assert live_count(petition) == 1
 
 
@@ -105,7 +106,7 @@ def test_a_redis_flush_midway_leaves_the_count_correct_after_the_next_run(
     verify(petition, late, django_capture_on_commit_callbacks)
     assert live_count(petition) == 4
 
-    counters.get_store().clear()  # Redis restarted empty
+    store.get_store().clear()  # Redis restarted empty
     assert live_count(petition) == 3  # the stored total: behind by at most the unreconciled interval
     SignatureFactory(petition=petition, verified=True)
 
@@ -134,12 +135,12 @@ def test_the_reconcile_skips_while_another_run_holds_the_lock(petition):
     def other_run_holds_the_lock():
         return False
 
-    services_lock = services._try_lock
-    services._try_lock = other_run_holds_the_lock
+    original_lock = reconciling._try_lock
+    reconciling._try_lock = other_run_holds_the_lock
     try:
         assert tasks.reconcile_counts.delay().get() is None
     finally:
-        services._try_lock = services_lock
+        reconciling._try_lock = original_lock
     assert tasks.reconcile_counts.delay().get() == {petition.pk: 1}
 
 
@@ -173,7 +174,7 @@ def test_a_name_a_lead_hides_leaves_the_feed_at_the_next_run(petition, client, r
     assert "Zed" in client.get(petition.url).content.decode()
 
     Signature.objects.filter(pk=signature.pk).update(hidden_from_feed=True)
-    counters.get_cache().clear()  # the cached page copy expires within PAGE_CACHE_SECONDS anyway
+    store.get_cache().clear()  # the cached page copy expires within PAGE_CACHE_SECONDS anyway
     reconcile()
 
     assert [entry["name"] for entry in petition.get_feed()] == []
@@ -201,7 +202,7 @@ def test_petitions_closed_over_a_day_ago_are_no_longer_reconciled(index_page):
     long_closed = PetitionPageFactory(parent=index_page, closes_at=timezone.now() - timezone.timedelta(days=3))
     draft = PetitionPageFactory(parent=index_page, live=False)
 
-    ids = set(services.active_petition_ids())
+    ids = set(reconciling.active_petition_ids())
 
     assert {open_petition.pk, recently_closed.pk} <= ids
     assert not {long_closed.pk, draft.pk} & ids
@@ -318,7 +319,7 @@ def test_two_reconciles_started_together_produce_one_correct_result(index_page):
     petition = PetitionPageFactory(parent=index_page, goal=10)
     add_verified(petition, 25)
 
-    results = run_together(services.reconcile_counts, services.reconcile_counts)
+    results = run_together(reconciling.reconcile_counts, reconciling.reconcile_counts)
 
     assert PetitionStats.objects.get(petition_id=petition.pk).signature_count == 25
     assert sorted(r[petition.pk] for r in results if r is not None)[-1] == 25
@@ -334,11 +335,11 @@ def test_a_milestone_crossed_by_concurrent_verifications_is_recorded_once(index_
 
     def reconcile_repeatedly():
         for _ in range(5):
-            services.reconcile_counts()
+            reconciling.reconcile_counts()
 
-    confirms = [lambda s=s: services.verify_signature(petition, make_token(s)) for s in pending]
+    confirms = [lambda s=s: signing.verify_signature(petition, make_token(s)) for s in pending]
     run_together(*confirms, reconcile_repeatedly, reconcile_repeatedly)
-    services.reconcile_counts()
+    reconciling.reconcile_counts()
 
     assert Milestone.objects.filter(petition_id=petition.pk, kind="goal").count() == 1
     assert PetitionStats.objects.get(petition_id=petition.pk).signature_count == 10
@@ -375,7 +376,7 @@ def test_a_web_process_reuses_a_count_for_local_cache_seconds(petition, client, 
     url = reverse("petitions:count", args=[petition.pk])
     assert client.get(url).json()["count"] == 0
 
-    counters.get_store().client.set(counters.COUNT_KEY.format(petition.pk), 5)
+    store.get_store().client.set(store.get_store().key(store.COUNT_KEY.format(petition.pk)), 5)
 
     assert client.get(url).json()["count"] == 0  # the memo: no Redis round trip within the window
     settings.PETITIONS = {**settings.PETITIONS, "LOCAL_CACHE_SECONDS": 0}

@@ -6,7 +6,7 @@ from anymail.message import AnymailRecipientStatus
 from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 
-from cms import deliveries, services
+from cms import deliveries, reconcile, signing
 from cms.models import Delivery, DeliveryRecipient, Milestone, OfficialResponse, Signature
 from cms.tokens import make_token
 from workers import tasks
@@ -35,7 +35,7 @@ def signed_petition(petition, commit):
     SignatureFactory(petition=petition, first_name="Private", last_name="Person", share_with_officials=False,
                      verified=True, country="FR")  # fmt: skip
     SignatureFactory(petition=petition, first_name="Pending", share_with_officials=True)  # not verified
-    commit(services.reconcile_counts)
+    commit(reconcile.reconcile_counts)
     return petition
 
 
@@ -171,7 +171,7 @@ def test_a_sent_delivery_keeps_its_total_and_files(signed_petition, official, co
     commit(deliveries.start_sending, delivery)
     csv_before = delivery.csv_file.open("rb").read()
     SignatureFactory(petition=signed_petition, verified=True, share_with_officials=True, first_name="Later")
-    commit(services.reconcile_counts)
+    commit(reconcile.reconcile_counts)
 
     delivery.refresh_from_db()
     assert delivery.total == 2
@@ -195,7 +195,7 @@ def test_the_page_shows_the_public_trace_of_deliveries_and_responses(index_page,
     body.append({"type": "updates", "value": {"heading": "Updates", "show_deliveries": True, "show_responses": True}})
     petition = PetitionPageFactory(parent=index_page, body=json.dumps(body))
     SignatureFactory(petition=petition, verified=True)
-    commit(services.reconcile_counts)
+    commit(reconcile.reconcile_counts)
     delivery = prepared(petition, [official], commit, include_list=False)
     commit(deliveries.start_sending, delivery)
     OfficialResponse.objects.create(
@@ -308,8 +308,8 @@ def test_reaching_the_goal_delivers_automatically_once(index_page, official, com
     petition = PetitionPageFactory(parent=index_page, goal=2, deliver_at_goal=True, body=petition_body([official.pk]))
     SignatureFactory.create_batch(2, petition=petition, verified=True, share_with_officials=True)
 
-    commit(services.reconcile_counts)
-    commit(services.reconcile_counts)
+    commit(reconcile.reconcile_counts)
+    commit(reconcile.reconcile_counts)
 
     delivery = Delivery.objects.get()
     assert delivery.trigger == Delivery.Trigger.GOAL
@@ -329,11 +329,11 @@ def test_a_milestone_crossed_by_concurrent_verifications_yields_exactly_one_deli
 
     def reconcile_repeatedly():
         for _ in range(4):
-            services.reconcile_counts()
+            reconcile.reconcile_counts()
 
-    confirms = [lambda s=s: services.verify_signature(petition, make_token(s)) for s in pending]
+    confirms = [lambda s=s: signing.verify_signature(petition, make_token(s)) for s in pending]
     run_together(*confirms, reconcile_repeatedly, reconcile_repeatedly)
-    services.reconcile_counts()
+    reconcile.reconcile_counts()
 
     thresholds = sorted(Delivery.objects.values_list("milestone__threshold", flat=True))
     assert thresholds == [3, 6]  # one per milestone: step 3, goal 6 (the step at 6 is the goal)

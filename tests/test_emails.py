@@ -3,7 +3,7 @@ from anymail.exceptions import AnymailAPIError
 from anymail.message import AnymailRecipientStatus
 from django.utils import timezone
 
-from cms import emails, services
+from cms import emails, signing
 from cms.models import Signature
 from workers import tasks
 
@@ -89,7 +89,7 @@ def test_a_refused_address_is_recorded_and_not_retried(pending, mailoutbox, esp_
     assert len(mailoutbox) == 1  # one attempt, no retry
     pending.refresh_from_db()
     assert pending.email_status == Signature.EmailStatus.REFUSED
-    assert services.overdue_verification_email_ids(now=timezone.now() + timezone.timedelta(hours=1)) == []
+    assert signing.overdue_verification_email_ids(now=timezone.now() + timezone.timedelta(hours=1)) == []
 
 
 def test_a_rejected_recipient_is_recorded(pending, esp_response):
@@ -115,11 +115,11 @@ def test_a_temporary_esp_error_is_retried_and_leaves_the_email_owed(pending, esp
 
 def test_the_sweeper_reenqueues_emails_that_never_left(pending, mailoutbox):
     later = timezone.now() + timezone.timedelta(minutes=10)
-    assert services.overdue_verification_email_ids(now=later) == [pending.pk]
+    assert signing.overdue_verification_email_ids(now=later) == [pending.pk]
 
     assert tasks.resend_overdue_verification_emails.delay().get() == 0  # not overdue yet
     Signature.objects.filter(pk=pending.pk).update(email_requested_at=timezone.now() - timezone.timedelta(minutes=10))
     assert tasks.resend_overdue_verification_emails.delay().get() == 1
 
     assert len(mailoutbox) == 1
-    assert services.overdue_verification_email_ids(now=later) == []
+    assert signing.overdue_verification_email_ids(now=later) == []

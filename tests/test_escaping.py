@@ -1,6 +1,6 @@
 import pytest
 
-from cms import services
+from cms import reconcile, signing
 from cms.models import Signature
 
 pytestmark = pytest.mark.django_db
@@ -15,7 +15,7 @@ def test_html_in_a_name_is_escaped_in_the_feed_the_page_and_the_email(
     signature = Signature.objects.get()
     with django_capture_on_commit_callbacks(execute=True):
         signature.verify()
-    services.reconcile_counts([petition.pk])
+    reconcile.reconcile_counts([petition.pk])
 
     page = client.get(petition.url).content.decode()
     html_email = mailoutbox[0].alternatives[0][0]
@@ -32,7 +32,7 @@ def test_a_name_cannot_inject_an_email_header(petition, mailoutbox, django_captu
     petition.verification_email_subject = "Thanks {first_name}"
     petition.save()
     with django_capture_on_commit_callbacks(execute=True):
-        services.sign_petition(petition, {"first_name": "Ada\r\nBcc: evil@example.org", "email": "a@example.org"})
+        signing.sign_petition(petition, {"first_name": "Ada\r\nBcc: evil@example.org", "email": "a@example.org"})
 
     assert mailoutbox[0].subject == "Thanks Ada Bcc: evil@example.org"
     assert mailoutbox[0].bcc == []

@@ -1,7 +1,7 @@
 import pytest
 from django.db import transaction
 
-from cms import services
+from cms import signing
 from cms.models import Signature
 
 from .conftest import sign_url
@@ -95,7 +95,7 @@ def test_a_rolled_back_sign_sends_no_email(petition, mailoutbox, django_capture_
         pytest.raises(RuntimeError),
         transaction.atomic(),
     ):
-        services.sign_petition(petition, {"first_name": "Ada", "email": "ada@example.org"})
+        signing.sign_petition(petition, {"first_name": "Ada", "email": "ada@example.org"})
         raise RuntimeError("the request failed after the insert")
 
     assert callbacks == []
@@ -160,8 +160,8 @@ def test_the_sign_service_itself_refuses_a_closed_petition(index_page):
 
     petition = PetitionPageFactory(parent=index_page, closed=True)
 
-    with pytest.raises(services.SigningRefused, match="closed"):
-        services.sign_petition(petition, {"first_name": "Ada", "email": "ada@example.org"})
+    with pytest.raises(signing.SigningRefused, match="closed"):
+        signing.sign_petition(petition, {"first_name": "Ada", "email": "ada@example.org"})
     assert not Signature.objects.exists()
 
 

@@ -19,7 +19,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from cms import services
+from cms import reconcile
 from cms.models import Signature
 
 from . import test_browser
@@ -70,7 +70,7 @@ def partner_allowed(partner_site, settings):
 def signed_petition(petition):
     for hours in (3, 2):
         SignatureFactory(petition=petition, verified=True, verified_at=timezone.now() - timezone.timedelta(hours=hours))
-    services.reconcile_counts([petition.pk])
+    reconcile.reconcile_counts([petition.pk])
     return petition
 
 

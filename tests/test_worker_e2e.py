@@ -77,13 +77,13 @@ def test_sign_email_confirm_and_count_through_a_real_worker(index_page, official
 
 
 def test_a_delivery_is_built_and_sent_by_a_real_worker(index_page, official, worker, mailoutbox):
-    from cms import deliveries, services
+    from cms import deliveries, reconcile
     from cms.models import Delivery
 
     petition = PetitionPageFactory(parent=index_page, body=petition_body([official.pk]))
     SignatureFactory.create_batch(3, petition=petition, verified=True, share_with_officials=True)
     SignatureFactory(petition=petition, verified=True, share_with_officials=False, first_name="Private")
-    services.reconcile_counts()
+    reconcile.reconcile_counts()
 
     delivery = deliveries.prepare_delivery(petition, [official])  # the worker builds the files
     wait_for(lambda: Delivery.objects.get(pk=delivery.pk).status == Delivery.Status.READY)

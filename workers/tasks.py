@@ -10,8 +10,9 @@ from anymail.exceptions import AnymailAPIError
 from celery import shared_task
 from django.db import DatabaseError
 
-from cms import counters, deliveries, emails, milestones, services
+from cms import deliveries, emails, milestones, reconcile, signing
 from cms.conf import get_setting
+from cms.store import get_store
 
 logger = logging.getLogger("petitions")
 
@@ -53,7 +54,7 @@ def send_verification_email(self, signature_id: int) -> bool:
 @shared_task(name="petitions.drain_outbox", ignore_result=True)
 def drain_outbox(max_batches: int = 200) -> int:
     """Move queued email ids from the Redis outbox into send tasks, in batches."""
-    store = counters.get_store()
+    store = get_store()
     store.start_draining()
     batch = get_setting("OUTBOX_BATCH")
     queued = 0
@@ -78,7 +79,7 @@ def drain_outbox(max_batches: int = 200) -> int:
 @shared_task(name="petitions.resend_overdue_verification_emails", ignore_result=True)
 def resend_overdue_verification_emails() -> int:
     """The outbox sweeper: re-queue emails that a lost message or a Redis flush never sent."""
-    ids = services.overdue_verification_email_ids()
+    ids = signing.overdue_verification_email_ids()
     batch = get_setting("OUTBOX_BATCH")
     for start in range(0, len(ids), batch):
         send_verification_emails.delay(ids[start : start + batch])
@@ -90,13 +91,13 @@ def resend_overdue_verification_emails() -> int:
 @shared_task(name="petitions.reconcile_counts", ignore_result=True)
 def reconcile_counts() -> dict | None:
     """Apply what was verified since the last run; one run at a time across all workers."""
-    return services.reconcile_counts()
+    return reconcile.reconcile_counts()
 
 
 @shared_task(name="petitions.full_recount", ignore_result=True)
 def full_recount() -> dict | None:
     """Recount everything and correct drift (daily)."""
-    return services.full_recount()
+    return reconcile.full_recount()
 
 
 @shared_task(name="petitions.notify_milestone", bind=True, **RETRYING)

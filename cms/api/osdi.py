@@ -15,16 +15,16 @@ link, like every other.
 from datetime import datetime
 from typing import Literal
 
+from django.utils.html import escape
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import ConfigDict
 from wagtail.models import Page
 from wagtail.rich_text import expand_db_html
 
-from .. import counters
-from ..models import PetitionMixin
+from ..models import PetitionMixin, live_counts
 from . import schemas
 from .auth import LeadTokenAuth, lead_from_request
-from .endpoints import (
+from .base import (
     ACCEPTED,
     COMMON_ERRORS,
     MAX_ID,
@@ -243,17 +243,11 @@ def petition_text(page):
             continue
         value = block.value
         if value.salutation():
-            parts.append(f"<p>{_escape(value.salutation())}</p>")
+            parts.append(f"<p>{escape(value.salutation())}</p>")
         parts.append(expand_db_html(value["body"].source))
         if value.get("sign_off"):
-            parts.append(f"<p>{_escape(value['sign_off'])}<br>{_escape(value.get('signatories') or '')}</p>")
+            parts.append(f"<p>{escape(value['sign_off'])}<br>{escape(value.get('signatories') or '')}</p>")
     return "\n".join(parts)
-
-
-def _escape(text):
-    from django.utils.html import escape
-
-    return escape(text)
 
 
 def osdi_petition(request, page, count):
@@ -328,7 +322,7 @@ def petitions(
     total = queryset.count()
     start = (page - 1) * per_page
     pages = list(queryset[start : start + per_page].specific()) if start < total else []
-    counts = counters.get_counts([p.pk for p in pages])
+    counts = live_counts([p.pk for p in pages])
     resources = [osdi_petition(request, p, counts[p.pk]) for p in pages]
     total_pages = -(-total // per_page)
     url = absolute(request, "osdi_petitions")

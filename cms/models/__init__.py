@@ -2,7 +2,7 @@ from .deliveries import Delivery, DeliveryRecipient, OfficialResponse
 from .officials import Official
 from .pages import CampaignIndexPage, PetitionMixin, PetitionPage, SigningStatus
 from .signatures import AbstractSignature, Signature, normalize_email
-from .stats import Milestone, PetitionCountryCount, PetitionStats
+from .stats import Milestone, PetitionCountryCount, PetitionStats, live_counts, live_values
 
 __all__ = [
     "AbstractSignature",
@@ -18,5 +18,7 @@ __all__ = [
     "PetitionStats",
     "Signature",
     "SigningStatus",
+    "live_counts",
+    "live_values",
     "normalize_email",
 ]

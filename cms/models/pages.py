@@ -2,7 +2,6 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel, ObjectList, TabbedInterface
@@ -14,10 +13,12 @@ from wagtail.search import index
 
 from petition_blocks.blocks import PetitionStreamBlock
 
-from .. import counters, ratelimit, services
+from ..conf import get_signature_model
 from ..forms import SignatureForm
+from ..store import get_store
 from ..tokens import ExpiredToken, InvalidToken, read_token
-from .signatures import Signature
+from .deliveries import Delivery, OfficialResponse
+from .stats import live_counts, live_values
 
 DEFAULT_EMAIL_SUBJECT = "Please confirm your signature on “{petition}”"
 DEFAULT_EMAIL_BODY = (
@@ -41,8 +42,13 @@ class PetitionMixin(RoutablePageMixin, models.Model):
     """What makes a page a petition: settings, signing, verification, counts.
 
     Combine with ``Page`` (see ``PetitionPage``). Override points:
-    ``get_signature_class()``, ``get_form_class()``, ``process_signature()``,
-    and the landing template ``<template>_landing.html``.
+    ``get_form_class()``, ``process_signature()``, ``serve_sign()``,
+    ``serve_confirm()`` and the landing template ``<template>_landing.html``.
+    Signatures are stored in ``PETITIONS["SIGNATURE_MODEL"]``.
+
+    The model holds the petition's settings and reads its live values; what a
+    POST does (rate limit, sign, verify) lives in ``cms.page_views`` and
+    ``cms.signing``, which the routes call.
     """
 
     goal = models.PositiveIntegerField(default=1000, help_text="The number of signatures the campaign aims for.")
@@ -160,10 +166,6 @@ class PetitionMixin(RoutablePageMixin, models.Model):
 
     # --- override points -------------------------------------------------
 
-    def get_signature_class(self):
-        """Return the model signatures are stored in; override to add fields."""
-        return Signature
-
     def get_form_class(self):
         """Return the sign form class; override to ask more."""
         return SignatureForm
@@ -172,8 +174,10 @@ class PetitionMixin(RoutablePageMixin, models.Model):
         return self.get_form_class()(*args, page=self, **kwargs)
 
     def process_signature(self, form, request=None):
-        """Store a valid form's signature; override to do more (a CRM push, say)."""
-        return services.sign_petition(self, form.cleaned_data, source=request.GET.get("source", "") if request else "")
+        """Store a valid form's signature; override to store more (or listen to ``cms.signals``)."""
+        from ..signing import sign_petition
+
+        return sign_petition(self, form.cleaned_data, source=request.GET.get("source", "") if request else "")
 
     # --- values for templates ---------------------------------------------
 
@@ -192,7 +196,7 @@ class PetitionMixin(RoutablePageMixin, models.Model):
     def get_live_values(self):
         """(count, goal) from the cache, fetched once per request."""
         if not hasattr(self, "_live_values"):
-            count, raised_goal = counters.get_live_values([self.pk])[self.pk]
+            count, raised_goal = live_values([self.pk])[self.pk]
             self._live_values = (count, max(self.goal, raised_goal or 0))
         return self._live_values
 
@@ -204,7 +208,22 @@ class PetitionMixin(RoutablePageMixin, models.Model):
         return self.get_live_values()[1]
 
     def get_feed(self) -> list:
-        return counters.get_feed(self.pk, self)
+        """The newest signers as they allowed, from the store (rebuilt from the database on a miss)."""
+        store = get_store()
+        feed = store.get_feed(self.pk)
+        if feed is None:
+            feed = self.get_feed_from_database()
+            store.set_feed(self.pk, feed)
+        # An entry can arrive twice (a verification racing a rebuild): show it once.
+        seen = set()
+        return [entry for entry in feed if not (entry["id"] in seen or seen.add(entry["id"]))]
+
+    def get_feed_from_database(self) -> list:
+        return [signature.feed_entry(self) for signature in get_signature_model().objects.for_feed(self.pk)]
+
+    def refresh_feed(self):
+        """Rebuild the cached feed now (a lead hid a name), not at the next reconcile."""
+        get_store().set_feed(self.pk, self.get_feed_from_database())
 
     def get_officials(self):
         """The officials addressed by the page's letter blocks, in order, once each."""
@@ -218,8 +237,6 @@ class PetitionMixin(RoutablePageMixin, models.Model):
         return officials
 
     def get_sent_deliveries(self):
-        from .deliveries import Delivery
-
         return list(
             Delivery.objects.filter(petition_id=self.pk, status__in=[Delivery.Status.SENT, Delivery.Status.PARTIAL])
             .prefetch_related("officials")
@@ -227,8 +244,6 @@ class PetitionMixin(RoutablePageMixin, models.Model):
         )
 
     def get_public_responses(self):
-        from .deliveries import OfficialResponse
-
         return list(
             OfficialResponse.objects.filter(petition_id=self.pk, show_on_page=True).select_related(
                 "official", "document"
@@ -260,29 +275,10 @@ class PetitionMixin(RoutablePageMixin, models.Model):
         return response
 
     def serve_sign(self, request):
-        status = self.signing_status()
-        if not status:
-            return self.render_page(request, self.get_form(), status=403, refusal=status.message)
-        retry_after = ratelimit.hit(request, self)
-        if retry_after:
-            response = self.render_page(
-                request,
-                self.get_form(request.POST),
-                status=429,
-                refusal="Too many signatures have come from your connection. Please try again in a minute.",
-            )
-            response["Retry-After"] = str(retry_after)
-            return response
-        form = self.get_form(request.POST)
-        if not form.is_valid():
-            return self.render_page(request, form, status=400)
-        if not form.is_bot:
-            try:
-                self.process_signature(form, request)
-            except services.SigningRefused as refused:  # closed between the check above and now
-                return self.render_page(request, form, status=403, refusal=str(refused))
-        # The same answer whether or not this address had signed before.
-        return HttpResponseRedirect(self.get_signed_url())
+        """Answer a sign POST (see ``cms.page_views.serve_sign``); override to change the flow."""
+        from ..page_views import serve_sign
+
+        return serve_sign(self, request)
 
     def get_signed_url(self):
         # Kept on the instance: the sign endpoint reuses page objects for a moment.
@@ -316,17 +312,10 @@ class PetitionMixin(RoutablePageMixin, models.Model):
         return self.render_landing(request, "confirm", token=token)
 
     def serve_confirm(self, request):
-        token = request.POST.get("token", "")
-        try:
-            read_token(token, self.pk)
-        except ExpiredToken:
-            return self.render_landing(request, "expired", status=410)
-        except InvalidToken:
-            return self.render_landing(request, "invalid", status=400)
-        result = services.verify_signature(self, token)
-        if result == services.VerifyResult.INVALID:
-            return self.render_landing(request, "invalid", status=400)
-        return self.render_landing(request, "confirmed", already=result == services.VerifyResult.ALREADY)
+        """Answer the confirm button's POST (see ``cms.page_views.serve_confirm``)."""
+        from ..page_views import serve_confirm
+
+        return serve_confirm(self, request)
 
     def serve_preview(self, request, mode_name):
         if mode_name == "landing":
@@ -382,7 +371,7 @@ class CampaignIndexPage(Page):
     def get_petitions(self):
         """Live petitions under this index, each with its cached count attached."""
         petitions = list(self.get_children().live().public().specific().order_by("-first_published_at"))
-        counts = counters.get_counts([p.pk for p in petitions])
+        counts = live_counts([p.pk for p in petitions])
         for petition in petitions:
             petition.cached_count = counts.get(petition.pk, 0)
         return petitions

@@ -3,17 +3,33 @@ from django.db.models.functions import Now
 from django.utils import timezone
 from django_countries.fields import CountryField
 
+from ..addresses import normalize_email
+from ..conf import get_setting
 
-def normalize_email(email: str) -> str:
-    """One signature per person: fold case and surrounding whitespace."""
-    return (email or "").strip().lower()
+__all__ = ["AbstractSignature", "Signature", "normalize_email"]
+
+
+class SignatureQuerySet(models.QuerySet):
+    def verified(self, petition_id):
+        return self.filter(petition_id=petition_id, status=AbstractSignature.Status.VERIFIED)
+
+    def for_feed(self, petition_id):
+        """The newest verified signers who allow the public feed, newest first."""
+        return (
+            self.verified(petition_id)
+            .filter(show_in_feed=True, hidden_from_feed=False)
+            .order_by("-verified_at", "-pk")
+            .only(*AbstractSignature.FEED_FIELDS)[: get_setting("FEED_SIZE")]
+        )
 
 
 class AbstractSignature(models.Model):
     """A person's signature on a petition page.
 
-    Subclass this (and return your class from the page's
-    ``get_signature_class()``) to store extra fields.
+    Subclass this to store extra fields, keep ``Meta`` inheriting from
+    ``AbstractSignature.Meta`` (the one-signature-per-address constraint
+    lives there), and name it in ``PETITIONS["SIGNATURE_MODEL"]``: every
+    query of the plugin goes through ``cms.conf.get_signature_model()``.
     """
 
     class Status(models.TextChoices):
@@ -62,6 +78,13 @@ class AbstractSignature(models.Model):
     email_status = models.CharField(max_length=16, choices=EmailStatus.choices, default=EmailStatus.NONE, blank=True)
     email_message_id = models.CharField(max_length=255, blank=True)
 
+    objects = SignatureQuerySet.as_manager()
+
+    #: The columns a feed entry is built from (``feed_entry``).
+    FEED_FIELDS = (
+        "pk", "first_name", "last_name", "feed_name", "country", "verified_at", "show_in_feed", "hidden_from_feed",
+    )  # fmt: skip
+
     # Signatures are data, not content: keep them out of Wagtail's reference index.
     wagtail_reference_index_ignore = True
 
@@ -85,6 +108,15 @@ class AbstractSignature(models.Model):
         if self.feed_name == self.FeedName.FIRST_INITIAL and self.last_name:
             return f"{self.first_name} {self.last_name[0].upper()}."
         return self.first_name
+
+    def feed_entry(self, page=None) -> dict | None:
+        """This signature as the public feed shows it, or None if it must not appear."""
+        if not self.show_in_feed or self.hidden_from_feed:
+            return None
+        place = ""
+        if self.country and getattr(page, "feed_show_place", False):
+            place = self.country.name
+        return {"id": self.pk, "name": self.display_name, "place": place, "at": self.verified_at}
 
     def verify(self) -> bool:
         """Mark verified if still pending; True only for the call that did it.

@@ -1,4 +1,42 @@
 from django.db import models
+from wagtail.models import Page
+
+from ..store import get_store
+
+
+def live_values(petition_ids) -> dict:
+    """{petition_id: (count, goal)} for pages and endpoints: one store round trip, SQL only on a miss.
+
+    A missing count (Redis flushed, or a petition never counted) is rebuilt
+    from the reconciled total plus what the store recorded after its
+    watermark; the goal is the page's, or the higher one a milestone raised it to.
+    """
+    petition_ids = list(petition_ids)
+    if not petition_ids:
+        return {}
+    store = get_store()
+    values = store.get_values(petition_ids)
+    missing = [pk for pk, (count, _) in values.items() if count is None]
+    if missing:
+        stored = {
+            row["petition_id"]: row
+            for row in PetitionStats.objects.filter(petition_id__in=missing).values(
+                "petition_id", "signature_count", "counted_until", "raised_goal"
+            )
+        }
+        goals = {page.pk: getattr(page, "goal", 0) or 0 for page in Page.objects.filter(pk__in=missing).specific()}
+        for pk in missing:
+            row = stored.get(pk, {"signature_count": 0, "counted_until": None, "raised_goal": None})
+            count = store.fill_count(pk, row["signature_count"], row["counted_until"])
+            goal = max(goals.get(pk, 0), row["raised_goal"] or 0)
+            store.set_goal(pk, goal)
+            values[pk] = (count, goal)
+    return values
+
+
+def live_counts(petition_ids) -> dict:
+    """{petition_id: count}, as :func:`live_values`."""
+    return {pk: count for pk, (count, _) in live_values(petition_ids).items()}
 
 
 class PetitionStats(models.Model):

@@ -1,0 +1,214 @@
+"""The petitions JSON API: list, detail, count, sign, confirm, and the leads' export and delivery status.
+
+Mounted by ``cms.urls`` at ``/api/`` with its OpenAPI schema at
+``/api/openapi.json`` (interactive docs at ``/api/docs/``). Every answer
+carries CORS headers for allowed origins only (``cms.api.cors``); the POSTs
+also refuse other origins outright (``cms.origin``), so a third-party page
+cannot make a visitor's browser sign or confirm.
+
+The rules are the sign form's: the sign endpoint validates with the page's
+form class, is rate-limited like the page (``cms.ratelimit``), stores
+through the page's ``process_signature`` and answers the same 202 whether
+or not the address had signed before.
+"""
+
+from django.core import signing
+from django.http import Http404, HttpResponse
+from django_countries import countries
+from ninja import Query, Status
+from wagtail.api.rich_text import RichTextOutputFormat
+from wagtail.models import Page
+
+from .. import views
+from ..models import PetitionCountryCount, PetitionMixin, live_values
+from ..signing import VerifyResult, verify_signature
+from ..tokens import SALT as TOKEN_SALT
+from ..tokens import ExpiredToken, InvalidToken, read_token
+from . import schemas
+from .base import (
+    ACCEPTED,
+    COMMON_ERRORS,
+    MAX_ID,
+    RICH_TEXT_FORMAT,
+    SIGN_RESPONSES,
+    SIGNATURE_BODY,
+    Refusal,
+    absolute,
+    admit,
+    cacheable,
+    check_origin,
+    describe_form,
+    get_petition,
+    json_body,
+    petition_id_param,
+    router,
+    store_signature,
+    summary,
+)
+
+
+@router.get(
+    "/petitions/",
+    response={200: schemas.PetitionList, 400: schemas.FieldErrors},
+    url_name="petition_list",
+    operation_id="petitions_list",
+    summary="Live petitions",
+)
+def petition_list(
+    request,
+    response: HttpResponse,
+    limit: int = Query(20, ge=1, le=100),
+    offset: int = Query(0, ge=0, le=MAX_ID),
+):
+    petitions = Page.objects.live().public().type(PetitionMixin).order_by("-first_published_at", "-pk")
+    total = petitions.count()
+    pages = list(petitions[offset : offset + limit].specific())
+    values = live_values([page.pk for page in pages])
+    items = []
+    for page in pages:
+        count, goal = values[page.pk]
+        items.append(summary(request, page, count, max(page.goal, goal or 0)))
+    base = absolute(request, "petition_list")
+    cacheable(response)
+    return {
+        "count": total,
+        "next": f"{base}?limit={limit}&offset={offset + limit}" if offset + limit < total else None,
+        "previous": f"{base}?limit={limit}&offset={max(0, offset - limit)}" if offset else None,
+        "items": items,
+    }
+
+
+@router.get(
+    "/petitions/{id}/",
+    response={200: schemas.PetitionDetail, **COMMON_ERRORS},
+    url_name="petition_detail",
+    operation_id="petitions_detail",
+    summary="A petition, with its counts by country, recent signers, sign form and blocks",
+)
+def petition_detail(
+    request,
+    response: HttpResponse,
+    id: int = petition_id_param(),
+    rich_text_format: RichTextOutputFormat | None = RICH_TEXT_FORMAT,
+):
+    page = get_petition(id)
+    count, goal = page.get_live_values()
+    status = page.signing_status()
+    tallies = PetitionCountryCount.objects.filter(petition_id=page.pk, signature_count__gt=0).order_by(
+        "-signature_count", "country"
+    )
+    body = getattr(page, "body", None)
+    cacheable(response)
+    return {
+        **summary(request, page, count, goal),
+        "intro": getattr(page, "intro", "") or "",
+        "refusal": status.message,
+        "countries": [
+            {
+                "country": tally.country or None,
+                "name": (countries.name(tally.country) or tally.country) if tally.country else "Not given",
+                "count": tally.signature_count,
+            }
+            for tally in tallies
+        ],
+        "recent_signers": [
+            {"name": entry["name"], "place": entry.get("place", ""), "signed_at": entry["at"]}
+            for entry in page.get_feed()
+        ],
+        "consent_wording": page.consent_wording,
+        "form": describe_form(page),
+        "body": []
+        if body is None
+        else body.stream_block.get_api_representation(body, {"request": request, "page": page}),
+    }
+
+
+@router.get(
+    "/petitions/{id}/count.json",
+    response={200: schemas.Count, 304: None, **COMMON_ERRORS},
+    url_name="petition_count",
+    operation_id="petitions_count",
+    summary="The live count and goal, cheap enough to poll",
+    description=(
+        "Served from the cache with no database query. Answers carry a weak `ETag`; send it back as "
+        "`If-None-Match` for a 304. `Cache-Control: public, max-age=2` lets a CDN absorb the polling."
+    ),
+)
+def petition_count(request, id: int = petition_id_param()):
+    # The plugin's plain view does the work: the same answer at the same URL, now with CORS.
+    return views.count(request, id)
+
+
+@router.post(
+    "/petitions/{id}/signatures/",
+    response=SIGN_RESPONSES,
+    url_name="sign",
+    operation_id="petitions_sign",
+    summary="Sign a petition",
+    description=(
+        "The sign form's fields and rules as JSON. Answers 202 whether or not the address had signed "
+        "before; the signature counts once its owner follows the emailed link. 400 names the fields to "
+        "correct; 409 before the petition opens; 410 once it has closed; 429 (with `Retry-After`) when "
+        "too many signatures came from one address; 403 for a browser page on an origin the site does "
+        "not allow. `source` (query or body) records where the signature came from."
+    ),
+    openapi_extra={"requestBody": SIGNATURE_BODY},
+)
+def sign(
+    request,
+    id: int = petition_id_param(),
+    source: str | None = Query(None, description="Where the signature came from, e.g. partner-x."),
+):
+    check_origin(request)
+    page = get_petition(id)
+    admit(request, page)
+    signature = json_body(request, schemas.SignatureIn)
+    store_signature(request, page, signature.model_dump(exclude={"source"}), source=signature.source or source or "")
+    return Status(202, ACCEPTED)
+
+
+def invalid_token():
+    detail = "This confirmation link is not valid."
+    return Refusal(400, "invalid_token", detail, errors={"token": [detail]})
+
+
+def token_petition_id(token):
+    """The petition a verification token names (its signature is checked later), or 400."""
+    try:
+        _, petition_id = signing.loads(token, salt=TOKEN_SALT)
+    except (signing.BadSignature, ValueError, TypeError):
+        raise invalid_token()
+    if not isinstance(petition_id, int) or not 1 <= petition_id <= MAX_ID:
+        raise invalid_token()
+    return petition_id
+
+
+@router.post(
+    "/signatures/confirm/",
+    response={200: schemas.Confirmed, **COMMON_ERRORS, 403: schemas.Error, 410: schemas.Error},
+    url_name="confirm",
+    operation_id="signatures_confirm",
+    summary="Confirm a signature with the token from its emailed link",
+    description=(
+        "For front ends that host their own confirm page. Confirming twice is harmless and says so. "
+        "400 for a token that is not valid, 410 for an expired one."
+    ),
+)
+def confirm(request, data: schemas.ConfirmIn):
+    check_origin(request)
+    petition_id = data.petition_id or token_petition_id(data.token)
+    if not 1 <= petition_id <= MAX_ID:
+        raise Http404("Not a petition")
+    page = get_petition(petition_id)
+    try:
+        read_token(data.token, page.pk)
+    except ExpiredToken:
+        raise Refusal(410, "expired_token", "This confirmation link has expired. Please sign again.")
+    except InvalidToken:
+        raise invalid_token()
+    result = verify_signature(page, data.token)
+    if result == VerifyResult.INVALID:
+        raise invalid_token()
+    if result == VerifyResult.ALREADY:
+        return {"status": "already_verified", "petition_id": page.pk, "detail": "You have already confirmed."}
+    return {"status": "verified", "petition_id": page.pk, "detail": "Thank you, your signature is counted."}

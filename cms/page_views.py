@@ -1,0 +1,52 @@
+"""What a petition page does with a POST: sign, and confirm.
+
+The page's routes call these (``PetitionMixin.serve_sign`` and
+``serve_confirm``, which hosts may override), as do the plugin's sign and
+confirm endpoints in ``cms.views``. They take the page object and never
+import models, so the models can call them without an import circle.
+"""
+
+from django.http import HttpResponseRedirect
+
+from . import ratelimit
+from .signing import SigningRefused, VerifyResult, verify_signature
+from .tokens import ExpiredToken, InvalidToken, read_token
+
+TOO_MANY = "Too many signatures have come from your connection. Please try again in a minute."
+
+
+def serve_sign(page, request):
+    """Validate, rate-limit and store a signature; the same redirect whether the address is new or not."""
+    status = page.signing_status()
+    if not status:
+        return page.render_page(request, page.get_form(), status=403, refusal=status.message)
+    retry_after = ratelimit.hit(request, page)
+    if retry_after:
+        response = page.render_page(request, page.get_form(request.POST), status=429, refusal=TOO_MANY)
+        response["Retry-After"] = str(retry_after)
+        return response
+    form = page.get_form(request.POST)
+    if not form.is_valid():
+        return page.render_page(request, form, status=400)
+    if not form.is_bot:
+        try:
+            page.process_signature(form, request)
+        except SigningRefused as refused:  # closed between the check above and now
+            return page.render_page(request, form, status=403, refusal=str(refused))
+    # The same answer whether or not this address had signed before.
+    return HttpResponseRedirect(page.get_signed_url())
+
+
+def serve_confirm(page, request):
+    """Verify the signature the posted token names, once however often the button is pressed."""
+    token = request.POST.get("token", "")
+    try:
+        read_token(token, page.pk)
+    except ExpiredToken:
+        return page.render_landing(request, "expired", status=410)
+    except InvalidToken:
+        return page.render_landing(request, "invalid", status=400)
+    result = verify_signature(page, token)
+    if result == VerifyResult.INVALID:
+        return page.render_landing(request, "invalid", status=400)
+    return page.render_landing(request, "confirmed", already=result == VerifyResult.ALREADY)

@@ -1,0 +1,204 @@
+"""Reconciling counts: the stored totals made from the signature rows, one run at a time.
+
+``reconcile_counts`` (every few seconds, by beat) counts what was verified
+since each petition's watermark, adds it to ``PetitionStats`` and the
+country tallies, records milestones (``cms.milestones``, which sends
+``milestone_reached``) and then sets the live values in the store.
+``full_recount`` (daily) recounts everything up to the watermark and
+corrects drift. Both run under one PostgreSQL advisory lock (a cache lock
+on other databases).
+"""
+
+import logging
+from collections import defaultdict
+from datetime import timedelta
+
+from django.db import connection, transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+from wagtail.models import Page, get_page_models
+
+from . import milestones
+from .conf import get_setting, get_signature_model
+from .models import PetitionCountryCount, PetitionMixin, PetitionStats
+from .store import RECONCILE_LOCK_KEY, get_cache, get_store
+
+logger = logging.getLogger("petitions")
+
+# One lock id for every reconcile and recount, across all workers (pg_try_advisory_xact_lock).
+RECONCILE_LOCK_ID = 0x7065746974  # "petit"
+
+
+def active_petition_ids(now=None) -> list:
+    """Live petitions still open, or closed within the last day (late confirmations)."""
+    now = now or timezone.now()
+    ids = []
+    for model in get_page_models():
+        if issubclass(model, PetitionMixin) and not model._meta.abstract:
+            ids += (
+                model.objects.live()
+                .filter(Q(closes_at__isnull=True) | Q(closes_at__gte=now - timedelta(days=1)))
+                .values_list("pk", flat=True)
+            )
+    return ids
+
+
+def _try_lock() -> bool:
+    """Take the reconcile lock for this transaction; False if another run holds it."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [RECONCILE_LOCK_ID])
+            return cursor.fetchone()[0]
+    cache = get_cache()
+    if not cache.add(RECONCILE_LOCK_KEY, 1, timeout=300):
+        return False
+    transaction.on_commit(lambda: cache.delete(RECONCILE_LOCK_KEY))
+    return True
+
+
+def _verified_since_watermarks(petition_ids, until):
+    """(petition_id, country, n) verified after each petition's watermark, up to ``until``.
+
+    One grouped query. Each petition's range is spelled out with its own
+    watermark as a parameter, so PostgreSQL scans only the new rows of the
+    (petition, status, verified_at) index instead of every verified row.
+    """
+    Signature = get_signature_model()
+    watermarks = dict(
+        PetitionStats.objects.filter(petition_id__in=petition_ids).values_list("petition_id", "counted_until")
+    )
+    ranges, params = [], [Signature.Status.VERIFIED]
+    for petition_id in petition_ids:
+        since = watermarks.get(petition_id)
+        if since is None:
+            ranges.append("(petition_id = %s AND verified_at <= %s)")
+            params += [petition_id, until]
+        else:
+            ranges.append("(petition_id = %s AND verified_at > %s AND verified_at <= %s)")
+            params += [petition_id, since, until]
+    sql = (
+        f"SELECT petition_id, country, COUNT(*) FROM {Signature._meta.db_table} "  # noqa: S608 (a model's table)
+        f"WHERE status = %s AND ({' OR '.join(ranges)}) GROUP BY petition_id, country"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _add_country_counts(rows):
+    for petition_id, country, n in rows:
+        updated = PetitionCountryCount.objects.filter(petition_id=petition_id, country=country or "").update(
+            signature_count=F("signature_count") + n
+        )
+        if not updated:
+            PetitionCountryCount.objects.create(petition_id=petition_id, country=country or "", signature_count=n)
+
+
+def reconcile_counts(petition_ids=None, now=None) -> dict | None:
+    """Count what was verified since each petition's watermark and apply it.
+
+    One run at a time across all workers (an advisory lock); returns None if
+    another run holds it, else {petition_id: total}. Counts up to
+    RECONCILE_LAG seconds ago, applies ``total = total + n`` and the country
+    tallies, records milestones, then (after commit) sets the live values in
+    Redis, rebuilding them if Redis was flushed.
+    """
+    now = now or timezone.now()
+    until = now - timedelta(seconds=get_setting("RECONCILE_LAG"))
+    with transaction.atomic():
+        if not _try_lock():
+            logger.info("Reconcile already running; skipped")
+            return None
+        petition_ids = list(active_petition_ids(now) if petition_ids is None else petition_ids)
+        if not petition_ids:
+            return {}
+        PetitionStats.objects.bulk_create([PetitionStats(petition_id=pk) for pk in petition_ids], ignore_conflicts=True)
+        rows = _verified_since_watermarks(petition_ids, until)
+        added = defaultdict(int)
+        for petition_id, _, n in rows:
+            added[petition_id] += n
+        # A row without a watermark has never been counted this way: start it from zero.
+        before = {
+            pk: count if counted_until else 0
+            for pk, count, counted_until in PetitionStats.objects.filter(petition_id__in=petition_ids).values_list(
+                "petition_id", "signature_count", "counted_until"
+            )
+        }
+        for petition_id, n in added.items():
+            # Absolute values are safe: every writer of these rows holds the lock.
+            PetitionStats.objects.filter(petition_id=petition_id).update(signature_count=before[petition_id] + n)
+        PetitionStats.objects.filter(petition_id__in=petition_ids).update(counted_until=until, reconciled_at=now)
+        _add_country_counts(rows)
+        totals = {pk: before.get(pk, 0) + added.get(pk, 0) for pk in petition_ids}
+        goals = milestones.record(totals, before, now)
+        transaction.on_commit(lambda: _publish_live_values(totals, goals, until))
+    return totals
+
+
+def _publish_live_values(totals, goals, until):
+    store = get_store()
+    pages = {page.pk: page for page in Page.objects.filter(pk__in=totals).specific()}
+    for petition_id, total in totals.items():
+        page = pages.get(petition_id)
+        feed = page.get_feed_from_database() if isinstance(page, PetitionMixin) else None
+        store.apply_reconcile(petition_id, total, until, feed)
+        page_goal = getattr(pages.get(petition_id), "goal", 0) or 0
+        store.set_goal(petition_id, max(page_goal, goals.get(petition_id) or 0))
+
+
+def full_recount(petition_ids=None, now=None) -> dict | None:
+    """Recount every verified signature up to each watermark; correct and log drift.
+
+    Run daily. Returns {petition_id: drift} for the petitions it corrected,
+    or None if a reconcile holds the lock.
+    """
+    Signature = get_signature_model()
+    now = now or timezone.now()
+    with transaction.atomic():
+        if not _try_lock():
+            return None
+        stats = {
+            row.petition_id: row
+            for row in PetitionStats.objects.filter(
+                counted_until__isnull=False,
+                **({"petition_id__in": list(petition_ids)} if petition_ids is not None else {}),
+            )
+        }
+        if not stats:
+            return {}
+        totals = defaultdict(int)
+        countries = defaultdict(dict)
+        for petition_id, row in stats.items():  # one grouped COUNT each, up to its own watermark
+            per_country = (
+                Signature.objects.filter(
+                    petition_id=petition_id, status=Signature.Status.VERIFIED, verified_at__lte=row.counted_until
+                )
+                .values("country")
+                .annotate(n=Count("pk"))
+                .values_list("country", "n")
+            )
+            for country, n in per_country:
+                totals[petition_id] += n
+                countries[petition_id][country or ""] = n
+        drift = {}
+        for petition_id, row in stats.items():
+            counted = totals.get(petition_id, 0)
+            if counted != row.signature_count:
+                drift[petition_id] = counted - row.signature_count
+                logger.warning(
+                    "Recount of petition %s: stored %s, counted %s (drift %+d); corrected",
+                    petition_id, row.signature_count, counted, drift[petition_id],
+                )  # fmt: skip
+                PetitionStats.objects.filter(petition_id=petition_id).update(signature_count=counted)
+            PetitionStats.objects.filter(petition_id=petition_id).update(recounted_at=now)
+            PetitionCountryCount.objects.filter(petition_id=petition_id).delete()
+            PetitionCountryCount.objects.bulk_create(
+                PetitionCountryCount(petition_id=petition_id, country=country, signature_count=n)
+                for country, n in countries[petition_id].items()
+            )
+        corrected = {pk: totals.get(pk, 0) for pk in drift}
+        watermarks = {pk: stats[pk].counted_until for pk in drift}
+        transaction.on_commit(
+            lambda: [get_store().apply_reconcile(pk, corrected[pk], watermarks[pk]) for pk in corrected]
+        )
+    return drift
