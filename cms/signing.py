@@ -24,18 +24,6 @@ from .tokens import InvalidToken, read_token
 
 logger = logging.getLogger("petitions")
 
-SIGNATURE_FIELDS = (
-    "first_name",
-    "last_name",
-    "email",
-    "country",
-    "postcode",
-    "show_in_feed",
-    "feed_name",
-    "share_with_officials",
-    "opt_in_updates",
-)
-
 
 class SigningRefused(Exception):
     """The petition does not accept signatures now; the message says why."""
@@ -110,7 +98,8 @@ def sign_petition(page, data: dict, *, source: str = "") -> int | None:
         raise SigningRefused(status.message)
     Signature = get_signature_model()
     now = timezone.now()
-    values = {key: data[key] for key in SIGNATURE_FIELDS if data.get(key) not in (None, "")}
+    # Only what a signer may set: never the status, times, or a lead's choices.
+    values = {key: data[key] for key in Signature.SIGNER_FIELDS if data.get(key) not in (None, "")}
     values["email"] = values["email"].strip()
     values.update(
         petition_id=page.pk,

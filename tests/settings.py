@@ -63,3 +63,4 @@ SECURE_SSL_REDIRECT = False
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 LOGGING = {"version": 1, "disable_existing_loggers": False}
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]  # noqa: F405  (a custom signature model)

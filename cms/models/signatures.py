@@ -80,6 +80,12 @@ class AbstractSignature(models.Model):
 
     objects = SignatureQuerySet.as_manager()
 
+    #: What a signer's submission may set; a subclass that asks more adds its fields here.
+    SIGNER_FIELDS = (
+        "first_name", "last_name", "email", "country", "postcode",
+        "show_in_feed", "feed_name", "share_with_officials", "opt_in_updates",
+    )  # fmt: skip
+
     #: The columns a feed entry is built from (``feed_entry``).
     FEED_FIELDS = (
         "pk", "first_name", "last_name", "feed_name", "country", "verified_at", "show_in_feed", "hidden_from_feed",
@@ -95,9 +101,9 @@ class AbstractSignature(models.Model):
                 fields=["petition", "email_normalized"], name="%(app_label)s_%(class)s_one_per_email"
             )
         ]
-        indexes = [
-            models.Index(fields=["petition", "status", "-verified_at"], name="%(app_label)s_%(class)s_feed"),
-        ]
+        # Unnamed, so Django names it per model within the 30 characters an index name may have
+        # (a host's "petitions_members_membersignature_feed" would not fit).
+        indexes = [models.Index(fields=["petition", "status", "-verified_at"])]
 
     def __str__(self):
         return f"{self.first_name} on {self.petition_id} ({self.status})"
@@ -145,4 +151,5 @@ class AbstractSignature(models.Model):
 
 class Signature(AbstractSignature):
     class Meta(AbstractSignature.Meta):
-        pass
+        # The name this index shipped with.
+        indexes = [models.Index(fields=["petition", "status", "-verified_at"], name="petitions_cms_signature_feed")]
