@@ -1,6 +1,6 @@
 """`make bench`: load-test the petition plugin on this machine, in one command.
 
-Starts the demo site under gunicorn (one sync worker per core), two Celery
+Starts the demo site under gunicorn (one gthread worker per core, 4 threads), two Celery
 worker processes and a fake Postmark (bench/fake_esp.py), all against a
 fresh PostgreSQL database and a dedicated Redis database; seeds a petition
 with 1,000,000 verified signatures by COPY; then measures, in this one run,

@@ -125,11 +125,3 @@ def send_verification_emails(signature_ids) -> tuple[list, list]:
             done.append(signature)
         Signature.objects.bulk_update(done, ["email_status", "email_message_id", "email_sent_at"])
     return sent, retry
-
-
-def send_verification_email(signature_id: int) -> bool:
-    """Send one signature's owed email; True if it was sent. See send_verification_emails."""
-    sent, retry = send_verification_emails([signature_id])
-    if retry:
-        raise AnymailAPIError(f"The ESP failed to take the email of signature {signature_id}")
-    return bool(sent)

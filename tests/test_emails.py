@@ -35,7 +35,7 @@ def esp_response(monkeypatch):
 
 
 def test_the_verification_email_goes_through_anymail_with_tags_metadata_and_link(pending, mailoutbox):
-    assert emails.send_verification_email(pending.pk) is True
+    assert emails.send_verification_emails([pending.pk]) == ([pending.pk], [])
 
     [message] = mailoutbox
     params = message.anymail_test_params
@@ -55,7 +55,7 @@ def test_the_editor_wording_fills_only_known_placeholders(pending, mailoutbox):
     petition.verification_email_body = "Dear {first_name} {unknown} {0} {first_name.__class__}\n\n{link}"
     petition.save()
 
-    emails.send_verification_email(pending.pk)
+    emails.send_verification_emails([pending.pk])
 
     message = mailoutbox[0]
     assert message.subject == f"Ada, confirm {petition.title}"
@@ -63,8 +63,8 @@ def test_the_editor_wording_fills_only_known_placeholders(pending, mailoutbox):
 
 
 def test_a_duplicated_task_sends_nothing_twice(pending, mailoutbox):
-    tasks.send_verification_email.delay(pending.pk)
-    tasks.send_verification_email.delay(pending.pk)
+    tasks.send_verification_emails.delay([pending.pk])
+    tasks.send_verification_emails.delay([pending.pk])
 
     assert len(mailoutbox) == 1
 
@@ -72,7 +72,7 @@ def test_a_duplicated_task_sends_nothing_twice(pending, mailoutbox):
 def test_no_email_is_sent_for_a_signature_verified_meanwhile(pending, mailoutbox):
     pending.verify()
 
-    assert emails.send_verification_email(pending.pk) is False
+    assert emails.send_verification_emails([pending.pk]) == ([], [])
     assert mailoutbox == []
 
 
@@ -83,7 +83,7 @@ def refused(status):
 def test_a_refused_address_is_recorded_and_not_retried(pending, mailoutbox, esp_response):
     esp_response(refused("invalid"))
 
-    result = tasks.send_verification_email.apply(args=[pending.pk])
+    result = tasks.send_verification_emails.apply(args=[[pending.pk]])
 
     assert result.state == "SUCCESS"
     assert len(mailoutbox) == 1  # one attempt, no retry
@@ -95,20 +95,20 @@ def test_a_refused_address_is_recorded_and_not_retried(pending, mailoutbox, esp_
 def test_a_rejected_recipient_is_recorded(pending, esp_response):
     esp_response(refused("rejected"))
 
-    assert emails.send_verification_email(pending.pk) is False
+    assert emails.send_verification_emails([pending.pk]) == ([], [])
     pending.refresh_from_db()
     assert pending.email_status == Signature.EmailStatus.REFUSED
 
 
 def test_a_temporary_esp_error_is_retried_and_leaves_the_email_owed(pending, esp_response, mailoutbox, monkeypatch):
     esp_response(AnymailAPIError("ESP is down"))
-    monkeypatch.setitem(tasks.send_verification_email.app.conf, "task_eager_propagates", False)
+    monkeypatch.setitem(tasks.send_verification_emails.app.conf, "task_eager_propagates", False)
 
     # Eagerly applied, Celery runs the retries at once, then gives up.
-    result = tasks.send_verification_email.apply(args=[pending.pk])
+    result = tasks.send_verification_emails.apply(args=[[pending.pk]])
 
     assert result.state == "FAILURE"
-    assert len(mailoutbox) == 1 + tasks.send_verification_email.max_retries  # the test ESP saw every attempt
+    assert len(mailoutbox) == 1 + tasks.send_verification_emails.max_retries  # the test ESP saw every attempt
     pending.refresh_from_db()
     assert pending.email_sent_at is None  # still owed: the sweeper will try again
 

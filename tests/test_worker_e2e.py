@@ -30,7 +30,7 @@ def wait_for(condition, timeout=15.0):
 
 @pytest.fixture
 def worker(settings):
-    app = tasks.send_verification_email.app
+    app = tasks.send_verification_emails.app
     app.conf.task_always_eager = False
     app.control.purge()
     try:

@@ -42,15 +42,6 @@ def send_verification_emails(self, signature_ids: list) -> int:
     return len(sent)
 
 
-@shared_task(name="petitions.send_verification_email", bind=True, **RETRYING)
-def send_verification_email(self, signature_id: int) -> bool:
-    try:
-        return emails.send_verification_email(signature_id)
-    except AnymailAPIError as exc:
-        # Transient ESP trouble (refused addresses were handled inside): back off and retry.
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries))
-
-
 @shared_task(name="petitions.drain_outbox", ignore_result=True)
 def drain_outbox(max_batches: int = 200) -> int:
     """Move queued email ids from the Redis outbox into send tasks, in batches."""
