@@ -145,6 +145,8 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
+        # Exchange tables, which kombu would otherwise write to ./control in the working directory.
+        "control_folder": str(_broker_dir / "control"),
         "polling_interval": 0.2,
     }
 
