@@ -1,7 +1,10 @@
 from django.conf import settings
 from django.core.checks import Error, Warning, register
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
-from .conf import get_setting
+from .conf import get_setting, get_signature_model
+from .models import AbstractSignature  # imported from ready(): the models are loaded
 
 
 @register()
@@ -31,4 +34,29 @@ def check_petitions_settings(app_configs, **kwargs):
                 id="petitions.W002",
             )
         )
+    messages += _check_swappables()
+    return messages
+
+
+def _check_swappables():
+    messages = []
+    try:
+        model = get_signature_model()
+    except ImproperlyConfigured as exc:
+        messages.append(Error(str(exc), id="petitions.E002"))
+    else:
+        if not issubclass(model, AbstractSignature):
+            messages.append(
+                Error(
+                    f"PETITIONS['SIGNATURE_MODEL'] names {model._meta.label}, which is not a subclass of "
+                    "cms.models.AbstractSignature.",
+                    id="petitions.E002",
+                )
+            )
+    path = get_setting("STORE")
+    if path:
+        try:
+            import_string(path)
+        except ImportError as exc:
+            messages.append(Error(f"PETITIONS['STORE'] cannot be imported: {exc}", id="petitions.E003"))
     return messages

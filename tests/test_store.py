@@ -3,7 +3,7 @@
 import pytest
 from django.utils import timezone
 
-from cms import store
+from cms import checks, store
 
 REDIS_BACKENDS = ["django.core.cache.backends.redis.RedisCache", "django_redis.cache.RedisCache"]
 
@@ -70,3 +70,13 @@ def test_a_redis_store_for_a_cache_that_is_not_redis_is_a_clear_error(settings, 
     settings.PETITIONS = {**settings.PETITIONS, "CACHE_ALIAS": "files", "STORE": "cms.store.RedisStore"}
     with pytest.raises(TypeError, match="not a Redis cache"):
         store.get_store()
+
+
+def test_a_store_setting_that_cannot_be_imported_fails_the_system_checks(settings):
+    settings.PETITIONS = {**settings.PETITIONS, "STORE": "nowhere.Store"}
+    assert "petitions.E003" in [message.id for message in checks.check_petitions_settings(None)]
+
+
+def test_a_signature_model_that_is_not_a_signature_fails_the_system_checks(settings):
+    settings.PETITIONS = {**settings.PETITIONS, "SIGNATURE_MODEL": "petitions_cms.Official"}
+    assert "petitions.E002" in [message.id for message in checks.check_petitions_settings(None)]

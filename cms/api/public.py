@@ -1,4 +1,4 @@
-"""The petitions JSON API: list, detail, count, sign, confirm, and the leads' export and delivery status.
+"""The public side of the petitions JSON API: list, detail, count, sign, confirm.
 
 Mounted by ``cms.urls`` at ``/api/`` with its OpenAPI schema at
 ``/api/openapi.json`` (interactive docs at ``/api/docs/``). Every answer
