@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint format screenshots migrate clean
+.PHONY: demo test lint format screenshots migrate clean wheel
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +45,7 @@ screenshots: $(VENV)/.test
 	$(BIN)/python bin/screenshots.py
 
 clean:
-	rm -rf var static
+	rm -rf var static build dist *.egg-info
 
 ## Benchmark on this machine: gunicorn, Celery, a fake ESP, 1M seeded signatures; results in bench/results/.
 .PHONY: bench
@@ -56,3 +56,9 @@ bench: $(VENV)/.runtime
 .PHONY: bench-files
 bench-files: $(VENV)/.test
 	$(BIN)/python bench/delivery_files.py
+
+## The plugin's wheel in dist/: what a host site pip-installs (README, "Install into your Wagtail site").
+.PHONY: wheel
+wheel: $(BIN)/python
+	rm -rf build
+	$(BIN)/pip wheel --no-deps --wheel-dir dist .

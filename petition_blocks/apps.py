@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from . import checks  # noqa: F401  (registers petitions.E010: are 'cms' and 'workers' ours?)
+
 
 class PetitionBlocksConfig(AppConfig):
     name = "petition_blocks"
