@@ -128,7 +128,10 @@ class AbstractSignature(models.Model):
         """Mark verified if still pending; True only for the call that did it.
 
         One conditional UPDATE, so a second click, a scanner's prefetch or a
-        duplicated task cannot verify (and count) twice.
+        duplicated task cannot verify (and count) twice. The signer's confirm
+        goes through ``cms.signing.verify_signature`` instead, which also puts
+        the signature in the live count and sends ``signature_verified``; a row
+        verified here is counted by the next reconcile.
         """
         updated = (
             type(self)
