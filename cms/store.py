@@ -357,6 +357,8 @@ class CacheStore(BaseStore):
 # --- choosing and building the store ---------------------------------------------------
 
 _clients = {}
+#: Options of Django's RedisCache that are not connection pool arguments.
+NOT_POOL_OPTIONS = ("pool_class", "parser_class", "serializer")
 _local = threading.local()
 _generation = [0]  # bumped when PETITIONS or CACHES change (tests), so every thread rebuilds
 
@@ -367,11 +369,14 @@ def redis_client_for(cache):
     if DjangoRedisCache is not None and isinstance(cache, DjangoRedisCache):
         return get_redis_connection(alias, write=True)
     if isinstance(cache, RedisCache):
-        # Django's RedisCache has no public client: one of our own per process for its first server.
-        location = settings.CACHES[alias]["LOCATION"]
+        # Django's RedisCache has no public client: one of our own per process, for its first (write)
+        # server, with the connection options the cache gives its own pool.
+        config = settings.CACHES[alias]
+        location = config["LOCATION"]
         url = (location.split(",") if isinstance(location, str) else location)[0].strip()
         if url not in _clients:
-            _clients[url] = redis.Redis.from_url(url)
+            options = {k: v for k, v in config.get("OPTIONS", {}).items() if k not in NOT_POOL_OPTIONS}
+            _clients[url] = redis.Redis.from_url(url, **options)
         return _clients[url]
     raise TypeError(f"{type(cache).__name__} is not a Redis cache; set PETITIONS['STORE'] to a store that fits it.")
 
