@@ -57,7 +57,7 @@ def emit(payload):
 def probe():
     from django.urls import Resolver404, resolve
 
-    from cms import reconcile as services
+    from cms import reconcile
 
     def resolves(path):
         try:
@@ -74,7 +74,7 @@ def probe():
             "sign_view": resolves("/petitions/1/sign/"),
             "confirm_view": resolves("/petitions/1/confirm/"),
             "reconcile_lag_s": _setting("RECONCILE_LAG") if "RECONCILE_LAG" in _defaults() else 0,
-            "full_recount": hasattr(services, "full_recount"),
+            "full_recount": hasattr(reconcile, "full_recount"),
             "rate_limit_allow": list(_setting("RATE_LIMIT_ALLOW")),
         }
     )
@@ -215,7 +215,7 @@ def copy_signatures(petition_id, count, *, prefix, status, now, spread=SPREAD, b
 
 
 def seed(count, port):
-    from cms import reconcile as services
+    from cms import reconcile
 
     started = time.monotonic()
     page = create_petition(port)
@@ -245,7 +245,7 @@ def seed(count, port):
     vacuum_seconds = time.monotonic() - t
 
     t = time.monotonic()
-    counts = services.reconcile_counts()
+    counts = reconcile.reconcile_counts()
     reconcile_seconds = time.monotonic() - t
 
     emit(
@@ -309,11 +309,11 @@ def _timed(function, tries=5):
 
 def reconcile_once(petition_id):
     """One reconcile as the beat would run it, after the lag so every verification so far is in."""
-    from cms import reconcile as services
+    from cms import reconcile
     from cms.models import Signature
 
     time.sleep(_lag() + 0.5)
-    seconds, counts = _timed(services.reconcile_counts)
+    seconds, counts = _timed(reconcile.reconcile_counts)
     emit(
         {
             "reconcile_s": seconds,
@@ -329,7 +329,7 @@ def reconcile_once(petition_id):
 
 def reconcile_timing(petition_id, new=10_000):
     """Time an incremental reconcile after ``new`` verifications, and a full recount."""
-    from cms import reconcile as services
+    from cms import reconcile
     from cms.models import Signature
 
     result = {"new_verifications": new, "reconcile_lag_s": _lag()}
@@ -351,12 +351,12 @@ def reconcile_timing(petition_id, new=10_000):
         result["updated"] = cursor.rowcount
     time.sleep(_lag() + 0.5)  # the reconcile counts up to RECONCILE_LAG before now
 
-    result["incremental_s"], counts = _timed(services.reconcile_counts)
+    result["incremental_s"], counts = _timed(reconcile.reconcile_counts)
     result["incremental_result"] = counts.get(petition_id) if isinstance(counts, dict) else counts
-    result["incremental_nothing_new_s"], _ = _timed(services.reconcile_counts)
+    result["incremental_nothing_new_s"], _ = _timed(reconcile.reconcile_counts)
 
-    if hasattr(services, "full_recount"):
-        result["full_recount_s"], drift = _timed(services.full_recount)
+    if hasattr(reconcile, "full_recount"):
+        result["full_recount_s"], drift = _timed(reconcile.full_recount)
         result["full_recount_result"] = drift  # {petition_id: drift} it corrected, {} if none, None if locked
     else:
         result["full_recount_s"] = None
