@@ -10,7 +10,6 @@ from django.http import HttpResponseRedirect
 
 from . import ratelimit
 from .signing import SigningRefused, VerifyResult, verify_signature
-from .tokens import ExpiredToken, InvalidToken, read_token
 
 TOO_MANY = "Too many signatures have come from your connection. Please try again in a minute."
 
@@ -40,12 +39,9 @@ def serve_sign(page, request):
 def serve_confirm(page, request):
     """Verify the signature the posted token names, once however often the button is pressed."""
     token = request.POST.get("token", "")
-    try:
-        read_token(token, page.pk)
-    except ExpiredToken:
-        return page.render_landing(request, "expired", status=410)
-    except InvalidToken:
-        return page.render_landing(request, "invalid", status=400)
+    refusal = page.refuse_token(request, token)
+    if refusal is not None:
+        return refusal
     result = verify_signature(page, token)
     if result == VerifyResult.INVALID:
         return page.render_landing(request, "invalid", status=400)

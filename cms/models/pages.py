@@ -303,13 +303,17 @@ class PetitionMixin(RoutablePageMixin, models.Model):
         if request.method == "POST":
             return self.serve_confirm(request)
         token = request.GET.get("token", "")
+        return self.refuse_token(request, token) or self.render_landing(request, "confirm", token=token)
+
+    def refuse_token(self, request, token):
+        """The landing page that explains why ``token`` cannot confirm here, or None if it can."""
         try:
             read_token(token, self.pk)
         except ExpiredToken:
             return self.render_landing(request, "expired", status=410)
         except InvalidToken:
             return self.render_landing(request, "invalid", status=400)
-        return self.render_landing(request, "confirm", token=token)
+        return None
 
     def serve_confirm(self, request):
         """Answer the confirm button's POST (see ``cms.page_views.serve_confirm``)."""
