@@ -11,10 +11,11 @@ from celery.signals import task_postrun
 from django.core import mail
 from django.db import transaction
 
+from cms import store
 from cms.models import PetitionStats, Signature
 from workers import tasks
 
-from .conftest import confirm_url, sign_url
+from .conftest import clear_run_cache, confirm_url, sign_url
 from .factories import PetitionPageFactory, SignatureFactory, petition_body
 
 # serialized_rollback: the migrated locale, root page and site are back for each test.
@@ -128,3 +129,31 @@ def test_a_delivery_is_built_and_sent_by_a_real_worker(index_page, official, wor
     assert "Private" not in csv_content
     recipient = Delivery.objects.get(pk=delivery.pk).recipients.get()
     assert (recipient.status, recipient.attempts) == ("sent", 1)
+
+
+def test_a_run_keeps_to_its_own_keys_in_a_shared_redis_database(settings, worker):
+    """A demo's or another run's keys next to ours survive our clears, our worker and its purge."""
+    client = store.redis_client_for(store.get_cache())
+    run = settings.TEST_RUN
+    others = {
+        f":1:petitions:count:{run}": b"42",  # a site without KEY_PREFIX, as the demo is
+        f"petitions-test-not-{run}:1:petitions:count:1": b"7",  # a run whose id extends ours
+    }
+    client.mset(others)
+    client.rpush(f"celery-{run}", b"a message for someone else's worker")
+    try:
+        clear_run_cache()
+        store.get_store().clear()
+        tasks.reconcile_counts.delay()
+        worker.wait_for(lambda: worker.finished >= 1)
+        worker.app.control.purge()
+
+        assert client.mget(list(others)) == list(others.values())
+        assert client.lrange(f"celery-{run}", 0, -1) == [b"a message for someone else's worker"]
+        # Our worker's queue and bindings are under this run's broker prefix, and only there.
+        queue = settings.CELERY_TASK_DEFAULT_QUEUE
+        assert queue.startswith(settings.TEST_RUN_PREFIX)
+        assert client.exists(f"{settings.TEST_BROKER_PREFIX}_kombu.binding.{queue}")
+        assert not client.exists(f"_kombu.binding.{queue}")
+    finally:
+        client.delete(*others, f"celery-{run}")
