@@ -1,9 +1,10 @@
 import pytest
+import redis
 from django.conf import settings
 from django.urls import reverse
 from wagtail.models import Page, Site
 
-from cms.store import get_cache
+from cms import store
 
 from .factories import CampaignIndexPageFactory, OfficialFactory, PetitionPageFactory
 
@@ -19,10 +20,47 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(requires_services)
 
 
+def clear_run_cache():
+    """Forget every cache value this run wrote, and nothing anyone else wrote.
+
+    On Redis that is every key under this run's ``KEY_PREFIX`` (the plugin's
+    store, cached pages, Wagtail's own entries); ``cache.clear()`` would be a
+    FLUSHDB of a database a demo, a benchmark or another run may be using.
+    The file cache of the no-services fallback lives in this run's own
+    directory, so clearing it is already scoped.
+    """
+    cache = store.get_cache()
+    if not isinstance(cache, store.REDIS_CACHE_CLASSES):
+        cache.clear()
+        return
+    prefix = f"{settings.TEST_RUN_PREFIX}:"
+    # Never a bare ":*", which would match every unprefixed site's keys.
+    assert settings.TEST_RUN_PREFIX and cache.make_key("petitions:count:1").startswith(prefix), cache.make_key("x")
+    delete_redis_keys(store.redis_client_for(cache), prefix)
+
+
+def delete_redis_keys(client, prefix):
+    """Delete every key starting with ``prefix`` (SCAN, not KEYS: Redis keeps serving others)."""
+    pattern = "".join("\\" + char if char in "*?[]\\" else char for char in prefix) + "*"
+    keys = list(client.scan_iter(pattern, count=1000))
+    for start in range(0, len(keys), 1000):
+        client.delete(*keys[start : start + 1000])
+
+
 @pytest.fixture(autouse=True)
 def _clear_petitions_cache():
-    get_cache().clear()
+    clear_run_cache()
     yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _leave_no_keys_behind():
+    """At the end of the run, delete its cache keys and its broker's (queues, bindings)."""
+    yield
+    clear_run_cache()
+    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix")
+    if prefix:
+        delete_redis_keys(redis.Redis.from_url(settings.CELERY_BROKER_URL), prefix)
 
 
 @pytest.fixture(autouse=True)

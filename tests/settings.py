@@ -3,17 +3,31 @@
 Defaults point at the services on 127.0.0.1. Without them the suite falls
 back to SQLite and a file cache, and the tests marked ``services`` skip;
 with ``CI`` set a missing service is an error instead.
+
+Each run keeps to itself, so a demo, a benchmark or a second run on the same
+PostgreSQL and Redis neither disturbs it nor is disturbed by it. A run id
+(``PETITIONS_TEST_RUN``, new per run, inherited by threads and subprocesses)
+names its test database (``test_petitions_<run>``), its cache's
+``KEY_PREFIX`` (``petitions-test-<run>``, which every key of the plugin's
+store goes through), and its Celery queue and broker keys. The tests clear
+only keys under that prefix, never the whole Redis database.
 """
 
 import os
 import socket
 import tempfile
+import uuid
 from urllib.parse import urlparse
+
+TEST_RUN = os.environ.setdefault("PETITIONS_TEST_RUN", uuid.uuid4().hex[:12])
+#: Every cache key of this run starts with "<TEST_RUN_PREFIX>:" (Django's make_key).
+TEST_RUN_PREFIX = f"petitions-test-{TEST_RUN}"
+#: Every broker key of this run (queues, bindings, unacked) starts with this.
+TEST_BROKER_PREFIX = f"{TEST_RUN_PREFIX}-broker:"
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/9")
-os.environ.setdefault("PETITIONS_VAR_DIR", tempfile.mkdtemp(prefix="petitions-test-"))
-os.environ.setdefault("TEST_DATABASE_NAME", "test_petitions")
+os.environ.setdefault("PETITIONS_VAR_DIR", tempfile.mkdtemp(prefix=f"{TEST_RUN_PREFIX}-"))
 # Worker threads in the end-to-end tests must not keep connections to the test database.
 os.environ.setdefault("DB_CONN_MAX_AGE", "0")
 
@@ -39,12 +53,22 @@ if MISSING_SERVICES:
 SERVICES_AVAILABLE = not MISSING_SERVICES
 
 from petitions_site.settings import *  # noqa: E402, F403
-from petitions_site.settings import REDIS_URL  # noqa: E402
 
-if REDIS_URL:
-    # The broker lives in the next Redis database, so clearing the cache never drops queued tasks.
-    _redis = urlparse(REDIS_URL)
-    CELERY_BROKER_URL = _redis._replace(path=f"/{int(_redis.path.strip('/') or 0) + 1}").geturl()
+_test_db = DATABASES["default"]["TEST"]  # noqa: F405
+if os.environ.get("TEST_DATABASE_NAME"):
+    _test_db["NAME"] = os.environ["TEST_DATABASE_NAME"]
+elif DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    _test_db["NAME"] = str(VAR_DIR / "test.sqlite3")  # noqa: F405
+else:
+    _test_db["NAME"] = f"test_petitions_{TEST_RUN}"
+
+CACHES["default"]["KEY_PREFIX"] = TEST_RUN_PREFIX  # noqa: F405
+# The broker (REDIS_URL's database unless CELERY_BROKER_URL is set) holds only this run's queue:
+# its own name, and on Redis every key under this run's prefix, so no other worker takes our
+# tasks and our worker takes no one else's.
+CELERY_TASK_DEFAULT_QUEUE = f"{TEST_RUN_PREFIX}-tasks"
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):  # noqa: F405
+    CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS, "global_keyprefix": TEST_BROKER_PREFIX}  # noqa: F405
 
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True

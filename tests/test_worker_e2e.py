@@ -1,42 +1,73 @@
 """The signer's whole journey with a real Celery worker consuming from Redis."""
 
 import re
+import threading
 import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from celery.contrib.testing.worker import start_worker
+from celery.signals import task_postrun
 from django.core import mail
 from django.db import transaction
 
+from cms import store
 from cms.models import PetitionStats, Signature
 from workers import tasks
 
-from .conftest import confirm_url, sign_url
+from .conftest import clear_run_cache, confirm_url, sign_url
 from .factories import PetitionPageFactory, SignatureFactory, petition_body
 
 # serialized_rollback: the migrated locale, root page and site are back for each test.
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
-def wait_for(condition, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for the worker")
+class WorkerWatch:
+    """The worker thread's progress, so a test waits for what it expects without polling.
+
+    Everything these tests wait for (an email sent, a total stored, a delivery's
+    status) happens inside a task, so a condition can only turn true when the
+    worker finishes one: ``wait_for`` checks it, then blocks until the next
+    ``task_postrun`` and checks again.
+    """
+
+    def __init__(self, app):
+        self.app = app
+        self.finished = 0
+        self.changed = threading.Condition()
+
+    def task_finished(self, **kwargs):
+        with self.changed:
+            self.finished += 1
+            self.changed.notify_all()
+
+    def wait_for(self, condition, timeout=15.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.changed:
+                seen = self.finished  # read before the check, so a task finishing during it is not missed
+            if condition():
+                return
+            with self.changed:
+                while self.finished == seen:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not self.changed.wait(left):
+                        raise AssertionError(f"timed out waiting for the worker ({self.finished} tasks finished)")
 
 
 @pytest.fixture
 def worker(settings):
+    """A real worker thread consuming this run's own queue (see tests/settings.py)."""
     app = tasks.send_verification_emails.app
+    watcher = WorkerWatch(app)
     app.conf.task_always_eager = False
     app.control.purge()
+    task_postrun.connect(watcher.task_finished, weak=False)
     try:
         with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-            yield app
+            yield watcher
     finally:
+        task_postrun.disconnect(watcher.task_finished)
         app.conf.task_always_eager = True
 
 
@@ -50,7 +81,7 @@ def test_sign_email_confirm_and_count_through_a_real_worker(index_page, official
     assert response.status_code == 302
 
     # The worker sends it through anymail, tagged, with the link.
-    wait_for(lambda: len(mail.outbox) == 1)
+    worker.wait_for(lambda: len(mail.outbox) == 1)
     message = mail.outbox[0]
     assert message.anymail_test_params["tags"] == ["petition-verification"]
     assert message.anymail_status.status == {"sent"}
@@ -69,7 +100,7 @@ def test_sign_email_confirm_and_count_through_a_real_worker(index_page, official
 
     # The periodic reconcile, run by the worker, makes the count exactly 1.
     tasks.reconcile_counts.delay()
-    wait_for(lambda: PetitionStats.objects.filter(petition_id=petition.pk, signature_count=1).exists())
+    worker.wait_for(lambda: PetitionStats.objects.filter(petition_id=petition.pk, signature_count=1).exists())
     page = client.get(petition.url).content.decode()
     assert 'data-count="1"' in page
     assert re.search(r'<li class="feed__entry"><span class="feed__name">Stefanie</span> signed', page)
@@ -86,10 +117,10 @@ def test_a_delivery_is_built_and_sent_by_a_real_worker(index_page, official, wor
     reconcile.reconcile_counts()
 
     delivery = deliveries.prepare_delivery(petition, [official])  # the worker builds the files
-    wait_for(lambda: Delivery.objects.get(pk=delivery.pk).status == Delivery.Status.READY)
+    worker.wait_for(lambda: Delivery.objects.get(pk=delivery.pk).status == Delivery.Status.READY)
     with transaction.atomic():
         deliveries.start_sending(Delivery.objects.get(pk=delivery.pk))  # the worker sends
-    wait_for(lambda: Delivery.objects.get(pk=delivery.pk).status == Delivery.Status.SENT)
+    worker.wait_for(lambda: Delivery.objects.get(pk=delivery.pk).status == Delivery.Status.SENT)
 
     [message] = [m for m in mail.outbox if m.anymail_test_params["tags"] == ["petition-delivery"]]
     assert message.to == [official.email]
@@ -98,3 +129,31 @@ def test_a_delivery_is_built_and_sent_by_a_real_worker(index_page, official, wor
     assert "Private" not in csv_content
     recipient = Delivery.objects.get(pk=delivery.pk).recipients.get()
     assert (recipient.status, recipient.attempts) == ("sent", 1)
+
+
+def test_a_run_keeps_to_its_own_keys_in_a_shared_redis_database(settings, worker):
+    """A demo's or another run's keys next to ours survive our clears, our worker and its purge."""
+    client = store.redis_client_for(store.get_cache())
+    run = settings.TEST_RUN
+    others = {
+        f":1:petitions:count:{run}": b"42",  # a site without KEY_PREFIX, as the demo is
+        f"petitions-test-not-{run}:1:petitions:count:1": b"7",  # a run whose id extends ours
+    }
+    client.mset(others)
+    client.rpush(f"celery-{run}", b"a message for someone else's worker")
+    try:
+        clear_run_cache()
+        store.get_store().clear()
+        tasks.reconcile_counts.delay()
+        worker.wait_for(lambda: worker.finished >= 1)
+        worker.app.control.purge()
+
+        assert client.mget(list(others)) == list(others.values())
+        assert client.lrange(f"celery-{run}", 0, -1) == [b"a message for someone else's worker"]
+        # Our worker's queue and bindings are under this run's broker prefix, and only there.
+        queue = settings.CELERY_TASK_DEFAULT_QUEUE
+        assert queue.startswith(settings.TEST_RUN_PREFIX)
+        assert client.exists(f"{settings.TEST_BROKER_PREFIX}_kombu.binding.{queue}")
+        assert not client.exists(f"_kombu.binding.{queue}")
+    finally:
+        client.delete(*others, f"celery-{run}")
