@@ -1,7 +1,8 @@
 """Signature lists for deliveries, as CSV and PDF, streamed row by row.
 
 Only verified signers who consented to be passed on appear, with names and
-places; email addresses never. Rows come from a server-side cursor in
+places; email addresses never. The CSV escapes what a spreadsheet would run
+as a formula (``cms.spreadsheets``); the PDF prints names as typed. Rows come from a server-side cursor in
 chunks, so memory does not grow with the list.
 """
 
@@ -13,6 +14,7 @@ from django_countries import countries
 
 from .conf import get_signature_model
 from .pdf import Page, StreamingPDF
+from .spreadsheets import spreadsheet_safe
 
 CHUNK = 2000
 PROGRESS_EVERY = 5000
@@ -49,7 +51,7 @@ def write_csv(fileobj, delivery, with_postcode=False, progress=None):
     writer.writerow(["Name", "Place", "Signed on"])
     count = 0
     for count, row in enumerate(_rows(delivery.petition_id, delivery.counted_until, with_postcode), start=1):
-        writer.writerow(row)
+        writer.writerow([spreadsheet_safe(value) for value in row])
         if progress and count % PROGRESS_EVERY == 0:
             progress(count)
     text.detach()

@@ -4,12 +4,13 @@ from wagtail import hooks
 from wagtail.admin.menu import MenuItem
 from wagtail.admin.panels import FieldPanel
 from wagtail.snippets.models import register_snippet
-from wagtail.snippets.views.snippets import SnippetViewSet
+from wagtail.snippets.views.snippets import IndexView, SnippetViewSet
 
 from . import admin_views
 from .conf import get_signature_model
 from .models import Official, OfficialResponse
 from .permissions import can_deliver
+from .spreadsheets import spreadsheet_safe
 
 
 class OfficialViewSet(SnippetViewSet):
@@ -20,10 +21,20 @@ class OfficialViewSet(SnippetViewSet):
     search_fields = ["name", "organisation"]
 
 
+class SignatureIndexView(IndexView):
+    """The signatures listing, whose CSV and XLSX exports never hand a spreadsheet a formula."""
+
+    def preprocess_field_value(self, field, value, export_format):
+        # Wagtail's SpreadsheetExportMixin passes every cell, CSV and XLSX, through here.
+        # (Its XLSX writer stores "=..." as text already, but not "-2+3" or "@SUM(...)".)
+        return spreadsheet_safe(super().preprocess_field_value(field, value, export_format))
+
+
 class SignatureViewSet(SnippetViewSet):
     """Signatures, for campaign leads: browse, filter, export, hide from the feed."""
 
     model = get_signature_model()
+    index_view_class = SignatureIndexView
     icon = "group"
     menu_label = "Signatures"
     list_display = ["first_name", "last_name", "country", "status", "created_at", "verified_at", "hidden_from_feed"]

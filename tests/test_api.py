@@ -405,6 +405,53 @@ def test_the_sites_own_origin_may_sign(petition, api_sign):
     assert api_sign(petition, headers={"Origin": "http://testserver"}).status_code == 202
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Referer": f"{PARTNER}/article"}, {"Origin": "http://testserver"}, {"Origin": STRANGER}],
+    ids=["no origin", "allowed referer", "own origin", "another origin"],
+)
+def test_a_cross_site_post_whose_origin_is_not_an_allowed_partner_is_refused(
+    petition, api_sign, client, django_capture_on_commit_callbacks, partner_allowed, mailoutbox, headers
+):
+    pending = SignatureFactory(petition=petition, email="pending@example.org")
+    cross_site = {"Sec-Fetch-Site": "cross-site", **headers}
+
+    signed = api_sign(petition, headers=cross_site)
+    confirmed = confirm(client, django_capture_on_commit_callbacks, {"token": make_token(pending)}, cross_site)
+
+    for response in (signed, confirmed):
+        assert response.status_code == 403
+        assert response.json() == {
+            "detail": "Signatures are not accepted from this origin: ask the site to add it to its allowed origins.",
+            "code": "origin_refused",
+        }
+    assert list(Signature.objects.values_list("email", "status")) == [("pending@example.org", "pending")]
+    assert mailoutbox == []
+
+
+def test_a_cross_site_post_from_an_allowed_partner_still_signs_and_confirms(
+    petition, api_sign, client, django_capture_on_commit_callbacks, partner_allowed
+):
+    pending = SignatureFactory(petition=petition, email="pending@example.org")
+    cross_site = {"Sec-Fetch-Site": "cross-site", "Origin": PARTNER}
+
+    signed = api_sign(petition, headers=cross_site)
+    confirmed = confirm(client, django_capture_on_commit_callbacks, {"token": make_token(pending)}, cross_site)
+
+    assert signed.status_code == 202
+    assert signed["Access-Control-Allow-Origin"] == PARTNER
+    assert confirmed.status_code == 200
+    assert Signature.objects.get(email="pending@example.org").status == Signature.Status.VERIFIED
+    assert Signature.objects.filter(email="ada@example.org").exists()
+
+
+@pytest.mark.parametrize("fetch_site", ["same-origin", "same-site", "none"])
+def test_a_same_site_or_direct_post_keeps_the_origin_rule(petition, api_sign, fetch_site):
+    assert api_sign(petition, headers={"Sec-Fetch-Site": fetch_site, "Origin": "http://testserver"}).status_code == 202
+    assert api_sign(petition, headers={"Sec-Fetch-Site": fetch_site, "Origin": STRANGER}).status_code == 403
+    assert api_sign(petition, headers={"Sec-Fetch-Site": fetch_site}).status_code == 202
+
+
 def test_a_preflight_from_an_allowed_origin_is_granted(petition, client, partner_allowed):
     response = client.options(
         sign_url(petition),

@@ -1,10 +1,12 @@
 import pytest
 from django.db import transaction
 
-from cms import signing
+from cms import signing, views
 from cms.models import Signature
+from cms.tokens import make_token
 
-from .conftest import sign_url
+from .conftest import confirm_url, sign_url
+from .factories import SignatureFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -210,3 +212,69 @@ def test_the_feed_choice_is_stored_as_the_signer_made_it(petition, sign):
     rows = dict(Signature.objects.values_list("email", "show_in_feed"))
     assert rows == {"a@example.org": True, "b@example.org": False, "c@example.org": False}
     assert Signature.objects.get(email="a@example.org").feed_name == "first_initial"
+
+
+# --- Sec-Fetch-Site: what the browser itself says about where a POST comes from ------------------
+
+PARTNER = "https://partner.example"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},  # a browser that says cross-site but sent no Origin: nothing vouches for it
+        {"HTTP_REFERER": "http://testserver/petition/"},  # a Referer is not enough across sites
+        {"HTTP_ORIGIN": "http://testserver"},  # our own pages are never cross-site
+        {"HTTP_ORIGIN": "https://evil.example"},
+    ],
+    ids=["no origin", "own referer", "own origin", "another origin"],
+)
+@pytest.mark.parametrize("endpoint", ["sign", "confirm"])
+def test_a_cross_site_post_from_an_origin_that_is_not_allowed_is_a_403_and_stores_nothing(
+    petition, client, endpoint, headers
+):
+    pending = SignatureFactory(petition=petition, email="pending@example.org")
+    if endpoint == "sign":
+        url, data = sign_url(petition), {"first_name": "Ada", "email": "ada@example.org"}
+    else:
+        url, data = confirm_url(petition), {"token": make_token(pending)}
+
+    response = client.post(url, data, HTTP_SEC_FETCH_SITE="cross-site", **headers)
+
+    assert response.status_code == 403
+    assert response.content.decode() == views.REFUSED_ORIGIN
+    assert list(Signature.objects.values_list("email", "status")) == [("pending@example.org", "pending")]
+
+
+def test_a_cross_site_post_from_an_allowed_partner_origin_still_signs(petition, client, settings):
+    settings.PETITIONS = {**settings.PETITIONS, "ALLOWED_ORIGINS": [PARTNER]}
+
+    response = client.post(
+        sign_url(petition),
+        {"first_name": "Ada", "email": "ada@example.org"},
+        HTTP_SEC_FETCH_SITE="cross-site",
+        HTTP_ORIGIN=PARTNER,
+    )
+
+    assert response.status_code == 302
+    assert Signature.objects.filter(email="ada@example.org").exists()
+
+
+@pytest.mark.parametrize("fetch_site", ["same-origin", "same-site", "none", "something-new"])
+def test_other_sec_fetch_site_values_keep_the_origin_rule(petition, client, fetch_site):
+    own = client.post(
+        sign_url(petition),
+        {"first_name": "Ada", "email": "ada@example.org"},
+        HTTP_SEC_FETCH_SITE=fetch_site,
+        HTTP_ORIGIN="http://testserver",
+    )
+    stranger = client.post(
+        sign_url(petition),
+        {"first_name": "Eve", "email": "eve@example.org"},
+        HTTP_SEC_FETCH_SITE=fetch_site,
+        HTTP_ORIGIN="https://evil.example",
+    )
+
+    assert own.status_code == 302
+    assert stranger.status_code == 403
+    assert list(Signature.objects.values_list("email", flat=True)) == ["ada@example.org"]

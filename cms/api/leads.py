@@ -14,6 +14,7 @@ from ninja import Query
 from ninja.errors import HttpError
 
 from ..models import Delivery
+from ..spreadsheets import spreadsheet_safe
 from . import schemas
 from .auth import LeadTokenAuth
 from .base import (
@@ -150,13 +151,6 @@ class _Echo:
 
     def write(self, value):
         return value
-
-
-def spreadsheet_safe(value):
-    """Keep a spreadsheet from running a name as a formula (=, +, -, @ at the start)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 @router.get(
