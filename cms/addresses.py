@@ -1,4 +1,4 @@
-"""Canonical forms of what identifies a signer.
+"""Canonical forms of what identifies a signer, and the addresses that cannot sign.
 
 A signature keeps the address as it was typed in ``email``: that is the one mailed. Its
 ``email_normalized`` holds the canonical form below, and the unique constraint on
@@ -9,6 +9,7 @@ statement's ``ON CONFLICT``). Everything here is a pure function of the text and
 import functools
 
 import idna
+from disposable_email_domains import blocklist as DISPOSABLE_DOMAINS
 
 from .conf import get_setting
 
@@ -68,3 +69,17 @@ def canonical_domain(domain: str) -> str:
         return domain.encode("idna").decode("ascii").lower()
     except UnicodeError:
         return domain.casefold()
+
+
+def disposable_domain(email: str) -> str | None:
+    """The listed disposable domain an address is at (or under), or None if it may sign.
+
+    The list is the disposable-email-domains package's; ``PETITIONS["DISPOSABLE_DOMAINS_ALLOWED"]``
+    names domains a site accepts all the same (with their subdomains).
+    """
+    labels = canonical_domain((email or "").strip().rpartition("@")[2]).split(".")
+    parents = [".".join(labels[i:]) for i in range(len(labels) - 1)]
+    allowed = {canonical_domain(domain) for domain in get_setting("DISPOSABLE_DOMAINS_ALLOWED")}
+    if allowed.intersection(parents):
+        return None
+    return next((domain for domain in parents if domain in DISPOSABLE_DOMAINS), None)

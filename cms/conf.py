@@ -101,6 +101,9 @@ DEFAULTS = {
         # ("basename-@yahoo.com"): it never equals the address of the Yahoo ID "basename".
         "yahoo.com": {"tag": "-", "keep_separator": True},
     },
+    # Addresses at the domains the disposable-email-domains package lists (and their subdomains)
+    # cannot sign; a domain named here may all the same (the list has had false positives).
+    "DISPOSABLE_DOMAINS_ALLOWED": (),
 }
 
 

@@ -1,7 +1,7 @@
 from django import forms
 from django_countries import countries
 
-from .addresses import MAX_LENGTH, normalize_email
+from .addresses import MAX_LENGTH, disposable_domain, normalize_email
 
 
 def country_choices():
@@ -57,7 +57,7 @@ class SignatureForm(forms.Form):
         return name
 
     def clean_email(self):
-        """The address as typed (it is the one mailed), if its canonical form fits the column.
+        """The address as typed (it is the one mailed), if it may sign: not disposable, and storable.
 
         A punycoded domain can make the canonical form (``cms.addresses.normalize_email``) longer
         than the address typed; the column holds MAX_LENGTH characters of it.
@@ -67,6 +67,11 @@ class SignatureForm(forms.Form):
             raise forms.ValidationError(
                 f"Enter a valid email address: this one is longer than {MAX_LENGTH} characters "
                 "once its domain is written in ASCII."
+            )
+        domain = disposable_domain(email)
+        if domain:
+            raise forms.ValidationError(
+                f"{domain} gives out disposable addresses, which cannot sign: please use an address you keep."
             )
         return email
 

@@ -1,4 +1,4 @@
-"""Canonical addresses: one inbox is one signer, however its address is typed.
+"""Canonical addresses: one inbox is one signer, however its address is typed; disposable domains sign nothing.
 
 The table runs each address through the sign form's email field (what the page and the JSON API
 validate with) and compares the canonical forms ``normalize_email`` gives the cleaned values.
@@ -9,7 +9,7 @@ import pytest
 from cms.addresses import normalize_email
 from cms.forms import SignatureForm
 
-SAME, DIFFERENT, INVALID = "same inbox", "different inboxes", "invalid"
+SAME, DIFFERENT, INVALID, DISPOSABLE = "same inbox", "different inboxes", "invalid", "disposable"
 
 #: A domain whose ASCII (punycode) form makes the address longer than the 254 characters a column
 #: holds, though the address as typed is 174 characters long and Django's validator accepts it.
@@ -60,6 +60,10 @@ ADDRESSES = [
     ("ada @example.org", None, INVALID),
     ("a" * 250 + "@example.org", None, INVALID),
     (f"ada@{LONG_IDN_DOMAIN}", None, INVALID),
+    # Disposable domains, a subdomain of one, in any case.
+    ("ada@mailinator.com", None, DISPOSABLE),
+    ("ada@inbox.mailinator.com", None, DISPOSABLE),
+    ("ADA@Mailinator.COM", None, DISPOSABLE),
 ]
 
 
@@ -76,6 +80,10 @@ def test_an_address_is_one_inbox_with_another_or_apart_or_refused(address, other
 
     if relation == INVALID:
         assert errors, f"{address!r} should be refused"
+        assert not any("disposable" in error for error in errors)
+        return
+    if relation == DISPOSABLE:
+        assert any("disposable" in error for error in errors), errors
         return
     other_cleaned, other_errors = email_errors(other)
     assert errors == other_errors == []
@@ -114,6 +122,20 @@ def test_a_provider_domain_folds_into_its_main_domain(settings):
 
     assert normalize_email("Ada@example.net") == normalize_email("ada@example.org") == "ada@example.org"
     assert normalize_email("ada+x@example.net") == "ada+x@example.org"  # no tag rule: the tag counts
+
+
+def test_a_disposable_domain_the_site_trusts_may_sign(settings):
+    settings.PETITIONS = {**settings.PETITIONS, "DISPOSABLE_DOMAINS_ALLOWED": ["mailinator.com"]}
+
+    assert email_errors("ada@mailinator.com")[1] == []
+
+
+def test_the_disposable_refusal_names_the_domain_and_says_what_to_do():
+    _, errors = email_errors("ada@Mailinator.com")
+
+    assert errors == [
+        "mailinator.com gives out disposable addresses, which cannot sign: please use an address you keep."
+    ]
 
 
 def test_a_tag_with_nothing_before_it_is_part_of_the_address():

@@ -280,6 +280,18 @@ def test_the_four_addresses_of_one_gmail_inbox_make_one_signature(petition, api_
     assert len(mailoutbox) == 1
 
 
+def test_a_disposable_address_is_a_400_naming_the_email_and_stores_nothing(petition, api_sign, mailoutbox):
+    response = api_sign(petition, email="ada@mailinator.com")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert response.json()["errors"]["email"] == [
+        "mailinator.com gives out disposable addresses, which cannot sign: please use an address you keep."
+    ]
+    assert not Signature.objects.exists()
+    assert mailoutbox == []
+
+
 def test_without_a_feed_choice_the_signer_stays_out_of_the_feed(petition, api_sign):
     api_sign(petition, feed_display=None)
 

@@ -50,6 +50,15 @@ def test_the_address_as_typed_is_the_one_stored_and_mailed(petition, sign, mailo
     assert [message.to for message in mailoutbox] == [["A.Da+petitions@GoogleMail.com"]]
 
 
+def test_a_disposable_address_is_a_400_with_a_field_error_and_stores_nothing(petition, sign, mailoutbox):
+    response = sign(petition, email="ada@mailinator.com")
+
+    assert response.status_code == 400
+    assert "disposable addresses, which cannot sign" in response.content.decode()
+    assert not Signature.objects.exists()
+    assert mailoutbox == []
+
+
 def test_the_same_email_may_sign_another_petition(index_page, petition, sign):
     from .factories import PetitionPageFactory
 
