@@ -60,7 +60,8 @@ DEFAULTS = {
     # How long CDNs and browsers may keep the JSON API's public answers (petition lists and details), in seconds.
     "API_CACHE_SECONDS": 5,
     # One inbox signs once: the mail providers whose addresses fold further than case and the
-    # IDNA form of the domain (cms.addresses.normalize_email). A domain maps to a rule:
+    # IDNA form of the domain (cms.addresses.normalize_email). A domain, in lowercase ASCII
+    # (punycode for an IDN), maps to a rule:
     #   "tag":    the separator of a sub-address ("ada+news@"): it and what follows it go;
     #   "dots":   False where the provider ignores dots in the local part;
     #   "domain": the provider's main domain, which this one is the same inbox as;
