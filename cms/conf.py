@@ -59,6 +59,52 @@ DEFAULTS = {
     "FROM_EMAIL": None,
     # How long CDNs and browsers may keep the JSON API's public answers (petition lists and details), in seconds.
     "API_CACHE_SECONDS": 5,
+    # One inbox signs once: the mail providers whose addresses fold further than case and the
+    # IDNA form of the domain (cms.addresses.normalize_email). A domain, in lowercase ASCII
+    # (punycode for an IDN), maps to a rule:
+    #   "tag":    the separator of a sub-address ("ada+news@"): it and what follows it go;
+    #   "dots":   False where the provider ignores dots in the local part;
+    #   "domain": the provider's main domain, which this one is the same inbox as;
+    #   "keep_separator": True where the text before the tag is not itself an address (Yahoo).
+    # Only behaviour the provider documents (or that its sign-in makes certain) is listed: a rule
+    # that folds too far makes two people one, and the second never gets to sign. Replace the
+    # dict to change it ({} folds case and domains only); rows signed before a change keep the
+    # form they were stored with. Sources, 2026-11:
+    "EMAIL_PROVIDERS": {
+        # Gmail: "dots don't matter" and "+anything" reaches the inbox (Google Account Help, "Gmail
+        # aliases"); googlemail.com is the same service under the name used in Germany and the UK.
+        # (Google Workspace addresses on other domains do count dots: not listed.)
+        "gmail.com": {"tag": "+", "dots": False},
+        "googlemail.com": {"tag": "+", "dots": False, "domain": "gmail.com"},
+        # Outlook.com "plus addressing" (Microsoft, since 2013); dots are part of the address.
+        "outlook.com": {"tag": "+"},
+        "hotmail.com": {"tag": "+"},
+        "live.com": {"tag": "+"},
+        "msn.com": {"tag": "+"},
+        # Fastmail "plus addressing" (its subdomain addressing, tag@ada.fastmail.com, is not folded).
+        "fastmail.com": {"tag": "+"},
+        "fastmail.fm": {"tag": "+"},
+        # Proton Mail "+aliases"; an account's name is one across proton.me, protonmail.com,
+        # protonmail.ch and pm.me (sign-in takes the bare name; pm.me is "the short version").
+        # Proton also delivers name with ".", "-" or "_" removed, but does not document it: not folded.
+        "proton.me": {"tag": "+"},
+        "protonmail.com": {"tag": "+", "domain": "proton.me"},
+        "protonmail.ch": {"tag": "+", "domain": "proton.me"},
+        "pm.me": {"tag": "+", "domain": "proton.me"},
+        # iCloud Mail takes +tags; an account with a me.com or mac.com address has the same name
+        # at icloud.com (Apple Support, "About your @icloud.com, @me.com, and @mac.com addresses").
+        "icloud.com": {"tag": "+"},
+        "me.com": {"tag": "+", "domain": "icloud.com"},
+        "mac.com": {"tag": "+", "domain": "icloud.com"},
+        # Yahoo Mail has no +tags; its disposable addresses are "basename-keyword@yahoo.com" (Yahoo
+        # Help, "disposable email addresses"), and a Yahoo ID is letters, digits, "_" and one ".".
+        # The base name is no address of its own, so the canonical form keeps the "-"
+        # ("basename-@yahoo.com"): it never equals the address of the Yahoo ID "basename".
+        "yahoo.com": {"tag": "-", "keep_separator": True},
+    },
+    # Addresses at the domains the disposable-email-domains package lists (and their subdomains)
+    # cannot sign; a domain named here may all the same (the list has had false positives).
+    "DISPOSABLE_DOMAINS_ALLOWED": (),
 }
 
 

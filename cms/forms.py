@@ -1,6 +1,8 @@
 from django import forms
 from django_countries import countries
 
+from .addresses import MAX_LENGTH, disposable_domain, normalize_email
+
 
 def country_choices():
     return [("", "—"), *countries]
@@ -18,7 +20,7 @@ class SignatureForm(forms.Form):
 
     first_name = forms.CharField(max_length=100, label="First name")
     last_name = forms.CharField(max_length=100, label="Last name", required=False)
-    email = forms.EmailField(max_length=254, label="Email")
+    email = forms.EmailField(max_length=MAX_LENGTH, label="Email")
     # Callable choices: a form instance then shares the list instead of deep-copying 250 pairs.
     country = forms.ChoiceField(choices=country_choices, required=False, label="Country")
     postcode = forms.CharField(max_length=20, required=False, label="Postcode")
@@ -53,6 +55,25 @@ class SignatureForm(forms.Form):
         if any(ch in name for ch in "\x00\r\n"):
             raise forms.ValidationError("Your name cannot contain line breaks.")
         return name
+
+    def clean_email(self):
+        """The address as typed (it is the one mailed), if it may sign: not disposable, and storable.
+
+        A punycoded domain can make the canonical form (``cms.addresses.normalize_email``) longer
+        than the address typed; the column holds MAX_LENGTH characters of it.
+        """
+        email = self.cleaned_data["email"]
+        if len(normalize_email(email)) > MAX_LENGTH:
+            raise forms.ValidationError(
+                f"Enter a valid email address: this one is longer than {MAX_LENGTH} characters "
+                "once its domain is written in ASCII."
+            )
+        domain = disposable_domain(email)
+        if domain:
+            raise forms.ValidationError(
+                f"{domain} gives out disposable addresses, which cannot sign: please use an address you keep."
+            )
+        return email
 
     def clean_last_name(self):
         return self.cleaned_data["last_name"].strip()

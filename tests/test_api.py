@@ -269,6 +269,29 @@ def test_the_answer_is_the_same_whether_the_address_had_signed_before(petition, 
     assert len(mailoutbox) == 1
 
 
+def test_the_four_addresses_of_one_gmail_inbox_make_one_signature(petition, api_sign, mailoutbox):
+    # The security finding: ada@, a.da@, ada+1@gmail.com and a.d.a+x@googlemail.com made 4 signatures.
+    addresses = ["ada@gmail.com", "a.da@gmail.com", "ada+1@gmail.com", "a.d.a+x@googlemail.com"]
+    responses = [api_sign(petition, email=address) for address in addresses]
+
+    assert [response.status_code for response in responses] == [202] * 4
+    assert len({response.content for response in responses}) == 1  # nothing tells a repeat apart
+    assert list(Signature.objects.values_list("email", "email_normalized")) == [("ada@gmail.com", "ada@gmail.com")]
+    assert len(mailoutbox) == 1
+
+
+def test_a_disposable_address_is_a_400_naming_the_email_and_stores_nothing(petition, api_sign, mailoutbox):
+    response = api_sign(petition, email="ada@mailinator.com")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert response.json()["errors"]["email"] == [
+        "mailinator.com gives out disposable addresses, which cannot sign: please use an address you keep."
+    ]
+    assert not Signature.objects.exists()
+    assert mailoutbox == []
+
+
 def test_without_a_feed_choice_the_signer_stays_out_of_the_feed(petition, api_sign):
     api_sign(petition, feed_display=None)
 
@@ -279,6 +302,7 @@ def test_without_a_feed_choice_the_signer_stays_out_of_the_feed(petition, api_si
     ("fields", "field"),
     [
         ({"email": "ada-at-example.org"}, "email"),
+        ({"email": "ada@" + ".".join(["äöüéèêëïîôûçñ"] * 12) + ".de"}, "email"),  # too long in ASCII
         ({"first_name": "   "}, "first_name"),
         ({"first_name": "x" * 101}, "first_name"),
         ({"first_name": "Ada\r\nBcc: x@example.org"}, "first_name"),

@@ -30,6 +30,37 @@ def test_one_signature_per_petition_and_email_folds_case_and_whitespace(petition
     assert Signature.objects.get().first_name == "Ada"  # nothing stored is overwritten
 
 
+#: One Gmail inbox typed four ways (the security finding): one signature.
+ONE_GMAIL_INBOX = ["ada@gmail.com", "a.da@gmail.com", "ada+1@gmail.com", "a.d.a+x@googlemail.com"]
+
+
+def test_one_gmail_inbox_typed_four_ways_signs_once_and_keeps_the_first_address(petition, sign, mailoutbox):
+    for address in ONE_GMAIL_INBOX:
+        assert sign(petition, email=address).status_code == 302
+
+    signature = Signature.objects.get()
+    assert (signature.email, signature.email_normalized) == ("ada@gmail.com", "ada@gmail.com")
+    assert [message.to for message in mailoutbox] == [["ada@gmail.com"]]
+
+
+def test_the_address_as_typed_is_the_one_stored_and_mailed(petition, sign, mailoutbox):
+    sign(petition, email=" A.Da+petitions@GoogleMail.com ")
+
+    signature = Signature.objects.get()
+    assert signature.email == "A.Da+petitions@GoogleMail.com"
+    assert signature.email_normalized == "ada@gmail.com"
+    assert [message.to for message in mailoutbox] == [["A.Da+petitions@GoogleMail.com"]]
+
+
+def test_a_disposable_address_is_a_400_with_a_field_error_and_stores_nothing(petition, sign, mailoutbox):
+    response = sign(petition, email="ada@mailinator.com")
+
+    assert response.status_code == 400
+    assert "disposable addresses, which cannot sign" in response.content.decode()
+    assert not Signature.objects.exists()
+    assert mailoutbox == []
+
+
 def test_the_same_email_may_sign_another_petition(index_page, petition, sign):
     from .factories import PetitionPageFactory
 
@@ -116,6 +147,7 @@ def test_a_rolled_back_sign_sends_no_email(petition, mailoutbox, django_capture_
         ("last_name", "y" * 5000, "at most 100 characters"),
         ("country", "ZZ", "Select a valid choice"),
         ("email", "ada@example.org\x00", "Null characters are not allowed"),
+        ("email", "ada@" + ".".join(["äöüéèêëïîôûçñ"] * 12) + ".de", "once its domain is written in ASCII"),
     ],
 )
 def test_bad_input_gets_a_form_error_not_a_500(petition, sign, field, value, message):
