@@ -1,16 +1,23 @@
 """Settings for the demo site, read from the environment.
 
-With nothing set this is the embedded default: SQLite, a Celery broker on the
+With ``DEBUG=1`` and nothing else set (what ``make demo`` does) this is the
+embedded demo: a public demo ``SECRET_KEY``, SQLite, a Celery broker on the
 filesystem, a file-based cache shared by the web and worker processes, and
 mail written as ``.eml`` files under ``var/mail/``. Set ``DATABASE_URL`` and
 ``REDIS_URL`` to use PostgreSQL and Redis; set ``ANYMAIL_ESP`` (plus that
 ESP's ``ANYMAIL_*`` keys) to send real mail.
+
+With ``DEBUG`` unset or off the settings refuse to load (``ImproperlyConfigured``,
+naming the variable) until ``SECRET_KEY`` (not the demo's), ``ALLOWED_HOSTS``
+and ``PETITIONS_SITE_URL`` are set.
 """
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PETITIONS_VAR_DIR", BASE_DIR / "var"))
@@ -27,11 +34,34 @@ def env_list(name, default=""):
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-DEBUG = env_bool("DEBUG", default="SECRET_KEY" not in os.environ)
-# The fallback key is only for the embedded demo; production sets SECRET_KEY.
-SECRET_KEY = os.environ.get("SECRET_KEY", "demo-only-insecure-key-set-SECRET_KEY-in-production")
+def refuse(variable, problem):
+    raise ImproperlyConfigured(
+        f"{problem}: set {variable} in the environment (or DEBUG=1 for the local demo, as `make demo` does)."
+    )
+
+
+# DEBUG comes from DEBUG alone, never from another setting: unset, it is off and the checks below
+# hold. The embedded demo asks for it explicitly (`make demo` and bin/demo set DEBUG=1).
+DEBUG = env_bool("DEBUG")
+# Public in this repository: anyone holding it can forge verification links offline.
+DEMO_SECRET_KEY = "demo-only-insecure-key-set-SECRET_KEY-in-production"
+SECRET_KEY = os.environ.get("SECRET_KEY", "").strip() or (DEMO_SECRET_KEY if DEBUG else "")
+if not DEBUG and SECRET_KEY in ("", DEMO_SECRET_KEY):
+    refuse("SECRET_KEY", "DEBUG is off and SECRET_KEY is missing or the public demo key")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]" if DEBUG else "")
+if not ALLOWED_HOSTS:
+    refuse("ALLOWED_HOSTS", "DEBUG is off and ALLOWED_HOSTS is not set (e.g. petitions.example.org)")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+# The base of every link in the emails: never a guess in production.
+SITE_URL = (
+    os.environ.get("PETITIONS_SITE_URL", "").strip()
+    or os.environ.get("WAGTAILADMIN_BASE_URL", "").strip()
+    or ("http://127.0.0.1:8000" if DEBUG else "")
+)
+if not SITE_URL:
+    refuse("PETITIONS_SITE_URL", "DEBUG is off and PETITIONS_SITE_URL is not set (e.g. https://petitions.example.org)")
+if urlsplit(SITE_URL).scheme not in ("http", "https") or not urlsplit(SITE_URL).hostname:
+    refuse("PETITIONS_SITE_URL", f"PETITIONS_SITE_URL {SITE_URL!r} is not an http(s) URL with a host")
 
 INSTALLED_APPS = [
     # The petition plugin: three apps a host project adds.
@@ -198,12 +228,12 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 
 WAGTAIL_SITE_NAME = os.environ.get("WAGTAIL_SITE_NAME", "Petitions")
-WAGTAILADMIN_BASE_URL = os.environ.get("WAGTAILADMIN_BASE_URL", "http://127.0.0.1:8000")
+WAGTAILADMIN_BASE_URL = os.environ.get("WAGTAILADMIN_BASE_URL", SITE_URL)
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
 
 # The petition plugin's settings (see cms/conf.py for every key and default).
 PETITIONS = {
-    "SITE_URL": os.environ.get("PETITIONS_SITE_URL", WAGTAILADMIN_BASE_URL),
+    "SITE_URL": SITE_URL,
     # Bench-only: addresses the sign rate limit lets through (e.g. 127.0.0.1 for `make bench`).
     "RATE_LIMIT_ALLOW": env_list("PETITIONS_RATE_LIMIT_ALLOW"),
     "ALLOWED_ORIGINS": env_list("PETITIONS_ALLOWED_ORIGINS"),
