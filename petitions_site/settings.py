@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "petitions_site",
     "django_countries",
     "anymail",
+    "csp",  # django-csp: the Content-Security-Policy header (its checks catch old-style settings)
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
     "wagtail.contrib.routable_page",
@@ -98,6 +99,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before the page cache, so a cached copy gets the same policy as a fresh page (no nonces).
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before sessions: a cached petition page costs one cache read.
     "cms.middleware.PetitionPageCacheMiddleware",
@@ -237,6 +240,32 @@ PETITIONS = {
     # Bench-only: addresses the sign rate limit lets through (e.g. 127.0.0.1 for `make bench`).
     "RATE_LIMIT_ALLOW": env_list("PETITIONS_RATE_LIMIT_ALLOW"),
     "ALLOWED_ORIGINS": env_list("PETITIONS_ALLOWED_ORIGINS"),
+}
+
+# Sent by SecurityMiddleware (Django's default, said here): the sign endpoint's Origin check falls back
+# to the Referer of our own pages, and other sites learn nothing of the page a visitor came from.
+SECURE_REFERRER_POLICY = "same-origin"
+
+# The public pages need nothing but their own files: petitions.css, live-count.js (which polls
+# count.json on this origin), the images under MEDIA_URL, and forms that post to this origin. No
+# inline script or style, so no 'unsafe-inline' and no nonce: a nonce would differ per response and
+# break the copy of a petition page that anonymous visitors share (cms.middleware).
+# Left out: Wagtail's admin (its templates run inline scripts and style attributes, e.g. the inline
+# panels and date widgets, and it previews pages in frames) and django-ninja's Swagger UI at
+# /api/docs/ (from a CDN): both are served with their own framework's headers.
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ["/admin/", "/api/docs/"],
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],  # as X-Frame-Options: DENY
+    },
 }
 
 if not DEBUG:

@@ -98,3 +98,15 @@ def test_production_settings_pass_check_deploy_without_warnings(tmp_path):
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == "System check identified no issues (0 silenced).", result.stdout + result.stderr
+
+
+def test_production_settings_send_a_content_security_policy_and_a_referrer_policy(tmp_path):
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.SECURE_REFERRER_POLICY); print(' '.join(s.CONTENT_SECURITY_POLICY['DIRECTIVES']['script-src'])); "
+        "print('csp.middleware.CSPMiddleware' in s.MIDDLEWARE)"
+    )
+    result = run_site(tmp_path, ["-c", code], DJANGO_SETTINGS_MODULE="petitions_site.settings", **PRODUCTION)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:3] == ["same-origin", "'self'", "True"]
