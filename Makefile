@@ -17,6 +17,9 @@ $(VENV)/.test: requirements.txt requirements-test.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-test.txt
 	touch $@ $(VENV)/.runtime
 
+# The embedded demo runs in debug mode, asked for here: the settings never turn DEBUG on by themselves.
+demo migrate: export DEBUG ?= 1
+
 migrate: $(VENV)/.runtime
 	$(BIN)/python manage.py migrate --noinput
 

@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 DB = "petitions_files_bench"
 os.environ.setdefault("DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{DB}")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "petitions_site.settings")
+os.environ.setdefault("DEBUG", "1")  # the demo's settings on this machine, as `make demo` runs them
 os.environ.setdefault("PETITIONS_VAR_DIR", tempfile.mkdtemp(prefix="petitions-files-bench-"))
 
 

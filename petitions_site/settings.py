@@ -1,16 +1,23 @@
 """Settings for the demo site, read from the environment.
 
-With nothing set this is the embedded default: SQLite, a Celery broker on the
+With ``DEBUG=1`` and nothing else set (what ``make demo`` does) this is the
+embedded demo: a public demo ``SECRET_KEY``, SQLite, a Celery broker on the
 filesystem, a file-based cache shared by the web and worker processes, and
 mail written as ``.eml`` files under ``var/mail/``. Set ``DATABASE_URL`` and
 ``REDIS_URL`` to use PostgreSQL and Redis; set ``ANYMAIL_ESP`` (plus that
 ESP's ``ANYMAIL_*`` keys) to send real mail.
+
+With ``DEBUG`` unset or off the settings refuse to load (``ImproperlyConfigured``,
+naming the variable) until ``SECRET_KEY`` (not the demo's), ``ALLOWED_HOSTS``
+and ``PETITIONS_SITE_URL`` are set.
 """
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PETITIONS_VAR_DIR", BASE_DIR / "var"))
@@ -27,11 +34,34 @@ def env_list(name, default=""):
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-DEBUG = env_bool("DEBUG", default="SECRET_KEY" not in os.environ)
-# The fallback key is only for the embedded demo; production sets SECRET_KEY.
-SECRET_KEY = os.environ.get("SECRET_KEY", "demo-only-insecure-key-set-SECRET_KEY-in-production")
+def refuse(variable, problem):
+    raise ImproperlyConfigured(
+        f"{problem}: set {variable} in the environment (or DEBUG=1 for the local demo, as `make demo` does)."
+    )
+
+
+# DEBUG comes from DEBUG alone, never from another setting: unset, it is off and the checks below
+# hold. The embedded demo asks for it explicitly (`make demo` and bin/demo set DEBUG=1).
+DEBUG = env_bool("DEBUG")
+# Public in this repository: anyone holding it can forge verification links offline.
+DEMO_SECRET_KEY = "demo-only-insecure-key-set-SECRET_KEY-in-production"
+SECRET_KEY = os.environ.get("SECRET_KEY", "").strip() or (DEMO_SECRET_KEY if DEBUG else "")
+if not DEBUG and SECRET_KEY in ("", DEMO_SECRET_KEY):
+    refuse("SECRET_KEY", "DEBUG is off and SECRET_KEY is missing or the public demo key")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]" if DEBUG else "")
+if not ALLOWED_HOSTS:
+    refuse("ALLOWED_HOSTS", "DEBUG is off and ALLOWED_HOSTS is not set (e.g. petitions.example.org)")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+# The base of every link in the emails: never a guess in production.
+SITE_URL = (
+    os.environ.get("PETITIONS_SITE_URL", "").strip()
+    or os.environ.get("WAGTAILADMIN_BASE_URL", "").strip()
+    or ("http://127.0.0.1:8000" if DEBUG else "")
+)
+if not SITE_URL:
+    refuse("PETITIONS_SITE_URL", "DEBUG is off and PETITIONS_SITE_URL is not set (e.g. https://petitions.example.org)")
+if urlsplit(SITE_URL).scheme not in ("http", "https") or not urlsplit(SITE_URL).hostname:
+    refuse("PETITIONS_SITE_URL", f"PETITIONS_SITE_URL {SITE_URL!r} is not an http(s) URL with a host")
 
 INSTALLED_APPS = [
     # The petition plugin: three apps a host project adds.
@@ -42,6 +72,7 @@ INSTALLED_APPS = [
     "petitions_site",
     "django_countries",
     "anymail",
+    "csp",  # django-csp: the Content-Security-Policy header (its checks catch old-style settings)
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
     "wagtail.contrib.routable_page",
@@ -68,6 +99,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before the page cache, so a cached copy gets the same policy as a fresh page (no nonces).
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before sessions: a cached petition page costs one cache read.
     "cms.middleware.PetitionPageCacheMiddleware",
@@ -198,15 +231,41 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 
 WAGTAIL_SITE_NAME = os.environ.get("WAGTAIL_SITE_NAME", "Petitions")
-WAGTAILADMIN_BASE_URL = os.environ.get("WAGTAILADMIN_BASE_URL", "http://127.0.0.1:8000")
+WAGTAILADMIN_BASE_URL = os.environ.get("WAGTAILADMIN_BASE_URL", SITE_URL)
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
 
 # The petition plugin's settings (see cms/conf.py for every key and default).
 PETITIONS = {
-    "SITE_URL": os.environ.get("PETITIONS_SITE_URL", WAGTAILADMIN_BASE_URL),
+    "SITE_URL": SITE_URL,
     # Bench-only: addresses the sign rate limit lets through (e.g. 127.0.0.1 for `make bench`).
     "RATE_LIMIT_ALLOW": env_list("PETITIONS_RATE_LIMIT_ALLOW"),
     "ALLOWED_ORIGINS": env_list("PETITIONS_ALLOWED_ORIGINS"),
+}
+
+# Sent by SecurityMiddleware (Django's default, said here): the sign endpoint's Origin check falls back
+# to the Referer of our own pages, and other sites learn nothing of the page a visitor came from.
+SECURE_REFERRER_POLICY = "same-origin"
+
+# The public pages need nothing but their own files: petitions.css, live-count.js (which polls
+# count.json on this origin), the images under MEDIA_URL, and forms that post to this origin. No
+# inline script or style, so no 'unsafe-inline' and no nonce: a nonce would differ per response and
+# break the copy of a petition page that anonymous visitors share (cms.middleware).
+# Left out: Wagtail's admin (its templates run inline scripts and style attributes, e.g. the inline
+# panels and date widgets, and it previews pages in frames) and django-ninja's Swagger UI at
+# /api/docs/ (from a CDN): both are served with their own framework's headers.
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ["/admin/", "/api/docs/"],
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],  # as X-Frame-Options: DENY
+    },
 }
 
 if not DEBUG:

@@ -52,6 +52,9 @@ if MISSING_SERVICES:
         del os.environ[name]
 SERVICES_AVAILABLE = not MISSING_SERVICES
 
+# The demo's settings load in their local mode (its demo key and hosts); DEBUG is turned off below.
+os.environ.setdefault("DEBUG", "1")
+
 from petitions_site.settings import *  # noqa: E402, F403
 
 _test_db = DATABASES["default"]["TEST"]  # noqa: F405

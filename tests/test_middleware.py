@@ -27,7 +27,14 @@ def test_a_cached_copy_carries_the_same_security_headers_as_the_fresh_page(petit
     hit = client.get(petition.url)
 
     assert (miss[OWN_MARKER], hit[OWN_MARKER]) == ("miss", "hit")
-    for name in ("X-Frame-Options", "Vary", "Referrer-Policy", "X-Content-Type-Options", "Cross-Origin-Opener-Policy"):
+    for name in (
+        "X-Frame-Options",
+        "Vary",
+        "Referrer-Policy",
+        "X-Content-Type-Options",
+        "Cross-Origin-Opener-Policy",
+        "Content-Security-Policy",
+    ):
         assert name in miss, name  # the page has them fresh: a hit must too
     assert {k: v for k, v in hit.items() if k != OWN_MARKER} == {k: v for k, v in miss.items() if k != OWN_MARKER}
     assert hit.content == miss.content
