@@ -8,9 +8,12 @@ stops at "ready" for a lead to review and send.
 
 import pytest
 from django.contrib.auth.models import Group
+from django.urls import reverse
 
-from cms.models import PetitionPage
+from cms import reconcile
+from cms.models import Delivery, PetitionPage
 
+from .factories import PetitionPageFactory, SignatureFactory, petition_body
 from .test_admin import edit_url, form_errors, petition_form_data
 
 pytestmark = pytest.mark.django_db
@@ -53,12 +56,31 @@ def lead(django_user_model):
     return user_in(django_user_model, "lead", "Moderators", "Campaign leads")
 
 
+@pytest.fixture
+def commit(django_capture_on_commit_callbacks):
+    def _commit(function, *args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return function(*args, **kwargs)
+
+    return _commit
+
+
 def form_data(page, official, **extra):
     return petition_form_data(official, title=page.title, slug=page.slug, **extra)
 
 
 def delivery_settings(page):
     return {name: getattr(page, name) for name in UNSET}
+
+
+def reach_goal(page, commit):
+    SignatureFactory.create_batch(page.goal, petition=page, verified=True, share_with_officials=True)
+    commit(reconcile.reconcile_counts)
+    commit(reconcile.reconcile_counts)
+
+
+def sent_to_officials(mailoutbox):
+    return [m for m in mailoutbox if m.anymail_test_params["tags"] == ["petition-delivery"]]
 
 
 # --- who sees and sets the settings ----------------------------------------------------
@@ -128,3 +150,81 @@ def test_a_bad_notify_address_is_a_form_error_not_a_500(client, petition, offici
     assert response.status_code == 200  # Wagtail shows the form again with its errors
     assert "“not an address” is not an email address." in form_errors(response)["milestone_notify_emails"][0]
     assert PetitionPage.objects.get(pk=petition.pk).get_latest_revision() is None
+
+
+# --- automatic deliveries ----------------------------------------------------------------
+
+
+def test_a_page_whose_delivery_no_lead_decided_stops_at_ready_at_its_goal(index_page, official, commit, mailoutbox):
+    # As a page saved before this rule, or by code, would be: deliver_at_goal with no lead's decision.
+    page = PetitionPageFactory(parent=index_page, goal=2, deliver_at_goal=True, body=petition_body([official.pk]))
+
+    reach_goal(page, commit)
+
+    delivery = Delivery.objects.get()
+    assert delivery.trigger == Delivery.Trigger.GOAL
+    assert delivery.status == Delivery.Status.READY  # built, waiting for a lead to press Send
+    assert delivery.files_ready
+    assert sent_to_officials(mailoutbox) == []
+
+
+def test_an_editors_change_to_a_lead_configured_page_leaves_its_goal_delivery_for_a_lead(
+    client, petition, official, lead, editor, moderator, commit, mailoutbox
+):
+    client.force_login(lead)
+    client.post(
+        edit_url(petition),
+        form_data(petition, official, goal="2", deliver_at_goal="on", **{"action-publish": "action-publish"}),
+    )
+    client.force_login(editor)  # lowers the goal; a moderator publishes it
+    client.post(edit_url(petition), form_data(petition, official, goal="1"))
+    client.force_login(moderator)
+    client.post(edit_url(petition), form_data(petition, official, goal="1", **{"action-publish": "action-publish"}))
+    page = PetitionPage.objects.get(pk=petition.pk)
+    assert page.goal == 1 and page.deliver_at_goal
+
+    reach_goal(page, commit)
+
+    assert Delivery.objects.get().status == Delivery.Status.READY
+    assert sent_to_officials(mailoutbox) == []
+
+
+def test_a_lead_configured_page_delivers_at_its_goal_by_itself(client, petition, official, lead, commit, mailoutbox):
+    client.force_login(lead)
+    client.post(
+        edit_url(petition),
+        form_data(petition, official, goal="2", deliver_at_goal="on", **{"action-publish": "action-publish"}),
+    )
+
+    reach_goal(PetitionPage.objects.get(pk=petition.pk), commit)
+
+    delivery = Delivery.objects.get()
+    assert delivery.status == Delivery.Status.SENT
+    assert delivery.created_by == lead  # whose decision sent it
+    assert [m.to for m in sent_to_officials(mailoutbox)] == [[official.email]]
+
+
+def test_a_lead_who_lost_the_permission_no_longer_decides(index_page, official, lead, commit, mailoutbox):
+    page = PetitionPageFactory(
+        parent=index_page, goal=2, deliver_at_goal=True, delivery_settings_by=lead, body=petition_body([official.pk])
+    )
+    lead.groups.remove(Group.objects.get(name="Campaign leads"))
+
+    reach_goal(page, commit)
+
+    assert Delivery.objects.get().status == Delivery.Status.READY
+    assert sent_to_officials(mailoutbox) == []
+
+
+def test_the_leads_are_told_that_a_delivery_waits_for_them(index_page, official, commit, mailoutbox):
+    page = PetitionPageFactory(
+        parent=index_page, goal=2, deliver_at_goal=True, milestone_notify_emails="lead@example.org",
+        body=petition_body([official.pk]),
+    )  # fmt: skip
+
+    reach_goal(page, commit)
+
+    [message] = [m for m in mailoutbox if m.anymail_test_params["tags"] == ["petition-milestone"]]
+    delivery = Delivery.objects.get()
+    assert "waits for a campaign lead" in message.body
+    assert reverse("petitions_deliveries:detail", args=[delivery.pk]) in message.body
