@@ -24,6 +24,7 @@ from wagtail.rich_text import expand_db_html
 from . import exports, reconcile
 from .conf import get_setting, get_signature_model
 from .models import Delivery, DeliveryRecipient, OfficialResponse, PetitionCountryCount, PetitionStats
+from .permissions import decided_by_lead
 from .signals import delivery_sent
 
 logger = logging.getLogger("petitions")
@@ -142,9 +143,20 @@ def build_files(delivery_id) -> bool:
     delivery.rows_total = delivery.rows_done = rows
     delivery.status = Delivery.Status.READY
     delivery.save(update_fields=["csv_file", "pdf_file", "rows_total", "rows_done", "status"])
-    if delivery.trigger != Delivery.Trigger.MANUAL:  # milestone deliveries send themselves
+    if sends_itself(delivery):
         start_sending(delivery)
     return True
+
+
+def sends_itself(delivery) -> bool:
+    """Whether a delivery is sent as soon as its files are built, with no lead pressing Send.
+
+    Only automatic (milestone) deliveries prepared under a campaign lead's
+    decision do: the page's ``delivery_settings_by``, recorded as the
+    delivery's ``created_by``, who still has the deliver permission. Any
+    other automatic delivery waits at READY in the admin's Deliveries list.
+    """
+    return delivery.trigger != Delivery.Trigger.MANUAL and decided_by_lead(delivery.created_by)
 
 
 def render(delivery, recipient=None):

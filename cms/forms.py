@@ -1,7 +1,10 @@
 from django import forms
 from django_countries import countries
+from wagtail.admin.forms import WagtailAdminPageForm
 
 from .addresses import MAX_LENGTH, disposable_domain, normalize_email
+from .permissions import DELIVER as DELIVER  # for the page panels: models import no more than forms
+from .permissions import can_deliver
 
 
 def country_choices():
@@ -89,3 +92,38 @@ class SignatureForm(forms.Form):
     @property
     def is_bot(self):
         return bool(self.cleaned_data.get("website"))
+
+
+#: The page settings that make a petition deliver to officials, or email leads, by itself.
+#: Only users with the deliver permission may set them (``PetitionMixin.petition_panels``).
+DELIVERY_SETTINGS = (
+    "milestone_step",
+    "raise_goal_automatically",
+    "milestone_notify_emails",
+    "deliver_at_goal",
+    "deliver_at_milestones",
+)
+
+
+class PetitionPageForm(WagtailAdminPageForm):
+    """The page editor's form: records whose decision the page's automatic deliveries are.
+
+    Wagtail leaves the delivery settings out of the form of a user without
+    the deliver permission (their panels carry ``permission=DELIVER``), so
+    what such a user posts for them is ignored. Whoever saves the form with
+    those settings in it has seen and decided them, together with the letter,
+    its officials and the goal that an automatic delivery sends or waits for:
+    ``delivery_settings_by`` names them. Anyone else who changes the page
+    (an editor's draft; a moderator publishing it keeps it as it is) clears
+    it, so an automatic delivery of content no lead has seen waits for a
+    lead to send it (``cms.deliveries.sends_itself``). Saving without a change
+    keeps it: the page is still the one the lead decided on.
+    """
+
+    def clean(self):
+        cleaned_data = super().clean()
+        if can_deliver(self.for_user) and any(name in self.fields for name in DELIVERY_SETTINGS):
+            self.instance.delivery_settings_by = self.for_user
+        elif self.has_changed():
+            self.instance.delivery_settings_by = None
+        return cleaned_data

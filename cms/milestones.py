@@ -13,11 +13,13 @@ from anymail.message import AnymailMessage
 from django.conf import settings
 from django.db import transaction
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from wagtail.models import Page
 
 from .conf import get_setting
-from .models import Milestone, PetitionStats
+from .models import Delivery, Milestone, PetitionStats
+from .permissions import decided_by_lead
 from .signals import milestone_reached
 
 logger = logging.getLogger("petitions")
@@ -90,6 +92,19 @@ def record(totals, before, now):
     return goals
 
 
+def waiting_url(milestone):
+    """The admin address of the milestone's automatic delivery if it waits for a lead to send it, else None.
+
+    It waits when no lead decided the page's delivery settings (``cms.deliveries.sends_itself``).
+    """
+    delivery = Delivery.objects.filter(milestone=milestone).select_related("created_by").first()
+    if delivery is None or decided_by_lead(delivery.created_by):
+        return None
+    site = milestone.petition.get_site()
+    base = get_setting("SITE_URL") or (site.root_url if site else "")
+    return base.rstrip("/") + reverse("petitions_deliveries:detail", args=[delivery.pk])
+
+
 def notify(milestone_id) -> bool:
     """Email the page's campaign leads about one milestone, once."""
     with transaction.atomic():
@@ -97,9 +112,14 @@ def notify(milestone_id) -> bool:
         if milestone is None:
             return False
         page = milestone.petition.specific
-        recipients = [line.strip() for line in page.milestone_notify_emails.splitlines() if line.strip()]
+        recipients = page.get_milestone_notify_emails()
         if recipients:
-            context = {"page": page, "milestone": milestone, "url": page.full_url}
+            context = {
+                "page": page,
+                "milestone": milestone,
+                "url": page.full_url,
+                "waiting_url": waiting_url(milestone),
+            }
             message = AnymailMessage(
                 subject=f"“{page.title}” reached {milestone.threshold:,} signatures",
                 body=render_to_string("petitions/email/milestone.txt", context),

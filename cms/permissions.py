@@ -12,6 +12,15 @@ def can_deliver(user) -> bool:
     return user.is_active and user.has_perm(DELIVER)
 
 
+def decided_by_lead(user) -> bool:
+    """Whether ``user`` (who set a page's delivery settings, or None) still makes it a lead's decision.
+
+    Checked when the decision is acted on, not only when it was made: a lead
+    who has since left the group, or was deactivated, decides nothing.
+    """
+    return user is not None and can_deliver(user)
+
+
 def require_deliver_permission(view):
     @wraps(view)
     def wrapped(request, *args, **kwargs):

@@ -15,6 +15,7 @@ from wagtail.signals import page_published, page_unpublished
 
 from . import deliveries
 from .models import Milestone
+from .permissions import decided_by_lead
 from .signals import delivery_sent, milestone_reached
 from .views import forget_petition
 
@@ -26,14 +27,22 @@ def deliver_at_milestone(sender, milestone, page, **kwargs):
     """Prepare the one delivery a milestone asks for (a OneToOne on the milestone keeps it one).
 
     Runs inside the reconcile's transaction and lock: the delivery exists if and only if the milestone does.
+    The lead who decided the page's delivery settings is recorded as its author; with none (or one
+    who no longer has the permission) it stops at READY for a lead to send (``deliveries.sends_itself``).
     """
     wanted = page.deliver_at_goal if milestone.kind == Milestone.Kind.GOAL else page.deliver_at_milestones
     if not wanted:
         return
+    lead = page.delivery_settings_by if page.delivery_settings_by_id else None
     try:
         with transaction.atomic():
             deliveries.prepare_delivery(
-                page, page.get_officials(), trigger=milestone.kind, milestone=milestone, recount=False
+                page,
+                page.get_officials(),
+                user=lead if decided_by_lead(lead) else None,
+                trigger=milestone.kind,
+                milestone=milestone,
+                recount=False,
             )
     except deliveries.DeliveryError as exc:
         logger.warning("No automatic delivery of petition %s at %s: %s", page.pk, milestone.threshold, exc)
@@ -41,7 +50,7 @@ def deliver_at_milestone(sender, milestone, page, **kwargs):
 
 @receiver(milestone_reached, dispatch_uid="petitions-notify-leads-of-milestone")
 def notify_leads_of_milestone(sender, milestone, page, **kwargs):
-    if milestone.pk and page.milestone_notify_emails.strip():
+    if milestone.pk and page.get_milestone_notify_emails():
         from workers.tasks import notify_milestone
 
         transaction.on_commit(lambda: notify_milestone.delay(milestone.pk))

@@ -304,8 +304,10 @@ def test_a_lead_preparing_without_officials_gets_a_form_error_not_a_500(signed_p
 # --- milestones ---------------------------------------------------------------------------
 
 
-def test_reaching_the_goal_delivers_automatically_once(index_page, official, commit, mailoutbox):
-    petition = PetitionPageFactory(parent=index_page, goal=2, deliver_at_goal=True, body=petition_body([official.pk]))
+def test_reaching_the_goal_delivers_automatically_once(index_page, official, lead, commit, mailoutbox):
+    petition = PetitionPageFactory(
+        parent=index_page, goal=2, deliver_at_goal=True, delivery_settings_by=lead, body=petition_body([official.pk])
+    )  # a lead decided it (tests/test_delivery_decisions.py: otherwise it waits for one)
     SignatureFactory.create_batch(2, petition=petition, verified=True, share_with_officials=True)
 
     commit(reconcile.reconcile_counts)
@@ -320,10 +322,10 @@ def test_reaching_the_goal_delivers_automatically_once(index_page, official, com
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_milestone_crossed_by_concurrent_verifications_yields_exactly_one_delivery(index_page, official):
+def test_a_milestone_crossed_by_concurrent_verifications_yields_exactly_one_delivery(index_page, official, lead):
     petition = PetitionPageFactory(
         parent=index_page, goal=6, deliver_at_goal=True, milestone_step=3, deliver_at_milestones=True,
-        body=petition_body([official.pk]),
+        delivery_settings_by=lead, body=petition_body([official.pk]),
     )  # fmt: skip
     pending = SignatureFactory.create_batch(8, petition=petition, share_with_officials=True)
 

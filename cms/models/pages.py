@@ -1,6 +1,8 @@
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import models
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -14,7 +16,7 @@ from wagtail.search import index
 from petition_blocks.blocks import PetitionStreamBlock
 
 from ..conf import get_signature_model
-from ..forms import SignatureForm
+from ..forms import DELIVER, PetitionPageForm, SignatureForm
 from ..store import get_store
 from ..tokens import ExpiredToken, InvalidToken, read_token
 from .deliveries import Delivery, OfficialResponse
@@ -106,6 +108,12 @@ class PetitionMixin(RoutablePageMixin, models.Model):
     feed_show_place = models.BooleanField(
         default=False, help_text="Show signers' country in the feed (for those who gave it)."
     )
+    #: Who decided the delivery settings of the page as it stands: written by the page editor's
+    #: form (``cms.forms.PetitionPageForm``), never edited directly. Automatic deliveries send
+    #: themselves only while this user has the deliver permission; otherwise they wait for a lead.
+    delivery_settings_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, editable=False, on_delete=models.SET_NULL, related_name="+"
+    )
 
     # For Wagtail's page API: settings a front end needs, never the leads' addresses or email wording.
     api_fields = [
@@ -121,15 +129,18 @@ class PetitionMixin(RoutablePageMixin, models.Model):
         APIField("feed_show_place"),
     ]
 
+    # The goal is campaign copy that editors keep; what happens when it is reached (deliveries,
+    # emails to leads, raising it) is a campaign lead's decision: only users with the deliver
+    # permission see those fields, and Wagtail drops them from anyone else's form.
     petition_panels = [
         FieldPanel("goal"),
         MultiFieldPanel(
             [
-                FieldPanel("milestone_step"),
-                FieldPanel("raise_goal_automatically"),
-                FieldPanel("milestone_notify_emails"),
-                FieldPanel("deliver_at_goal"),
-                FieldPanel("deliver_at_milestones"),
+                FieldPanel("milestone_step", permission=DELIVER),
+                FieldPanel("raise_goal_automatically", permission=DELIVER),
+                FieldPanel("milestone_notify_emails", permission=DELIVER),
+                FieldPanel("deliver_at_goal", permission=DELIVER),
+                FieldPanel("deliver_at_milestones", permission=DELIVER),
             ],
             heading="Milestones and deliveries",
         ),
@@ -152,17 +163,30 @@ class PetitionMixin(RoutablePageMixin, models.Model):
         ),
     ]
 
+    base_form_class = PetitionPageForm
+
     class Meta:
         abstract = True
 
     def clean(self):
         super().clean()
+        for address in self.get_milestone_notify_emails():
+            try:
+                validate_email(address)
+            except ValidationError:
+                raise ValidationError(
+                    {"milestone_notify_emails": f"“{address}” is not an email address. Write one address per line."}
+                ) from None
         if self.opens_at and self.closes_at and self.closes_at <= self.opens_at:
             raise ValidationError({"closes_at": "The closing time must be after the opening time."})
         if "{link}" not in (self.verification_email_body or ""):
             raise ValidationError(
                 {"verification_email_body": "The email must contain {link}, where the confirmation link goes."}
             )
+
+    def get_milestone_notify_emails(self) -> list:
+        """The leads' addresses to email at each milestone, one a line."""
+        return [line.strip() for line in (self.milestone_notify_emails or "").splitlines() if line.strip()]
 
     # --- override points -------------------------------------------------
 
