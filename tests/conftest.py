@@ -112,3 +112,14 @@ def sign(client, django_capture_on_commit_callbacks):
             return client.post(sign_url(page) + query, fields, REMOTE_ADDR=remote_addr)
 
     return _sign
+
+
+@pytest.fixture
+def commit(django_capture_on_commit_callbacks):
+    """Run a call and then its on-commit callbacks (queued tasks run eagerly)."""
+
+    def _commit(function, *args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return function(*args, **kwargs)
+
+    return _commit

@@ -18,17 +18,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def commit(django_capture_on_commit_callbacks):
-    """Run a call and then its on-commit callbacks (queued tasks run eagerly)."""
-
-    def _commit(function, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return function(*args, **kwargs)
-
-    return _commit
-
-
-@pytest.fixture
 def signed_petition(petition, commit):
     SignatureFactory(petition=petition, first_name="Consenting", last_name="Person", share_with_officials=True,
                      verified=True, country="GB", opt_in_updates=True)  # fmt: skip

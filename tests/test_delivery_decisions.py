@@ -56,15 +56,6 @@ def lead(django_user_model):
     return user_in(django_user_model, "lead", "Moderators", "Campaign leads")
 
 
-@pytest.fixture
-def commit(django_capture_on_commit_callbacks):
-    def _commit(function, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return function(*args, **kwargs)
-
-    return _commit
-
-
 def form_data(page, official, **extra):
     return petition_form_data(official, title=page.title, slug=page.slug, **extra)
 

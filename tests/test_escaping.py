@@ -19,15 +19,6 @@ HOSTILE = '<script>alert("x")</script>'
 
 
 @pytest.fixture
-def commit(django_capture_on_commit_callbacks):
-    def _commit(function, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return function(*args, **kwargs)
-
-    return _commit
-
-
-@pytest.fixture
 def lead(django_user_model):
     """A campaign lead: sees signatures (the admin and a Wagtail API token), edits no pages."""
     user = django_user_model.objects.create_user("lead", password="not-used")
