@@ -18,6 +18,11 @@ from .tokens import make_token
 logger = logging.getLogger("petitions")
 
 PLACEHOLDER = re.compile(r"\{(first_name|petition|link)\}")
+#: What ``{first_name}`` becomes in page texts written before names left the email ("Hi there,").
+#: Nothing a signer typed goes into the verification email: it is mailed to any address typed
+#: into a public form, so a name field would let anyone make our sender greet a stranger with
+#: their own text (a URL, an offer). The email's To header is the bare address for the same reason.
+GENERIC_GREETING = "there"
 # anymail recipient statuses after which the ESP will never deliver.
 REFUSED_STATUSES = {"rejected", "invalid", "failed"}
 
@@ -55,12 +60,13 @@ def html_paragraphs(template: str, values: dict) -> list:
 
 
 def build_verification_message(page, signature) -> AnymailMessage:
-    values = {"first_name": signature.first_name, "petition": page.title, "link": confirm_url(page, signature)}
+    values = {"first_name": GENERIC_GREETING, "petition": page.title, "link": confirm_url(page, signature)}
     message = AnymailMessage(
-        # One line: nothing a signer types can add a header.
+        # One line: no editor text can add a header.
         subject=" ".join(fill(page.verification_email_subject, values).split()),
         body=fill(page.verification_email_body, values),
         from_email=get_setting("FROM_EMAIL") or settings.DEFAULT_FROM_EMAIL,
+        # The address alone, never "name <address>": no display name from the signer's input.
         to=[signature.email],
         tags=list(get_setting("VERIFICATION_EMAIL_TAGS")),
         metadata={"petition_id": str(page.pk), "signature_id": str(signature.pk)},

@@ -24,7 +24,7 @@ from .stats import live_counts, live_values
 
 DEFAULT_EMAIL_SUBJECT = "Please confirm your signature on “{petition}”"
 DEFAULT_EMAIL_BODY = (
-    "Hi {first_name},\n\n"
+    "Hello,\n\n"
     "Thank you for signing “{petition}”. Your signature counts once you confirm it:\n\n"
     "{link}\n\n"
     "If you didn't sign, ignore this email and nothing will be counted."
@@ -79,11 +79,14 @@ class PetitionMixin(RoutablePageMixin, models.Model):
     verification_email_subject = models.CharField(
         max_length=255,
         default=DEFAULT_EMAIL_SUBJECT,
-        help_text="Placeholders: {first_name}, {petition}.",
+        help_text="Placeholders: {petition}. The signer's name is never put in the email.",
     )
     verification_email_body = models.TextField(
         default=DEFAULT_EMAIL_BODY,
-        help_text="Plain text. Placeholders: {first_name}, {petition}, {link} (required).",
+        help_text=(
+            "Plain text. Placeholders: {petition}, {link} (required). The signer's name is never put in "
+            "the email (anyone can type any address and name); an old {first_name} reads “there”."
+        ),
     )
 
     milestone_step = models.PositiveIntegerField(
