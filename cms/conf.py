@@ -28,6 +28,10 @@ DEFAULTS = {
     "RESEND_MIN_INTERVAL": 5 * 60,
     # Emails not handed to the ESP after this long are re-enqueued by the sweeper.
     "EMAIL_OVERDUE_AFTER": 2 * 60,
+    # Verification emails one recipient (its canonical address) gets a day, across all petitions
+    # (None: no cap). Anyone can type any address into a public form; this caps what our sender
+    # mails a stranger. Counted by the sending worker, so resends and the sweeper's count too.
+    "EMAILS_PER_ADDRESS_PER_DAY": 5,
     # Sign POSTs allowed per client address and petition in RATE_LIMIT_WINDOW seconds.
     "RATE_LIMIT": 20,
     "RATE_LIMIT_WINDOW": 60,

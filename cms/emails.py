@@ -1,5 +1,6 @@
 """Verification emails: built from the page's wording, sent through anymail."""
 
+import hashlib
 import logging
 import re
 from urllib.parse import urlencode
@@ -12,7 +13,9 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from .addresses import normalize_email
 from .conf import get_setting, get_signature_model
+from .store import EMAIL_CAP_KEY, get_store
 from .tokens import make_token
 
 logger = logging.getLogger("petitions")
@@ -79,6 +82,33 @@ def build_verification_message(page, signature) -> AnymailMessage:
     return message
 
 
+def _cap_key(signature) -> str:
+    # The canonical address, so Ada@x.org and ada@x.org share a cap; hashed: no addresses in keys.
+    address = signature.email_normalized or normalize_email(signature.email)
+    return EMAIL_CAP_KEY.format(hashlib.sha256(address.encode()).hexdigest())
+
+
+def over_daily_cap(signature) -> bool:
+    """True if this inbox has had its ``EMAILS_PER_ADDRESS_PER_DAY`` verification emails.
+
+    The cap is per canonical address across all petitions, in a fixed one-day window of the
+    store (it resets a day after the first email, not at midnight). It is applied here, in
+    the sender, rather than in the sign request: it counts what is really sent, the sweeper's
+    resends included, and the signer's answer cannot differ. Only emails the ESP took (or
+    refused) count (``count_sent``); a temporary ESP error and its retries spend none. Two
+    workers sending to one address at the same instant can both pass the check, so the cap
+    can be exceeded by the number of concurrent workers, never more.
+    """
+    cap = get_setting("EMAILS_PER_ADDRESS_PER_DAY")
+    return cap is not None and get_store().attempts(_cap_key(signature)) >= cap
+
+
+def count_sent(signature):
+    """Count one verification email handed to the ESP for this signature's inbox."""
+    if get_setting("EMAILS_PER_ADDRESS_PER_DAY") is not None:
+        get_store().count_attempt(_cap_key(signature), 24 * 3600)
+
+
 def _owed(signature) -> bool:
     if signature.email_status == signature.EmailStatus.REFUSED:
         return False
@@ -94,6 +124,13 @@ def send_verification_emails(signature_ids) -> tuple[list, list]:
     are skipped, not waited for) and each send is recorded, so a duplicate
     task finds nothing owed. A temporary ESP error leaves that email owed and
     its id in the retry list; a refused address is recorded and never retried.
+
+    An email over the address's daily cap (``over_daily_cap``) is not sent and
+    is recorded as handled (``email_sent_at`` set, status ``capped``), so the
+    overdue sweeper never picks it up again; the signature stays pending, and
+    the signer, who saw the same answer as everyone, gets an email if they
+    sign again once the cap has reset (each sign after ``RESEND_MIN_INTERVAL``
+    makes the email owed again).
     """
     Signature = get_signature_model()
     sent, retry, done = [], [], []
@@ -105,6 +142,12 @@ def send_verification_emails(signature_ids) -> tuple[list, list]:
         )
         for signature in rows:
             if not _owed(signature):
+                continue
+            if over_daily_cap(signature):
+                logger.info("Verification email for signature %s not sent: daily cap of its address", signature.pk)
+                signature.email_status = Signature.EmailStatus.CAPPED
+                signature.email_sent_at = timezone.now()
+                done.append(signature)
                 continue
             page = pages.get(signature.petition_id)
             if page is None:
@@ -127,6 +170,7 @@ def send_verification_emails(signature_ids) -> tuple[list, list]:
                 signature.email_message_id = str(message.anymail_status.message_id or "")[:255]
                 if not refused:
                     sent.append(signature.pk)
+            count_sent(signature)
             signature.email_sent_at = timezone.now()
             done.append(signature)
         Signature.objects.bulk_update(done, ["email_status", "email_message_id", "email_sent_at"])

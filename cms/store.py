@@ -53,6 +53,8 @@ RECENT_KEY = "petitions:recent:{}"
 WATERMARK_KEY = "petitions:wm:{}"
 FEED_KEY = "petitions:feed:{}"
 RATE_KEY = "petitions:rate:{}:{}"
+# Verification emails sent to one canonical address today; {} is its sha256 hex (no addresses in keys).
+EMAIL_CAP_KEY = "petitions:mailcap:{}"
 OUTBOX_KEY = "petitions:outbox"
 OUTBOX_NUDGED_KEY = "petitions:outbox:nudged"
 RECONCILE_LOCK_KEY = "petitions:reconcile-lock"
@@ -147,6 +149,10 @@ class BaseStore:
 
     def count_attempt(self, name, window) -> int:
         """One more attempt in a fixed window of ``window`` seconds; the attempts so far."""
+        raise NotImplementedError
+
+    def attempts(self, name) -> int:
+        """The attempts ``count_attempt`` has counted under ``name`` in its current window, counting none."""
         raise NotImplementedError
 
     def push_outbox(self, signature_id) -> bool:
@@ -250,6 +256,9 @@ class RedisStore(BaseStore):
         pipe.expire(key, window, nx=True)
         return pipe.execute()[0]
 
+    def attempts(self, name):
+        return int(self.client.get(self.key(name)) or 0)
+
     def push_outbox(self, signature_id):
         pipe = self.client.pipeline(transaction=False)
         pipe.rpush(self.key(OUTBOX_KEY), signature_id)
@@ -349,6 +358,9 @@ class CacheStore(BaseStore):
         except ValueError:  # expired between add and incr
             self.cache.add(name, 1, window)
             return 1
+
+    def attempts(self, name):
+        return self.cache.get(name) or 0
 
     def clear(self):
         self.cache.clear()

@@ -42,6 +42,7 @@ class AbstractSignature(models.Model):
         NONE = "", "Not sent yet"
         SENT = "sent", "Sent"
         REFUSED = "refused", "Refused by the ESP"
+        CAPPED = "capped", "Not sent: the address's daily email cap"
         BOUNCED = "bounced", "Bounced"
 
     petition = models.ForeignKey("wagtailcore.Page", on_delete=models.CASCADE, related_name="+")
