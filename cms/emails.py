@@ -100,13 +100,23 @@ def over_daily_cap(signature) -> bool:
     can be exceeded by the number of concurrent workers, never more.
     """
     cap = get_setting("EMAILS_PER_ADDRESS_PER_DAY")
-    return cap is not None and get_store().attempts(_cap_key(signature)) >= cap
+    if cap is None:
+        return False
+    try:
+        return get_store().attempts(_cap_key(signature)) >= cap
+    except Exception:  # the store (Redis) is down: the email still goes; the row stays the truth
+        logger.warning("Daily email cap not checked for signature %s: the store is unavailable", signature.pk)
+        return False
 
 
 def count_sent(signature):
     """Count one verification email handed to the ESP for this signature's inbox."""
-    if get_setting("EMAILS_PER_ADDRESS_PER_DAY") is not None:
+    if get_setting("EMAILS_PER_ADDRESS_PER_DAY") is None:
+        return
+    try:
         get_store().count_attempt(_cap_key(signature), 24 * 3600)
+    except Exception:  # the store is down: this email goes uncounted rather than unrecorded
+        logger.warning("Daily email cap not counted for signature %s: the store is unavailable", signature.pk)
 
 
 def _owed(signature) -> bool:

@@ -5,7 +5,7 @@ import json
 import pytest
 from django.utils import timezone
 
-from cms import signing
+from cms import emails, signing
 from cms.models import Signature
 
 from .factories import PetitionPageFactory, petition_body
@@ -102,3 +102,15 @@ def test_the_cap_counts_the_canonical_address(petitions, sign, mailoutbox, setti
     sign(petitions[1], email="ada@example.org")
 
     assert [message.to for message in mailoutbox] == [["Ada@example.org"]]
+
+
+def test_the_email_still_goes_when_the_store_holding_the_cap_is_down(petition, sign, mailoutbox, monkeypatch):
+    def store_down(*args, **kwargs):
+        raise ConnectionError("Redis is restarting")
+
+    monkeypatch.setattr(emails, "get_store", store_down)
+
+    assert sign(petition, email="ada@example.org").status_code == 302
+
+    assert [message.to for message in mailoutbox] == [["ada@example.org"]]
+    assert Signature.objects.get().email_status == Signature.EmailStatus.SENT
