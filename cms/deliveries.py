@@ -24,7 +24,7 @@ from wagtail.rich_text import expand_db_html
 from . import exports, reconcile
 from .conf import get_setting, get_signature_model
 from .models import Delivery, DeliveryRecipient, OfficialResponse, PetitionCountryCount, PetitionStats
-from .permissions import decided_by_lead
+from .permissions import can_deliver
 from .signals import delivery_sent
 
 logger = logging.getLogger("petitions")
@@ -156,7 +156,7 @@ def sends_itself(delivery) -> bool:
     delivery's ``created_by``, who still has the deliver permission. Any
     other automatic delivery waits at READY in the admin's Deliveries list.
     """
-    return delivery.trigger != Delivery.Trigger.MANUAL and decided_by_lead(delivery.created_by)
+    return delivery.trigger != Delivery.Trigger.MANUAL and can_deliver(delivery.created_by)
 
 
 def render(delivery, recipient=None):

@@ -3,7 +3,6 @@ from django_countries import countries
 from wagtail.admin.forms import WagtailAdminPageForm
 
 from .addresses import MAX_LENGTH, disposable_domain, normalize_email
-from .permissions import DELIVER as DELIVER  # for the page panels: models import no more than forms
 from .permissions import can_deliver
 
 

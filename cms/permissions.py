@@ -8,17 +8,13 @@ DELIVER = "petitions_cms.deliver_petition"
 
 
 def can_deliver(user) -> bool:
-    """Campaign leads (and superusers) deliver; editors compose pages but do not deliver."""
-    return user.is_active and user.has_perm(DELIVER)
+    """Campaign leads (and superusers) deliver; editors compose pages but do not deliver.
 
-
-def decided_by_lead(user) -> bool:
-    """Whether ``user`` (who set a page's delivery settings, or None) still makes it a lead's decision.
-
-    Checked when the decision is acted on, not only when it was made: a lead
-    who has since left the group, or was deactivated, decides nothing.
+    ``user`` may be None (a page's delivery settings that no lead decided). It is also
+    asked when a lead's past decision is acted on: a lead who has since left the group,
+    or was deactivated, decides nothing.
     """
-    return user is not None and can_deliver(user)
+    return user is not None and user.is_active and user.has_perm(DELIVER)
 
 
 def require_deliver_permission(view):

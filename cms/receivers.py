@@ -15,7 +15,7 @@ from wagtail.signals import page_published, page_unpublished
 
 from . import deliveries
 from .models import Milestone
-from .permissions import decided_by_lead
+from .permissions import can_deliver
 from .signals import delivery_sent, milestone_reached
 from .views import forget_petition
 
@@ -39,7 +39,7 @@ def deliver_at_milestone(sender, milestone, page, **kwargs):
             deliveries.prepare_delivery(
                 page,
                 page.get_officials(),
-                user=lead if decided_by_lead(lead) else None,
+                user=lead if can_deliver(lead) else None,
                 trigger=milestone.kind,
                 milestone=milestone,
                 recount=False,

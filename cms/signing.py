@@ -128,7 +128,8 @@ def sign_petition(page, data: dict, *, source: str = "") -> int | None:
         if signature_id is None:
             return None
         # Conditional, so two re-signs racing each other queue one email.
-        if not Signature.objects.filter(pk=signature_id, email_requested_at__lt=now).update(email_requested_at=now):
+        still_owed = Q(email_requested_at__isnull=True) | Q(email_requested_at__lt=now)
+        if not Signature.objects.filter(still_owed, pk=signature_id).update(email_requested_at=now):
             return None
     # After the caller's commit (at once in autocommit): a rolled-back sign queues nothing.
     transaction.on_commit(lambda: _signed(Signature, signature_id, page.pk, created))

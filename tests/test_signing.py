@@ -90,6 +90,16 @@ def test_signing_again_while_pending_resends_only_after_the_interval(petition, s
     assert len(mailoutbox) == 2
 
 
+def test_a_pending_signature_with_no_email_request_on_record_is_mailed_when_signed_again(petition, sign, mailoutbox):
+    sign(petition)
+    Signature.objects.update(email_requested_at=None)  # a row from before the outbox recorded requests
+
+    sign(petition)
+
+    assert len(mailoutbox) == 2
+    assert Signature.objects.get().email_requested_at is not None
+
+
 def test_a_verified_signer_signing_again_gets_no_email(petition, sign, mailoutbox):
     sign(petition)
     Signature.objects.get().verify()

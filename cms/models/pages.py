@@ -16,7 +16,8 @@ from wagtail.search import index
 from petition_blocks.blocks import PetitionStreamBlock
 
 from ..conf import get_signature_model
-from ..forms import DELIVER, PetitionPageForm, SignatureForm
+from ..forms import PetitionPageForm, SignatureForm
+from ..permissions import DELIVER
 from ..store import get_store
 from ..tokens import ExpiredToken, InvalidToken, read_token
 from .deliveries import Delivery, OfficialResponse
