@@ -9,6 +9,7 @@ from cms import checks, ratelimit, store
 from cms.models import Signature
 
 from .conftest import sign_url
+from .test_deploy_settings import PRODUCTION, run_site
 
 pytestmark = pytest.mark.django_db
 
@@ -216,3 +217,26 @@ def test_the_default_limits_pass_the_system_checks():
     ids = [m.id for m in checks.check_petitions_settings(None)]
 
     assert not {"petitions.E020", "petitions.E021", "petitions.E022"} & set(ids)
+
+
+# --- the demo site's environment ---------------------------------------------------------------------
+
+
+def test_a_production_start_with_the_allow_list_is_refused_and_trusted_proxies_pass(tmp_path):
+    check = ["manage.py", "check", "--deploy", "--fail-level", "WARNING"]
+
+    refused = run_site(tmp_path, check, **PRODUCTION, PETITIONS_RATE_LIMIT_ALLOW="127.0.0.1")
+    behind_nginx = run_site(tmp_path, check, **PRODUCTION, PETITIONS_TRUSTED_PROXIES="127.0.0.1,10.0.0.0/8")
+
+    assert refused.returncode != 0 and "petitions.E020" in refused.stderr, refused.stdout + refused.stderr
+    assert behind_nginx.returncode == 0, behind_nginx.stdout + behind_nginx.stderr
+
+
+@pytest.mark.parametrize(("value", "expected"), [("2", "2"), (" 10.0.0.0/8, ::1 ", "['10.0.0.0/8', '::1']")])
+def test_the_demo_site_reads_trusted_proxies_from_the_environment(tmp_path, value, expected):
+    code = "import petitions_site.settings as s; print(s.PETITIONS['TRUSTED_PROXIES'])"
+
+    result = run_site(tmp_path, ["-c", code], DEBUG="1", PETITIONS_TRUSTED_PROXIES=value)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
