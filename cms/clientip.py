@@ -10,7 +10,8 @@ proxies we run; anything to their left may be forged. ``PETITIONS
 
 - a number: that many proxies stand in front of every request. The client is
   that many entries from the right of ``X-Forwarded-For`` + ``REMOTE_ADDR``
-  (or the left-most, when fewer came).
+  (or the left-most, when fewer came). This trusts that every request passes
+  all of them: where a client can reach the site around one, name networks.
 - networks (``["10.0.0.0/8", "2001:db8::/32"]``): walking from
   ``REMOTE_ADDR`` leftwards, the first address outside them is the client.
   A peer outside them is the client itself, whatever it forwards.

@@ -11,7 +11,7 @@ import math
 
 from django.conf import settings
 
-from .clientip import client_address, client_key  # noqa: F401  (client_address: for callers of this module)
+from .clientip import client_address, client_key
 from .conf import get_setting
 from .store import RATE_KEY, get_store
 

@@ -99,7 +99,7 @@ def test_when_every_hop_is_trusted_the_left_most_is_the_client(trust):
 def test_a_malformed_forwarded_entry_is_never_the_client_and_never_an_error(trust, forwarded, trusted):
     trust(trusted)
 
-    address = clientip.client_address(request_from(PROXY, f"{forwarded}"))
+    address = clientip.client_address(request_from(PROXY, forwarded))
 
     # Either the peer itself or an address that parses (the valid entries of a long list).
     assert address in (PROXY, "1.2.3.4")
