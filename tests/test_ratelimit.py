@@ -172,9 +172,18 @@ def test_retry_after_counts_down_to_the_end_of_the_window_that_refused(petition,
     assert "try again in 5 seconds" in refusal_text(refused)
 
 
-def test_the_store_counts_each_window_and_says_how_long_it_has_left(settings):
-    counted = store.get_store().count_attempts([("petitions:rate:test:a", 60), ("petitions:rate:test:b", 3600)])
-    again = store.get_store().count_attempts([("petitions:rate:test:a", 60), ("petitions:rate:test:b", 3600)])
+@pytest.mark.parametrize("kind", [pytest.param("redis", marks=pytest.mark.services), "embedded"])
+def test_the_store_counts_each_window_and_says_how_long_it_has_left(settings, tmp_path, kind):
+    if kind == "embedded":
+        files = {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(tmp_path)}
+        settings.CACHES = {**settings.CACHES, "files": files}
+        settings.PETITIONS = {**settings.PETITIONS, "CACHE_ALIAS": "files"}
+    counter = store.get_store()
+    assert type(counter) is {"redis": store.RedisStore, "embedded": store.CacheStore}[kind]
+    windows = [("petitions:rate:test:a", 60), ("petitions:rate:test:b", 3600)]
+
+    counted = counter.count_attempts(windows)
+    again = counter.count_attempts(windows)
 
     assert [count for count, _ in counted] == [1, 1]
     assert [count for count, _ in again] == [2, 2]
