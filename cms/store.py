@@ -53,7 +53,7 @@ RECENT_KEY = "petitions:recent:{}"
 WATERMARK_KEY = "petitions:wm:{}"
 FEED_KEY = "petitions:feed:{}"
 # Sign attempts of one client in one window: petition id, window seconds, client (an IPv4 address or
-# an IPv6 /64, e.g. "2001:db8:1:2::/64": no spaces, under 50 characters, a valid memcached key too).
+# an IPv6 /64, e.g. "2001:db8:1:2::/64": no spaces, at most 43 characters, so a valid memcached key).
 RATE_KEY = "petitions:rate:{}:{}:{}"
 # Verification emails sent to one canonical address today; {} is its sha256 hex (no addresses in keys).
 EMAIL_CAP_KEY = "petitions:mailcap:{}"
