@@ -75,9 +75,22 @@ def probe():
             "confirm_view": resolves("/petitions/1/confirm/"),
             "reconcile_lag_s": _setting("RECONCILE_LAG") if "RECONCILE_LAG" in _defaults() else 0,
             "full_recount": hasattr(reconcile, "full_recount"),
-            "rate_limit_allow": list(_setting("RATE_LIMIT_ALLOW")),
+            "trusted_proxies": _trusted_proxies(),
+            "rate_limits": {name: _setting(name) for name in _rate_limit_names()},
         }
     )
+
+
+def _trusted_proxies():
+    """PETITIONS["TRUSTED_PROXIES"] as JSON: a count, or the networks' addresses ("127.0.0.1" for 127.0.0.1/32)."""
+    value = _setting("TRUSTED_PROXIES") if "TRUSTED_PROXIES" in _defaults() else None
+    if isinstance(value, (list, tuple)):
+        return [item.removesuffix("/32").removesuffix("/128") for item in value]
+    return value
+
+
+def _rate_limit_names():
+    return [name for name in _defaults() if name.startswith("RATE_LIMIT") and name != "RATE_LIMIT_ALLOW"]
 
 
 def _defaults():

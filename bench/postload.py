@@ -47,11 +47,12 @@ async def _load(host, port, path, bodies, concurrency, duration, headers, timeou
         reader = writer = None
         while time.monotonic() < deadline:
             try:
-                label, body = next(bodies)
+                label, body, *extra = next(bodies)
             except StopIteration:
                 break
             data = body.encode()
-            request = (head + f"Content-Length: {len(data)}\r\n\r\n").encode() + data
+            own = "".join(f"{k}: {v}\r\n" for k, v in (extra[0] if extra else {}).items())
+            request = (head + own + f"Content-Length: {len(data)}\r\n\r\n").encode() + data
             t0 = time.monotonic()
             try:
                 if writer is None:
@@ -73,7 +74,8 @@ async def _load(host, port, path, bodies, concurrency, duration, headers, timeou
 
 
 def run(host, port, path, bodies, *, concurrency=16, duration=15.0, headers=None, timeout=30.0):
-    """POST ``bodies`` ((label, form-encoded body) pairs) for at most ``duration`` seconds.
+    """POST ``bodies`` ((label, form-encoded body) pairs, or triples with that request's own headers,
+    e.g. its ``X-Forwarded-For``) for at most ``duration`` seconds.
 
     Returns a summary like the wrk scripts' (latencies in microseconds) plus
     ``ok_labels``: the labels of requests answered 2xx/3xx.

@@ -3,6 +3,7 @@ from django.core.checks import Error, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from .clientip import trusted_proxies
 from .conf import get_setting, get_signature_model
 from .models import AbstractSignature  # imported from ready(): the models are loaded
 
@@ -35,6 +36,7 @@ def check_petitions_settings(app_configs, **kwargs):
             )
         )
     messages += _check_swappables()
+    messages += _check_rate_limits()
     return messages
 
 
@@ -59,4 +61,35 @@ def _check_swappables():
             import_string(path)
         except ImportError as exc:
             messages.append(Error(f"PETITIONS['STORE'] cannot be imported: {exc}", id="petitions.E003"))
+    return messages
+
+
+def _check_rate_limits():
+    messages = []
+    if get_setting("RATE_LIMIT_ALLOW") and not settings.DEBUG:
+        messages.append(
+            Error(
+                "PETITIONS['RATE_LIMIT_ALLOW'] is set with DEBUG off: it is honoured only in DEBUG. Behind a "
+                "proxy it would name the proxy, and switch the sign rate limit off for every visitor.",
+                hint="Remove it. Behind a proxy, set PETITIONS['TRUSTED_PROXIES'] (the number of proxies, or "
+                "their networks) so each visitor is limited on their own address; to allow more signatures, "
+                "raise RATE_LIMIT and RATE_LIMIT_SUSTAINED.",
+                id="petitions.E020",
+            )
+        )
+    try:
+        trusted_proxies()
+    except ImproperlyConfigured as exc:
+        messages.append(Error(str(exc), id="petitions.E021"))
+    for name in ("RATE_LIMIT", "RATE_LIMIT_WINDOW", "RATE_LIMIT_SUSTAINED", "RATE_LIMIT_SUSTAINED_WINDOW"):
+        value = get_setting(name)
+        if value is None and not name.endswith("_WINDOW"):
+            continue  # that limit is off
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            what = "seconds" if name.endswith("_WINDOW") else "attempts (or None: no limit)"
+            messages.append(
+                Error(
+                    f"PETITIONS[{name!r}] must be a whole number of {what} above 0, not {value!r}.", id="petitions.E022"
+                )
+            )
     return messages

@@ -11,8 +11,6 @@ from django.http import HttpResponseRedirect
 from . import ratelimit
 from .signing import SigningRefused, VerifyResult, verify_signature
 
-TOO_MANY = "Too many signatures have come from your connection. Please try again in a minute."
-
 
 def serve_sign(page, request):
     """Validate, rate-limit and store a signature; the same redirect whether the address is new or not."""
@@ -21,7 +19,8 @@ def serve_sign(page, request):
         return page.render_page(request, page.get_form(), status=403, refusal=status.message)
     retry_after = ratelimit.hit(request, page)
     if retry_after:
-        response = page.render_page(request, page.get_form(request.POST), status=429, refusal=TOO_MANY)
+        refusal = ratelimit.refusal_message(retry_after)
+        response = page.render_page(request, page.get_form(request.POST), status=429, refusal=refusal)
         response["Retry-After"] = str(retry_after)
         return response
     form = page.get_form(request.POST)

@@ -1,20 +1,59 @@
-"""A fixed-window limit on sign requests per client address and petition."""
+"""Limits on sign requests per client and petition: a burst window and a sustained one.
 
+Every sign path (the page's form, the JSON API, the OSDI helper) calls :func:`hit`
+before it reads the form, so invalid and refused attempts count too. The client
+is :func:`cms.clientip.client_key`: the address the trusted proxies saw, an IPv6
+client by its /64. Both windows are counted in one store round trip; a refusal
+says how long until the window that refused resets (``Retry-After``).
+"""
+
+import math
+
+from django.conf import settings
+
+from .clientip import client_address, client_key
 from .conf import get_setting
 from .store import RATE_KEY, get_store
 
+#: The (limit, window) settings pairs, burst first; a limit of None switches its window off.
+WINDOWS = (("RATE_LIMIT", "RATE_LIMIT_WINDOW"), ("RATE_LIMIT_SUSTAINED", "RATE_LIMIT_SUSTAINED_WINDOW"))
 
-def client_address(request) -> str:
-    # REMOTE_ADDR only: a client can forge X-Forwarded-For. Behind a proxy,
-    # have the proxy set REMOTE_ADDR (e.g. gunicorn's --forwarded-allow-ips).
-    return request.META.get("REMOTE_ADDR", "")
+
+def window_key(petition_id, window, client) -> str:
+    """The store key counting ``client``'s attempts on a petition in a window of ``window`` seconds."""
+    return RATE_KEY.format(petition_id, window, client)
+
+
+def limits():
+    """The ``(limit, window)`` pairs in force, from the settings."""
+    pairs = ((get_setting(limit), get_setting(window)) for limit, window in WINDOWS)
+    return [(limit, window) for limit, window in pairs if limit is not None]
+
+
+def allowed(request) -> bool:
+    """On the allow-list, which only DEBUG honours (petitions.E020 refuses it otherwise)."""
+    allow = get_setting("RATE_LIMIT_ALLOW")
+    return bool(allow) and settings.DEBUG and client_address(request) in allow
 
 
 def hit(request, page) -> int | None:
-    """Record one sign attempt; return seconds to wait if over the limit, else None."""
-    address = client_address(request)
-    if address in get_setting("RATE_LIMIT_ALLOW"):
+    """Record one sign attempt; return whole seconds to wait if over a limit, else None."""
+    if allowed(request):
         return None
-    limit, window = get_setting("RATE_LIMIT"), get_setting("RATE_LIMIT_WINDOW")
-    attempts = get_store().count_attempt(RATE_KEY.format(page.pk, address), window)
-    return window if attempts > limit else None
+    in_force = limits()
+    if not in_force:
+        return None
+    client = client_key(request)
+    counts = get_store().count_attempts([(window_key(page.pk, window, client), window) for _, window in in_force])
+    waits = [left for (limit, _), (attempts, left) in zip(in_force, counts, strict=True) if attempts > limit]
+    return max(1, math.ceil(max(waits))) if waits else None
+
+
+def refusal_message(retry_after) -> str:
+    """What a refused signer reads: why, and when to try again."""
+    if retry_after < 30:
+        when = f"{retry_after} second{'s' if retry_after != 1 else ''}"
+    else:
+        minutes = math.ceil(retry_after / 60)
+        when = f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return f"Too many signatures have come from your connection. Please try again in {when}."

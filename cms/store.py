@@ -52,7 +52,9 @@ GOAL_KEY = "petitions:goal:{}"
 RECENT_KEY = "petitions:recent:{}"
 WATERMARK_KEY = "petitions:wm:{}"
 FEED_KEY = "petitions:feed:{}"
-RATE_KEY = "petitions:rate:{}:{}"
+# Sign attempts of one client in one window: petition id, window seconds, client (an IPv4 address or
+# an IPv6 /64, e.g. "2001:db8:1:2::/64": no spaces, at most 43 characters, so a valid memcached key).
+RATE_KEY = "petitions:rate:{}:{}:{}"
 # Verification emails sent to one canonical address today; {} is its sha256 hex (no addresses in keys).
 EMAIL_CAP_KEY = "petitions:mailcap:{}"
 OUTBOX_KEY = "petitions:outbox"
@@ -150,6 +152,15 @@ class BaseStore:
     def count_attempt(self, name, window) -> int:
         """One more attempt in a fixed window of ``window`` seconds; the attempts so far."""
         raise NotImplementedError
+
+    def count_attempts(self, windows) -> list:
+        """One more attempt under each ``(name, window)``; for each, ``(attempts so far, seconds left)``.
+
+        Seconds left are until that window resets. Override it where the store knows them (and
+        to count every window in one round trip); this default counts one by one and says the
+        whole window, which is never too short.
+        """
+        return [(self.count_attempt(name, window), window) for name, window in windows]
 
     def attempts(self, name) -> int:
         """The attempts ``count_attempt`` has counted under ``name`` in its current window, counting none."""
@@ -255,6 +266,19 @@ class RedisStore(BaseStore):
         pipe.incr(key)
         pipe.expire(key, window, nx=True)
         return pipe.execute()[0]
+
+    def count_attempts(self, windows):
+        pipe = self.client.pipeline(transaction=False)
+        for name, window in windows:
+            key = self.key(name)
+            pipe.incr(key)
+            pipe.expire(key, window, nx=True)
+            pipe.pttl(key)
+        replies = pipe.execute()
+        return [
+            (count, window if ttl_ms < 0 else ttl_ms / 1000)
+            for (_, window), count, ttl_ms in zip(windows, replies[0::3], replies[2::3], strict=True)
+        ]
 
     def attempts(self, name):
         return int(self.client.get(self.key(name)) or 0)

@@ -34,6 +34,12 @@ def env_list(name, default=""):
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def env_proxies(name):
+    """PETITIONS["TRUSTED_PROXIES"] from the environment: a count ("1") or networks ("10.0.0.0/8,::1")."""
+    value = os.environ.get(name, "").strip()
+    return int(value) if value.isdigit() else env_list(name)
+
+
 def refuse(variable, problem):
     raise ImproperlyConfigured(
         f"{problem}: set {variable} in the environment (or DEBUG=1 for the local demo, as `make demo` does)."
@@ -237,7 +243,9 @@ WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.databa
 # The petition plugin's settings (see cms/conf.py for every key and default).
 PETITIONS = {
     "SITE_URL": SITE_URL,
-    # Bench-only: addresses the sign rate limit lets through (e.g. 127.0.0.1 for `make bench`).
+    # Behind nginx or a load balancer: how many proxies, or their networks (README "Behind a proxy").
+    "TRUSTED_PROXIES": env_proxies("PETITIONS_TRUSTED_PROXIES"),
+    # DEBUG only (petitions.E020 refuses it otherwise): addresses the sign rate limit lets through.
     "RATE_LIMIT_ALLOW": env_list("PETITIONS_RATE_LIMIT_ALLOW"),
     "ALLOWED_ORIGINS": env_list("PETITIONS_ALLOWED_ORIGINS"),
 }

@@ -379,7 +379,7 @@ def test_the_rate_limit_answers_429_with_retry_after_that_a_partner_page_can_rea
     answers = [api_sign(petition, email=f"s{i}@example.org", headers={"Origin": PARTNER}) for i in range(3)]
 
     assert [a.status_code for a in answers] == [202, 202, 429]
-    assert answers[2]["Retry-After"] == "60"
+    assert 0 < int(answers[2]["Retry-After"]) <= 60
     assert answers[2].json()["code"] == "rate_limited"
     assert "Retry-After" in answers[2]["Access-Control-Expose-Headers"]
     assert (

@@ -182,11 +182,12 @@ def test_too_many_signs_from_one_address_get_429_with_retry_after(petition, sign
 
     assert codes == [302, 302, 429]
     response = sign(petition, email="p9@example.org", REMOTE_ADDR="10.1.1.1")
-    assert response["Retry-After"] == "60"
+    assert 0 < int(response["Retry-After"]) <= 60
     assert Signature.objects.count() == 2
 
 
-def test_the_rate_limit_allow_list_lets_an_address_through(petition, sign, settings):
+def test_the_rate_limit_allow_list_lets_an_address_through_in_debug(petition, sign, settings):
+    settings.DEBUG = True  # outside DEBUG the allow-list is ignored (tests/test_ratelimit.py)
     settings.PETITIONS = {**settings.PETITIONS, "RATE_LIMIT": 1, "RATE_LIMIT_ALLOW": ["10.2.2.2"]}
     codes = [sign(petition, email=f"q{i}@example.org", REMOTE_ADDR="10.2.2.2").status_code for i in range(3)]
 

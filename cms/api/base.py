@@ -259,12 +259,8 @@ def admit(request, page, *, rate_limited=True):
         raise refusal_for(page, status)
     retry_after = ratelimit.hit(request, page) if rate_limited else None
     if retry_after:
-        raise Refusal(
-            429,
-            "rate_limited",
-            "Too many signatures have come from your connection. Please try again in a minute.",
-            headers={"Retry-After": str(retry_after)},
-        )
+        detail = ratelimit.refusal_message(retry_after)
+        raise Refusal(429, "rate_limited", detail, headers={"Retry-After": str(retry_after)})
 
 
 def store_signature(request, page, fields: dict, *, source: str = ""):
