@@ -155,7 +155,7 @@ def test_deleting_a_rule_stops_quarantining_at_once(petition, commit):
     rule = FraudRule.objects.create(kind="domain", value="spam.example")
     first = SignatureFactory(petition=petition, email="a@spam.example")
     commit(signing.verify_signature, petition, make_token(first))
-    rule.delete()
+    commit(rule.delete)
     second = SignatureFactory(petition=petition, email="b@spam.example")
 
     commit(signing.verify_signature, petition, make_token(second))
@@ -413,6 +413,7 @@ def test_editors_cannot_use_the_fraud_tools(mixed_petition, editor, client):
     client.post(reverse("wagtailsnippets_petitions_cms_fraudrule:add"), {"kind": "domain", "value": "example.org"})
 
     assert answers == [403] * len(answers)
+    assert "Fraud tools" not in client.get(reverse("wagtailadmin_home")).content.decode()
     assert Invalidation.objects.count() == 1 and Invalidation.objects.get().enqueued_at is None
     assert not FraudRule.objects.exists()
 
