@@ -6,7 +6,7 @@ from wagtail.admin.panels import FieldPanel
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import IndexView, SnippetViewSet
 
-from . import admin_views, fraud_views
+from . import admin_views, fraud, fraud_views
 from .conf import get_signature_model
 from .models import FraudRule, Official, OfficialResponse
 from .permissions import can_deliver, can_review_fraud
@@ -62,8 +62,12 @@ register_snippet(SignatureViewSet)
 
 @hooks.register("after_edit_snippet")
 def refresh_feed_after_a_signature_edit(request, instance):
-    """A name a lead hides leaves the cached feed now, not at the next reconcile."""
+    """A name a lead hides leaves the cached feed now, not at the next reconcile.
+
+    A status a lead changes (e.g. invalidated by hand) is recounted at the next reconcile.
+    """
     if isinstance(instance, get_signature_model()):
+        fraud.request_recount([instance.petition_id])
         petition = instance.petition.specific
         if hasattr(petition, "refresh_feed"):
             petition.refresh_feed()

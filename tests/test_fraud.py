@@ -394,6 +394,44 @@ def test_undoing_an_invalidation_restores_its_signatures_and_counts(
     assert country_tallies(mixed_petition) == {"GB": 4, "US": 4, "RU": 4}
 
 
+def test_an_invalidation_on_a_petition_closed_long_ago_is_recounted_at_the_next_reconcile(
+    index_page, lead, reconcile, django_capture_on_commit_callbacks
+):
+    petition = PetitionPageFactory(parent=index_page)
+    SignatureFactory(petition=petition, verified=True, email="a@spam.example", country="RU")
+    SignatureFactory(petition=petition, verified=True, email="b@example.org", country="GB")
+    reconcile()
+    type(petition).objects.filter(pk=petition.pk).update(closes_at=timezone.now() - timedelta(days=30))
+    assert petition.pk not in reconciling.active_petition_ids()
+    invalidation = Invalidation.objects.create(summary="Spam", petition=petition, email_domain="spam.example")
+    fraud.preview(invalidation)
+
+    fraud.run_invalidation(invalidation.pk)
+    reconcile()
+
+    assert PetitionStats.objects.get(petition=petition).signature_count == 1
+    assert PetitionStats.objects.get(petition=petition).recount_requested_at is None
+    assert country_tallies(petition) == {"GB": 1}
+
+
+def test_a_status_a_lead_changes_on_a_signature_in_the_admin_is_recounted_at_the_next_reconcile(
+    mixed_petition, lead, client, reconcile
+):
+    reconcile()
+    signature = Signature.objects.get(first_name="Honest0")
+    client.force_login(lead)
+
+    response = client.post(
+        reverse("wagtailsnippets_petitions_cms_signature:edit", args=[signature.pk]),
+        {"hidden_from_feed": "", "status": Signature.Status.INVALIDATED},
+    )
+    reconcile()
+
+    assert response.status_code == 302
+    assert live_counts([mixed_petition.pk])[mixed_petition.pk] == 11
+    assert "Honest0" not in feed_names(mixed_petition)
+
+
 # --- who may -----------------------------------------------------------------------------
 
 
