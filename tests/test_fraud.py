@@ -135,6 +135,27 @@ def test_the_client_address_is_stored_with_the_signature_for_fraud_review(petiti
     assert Signature.objects.get().ip_address == "198.51.100.9"
 
 
+def test_the_json_api_stores_the_client_address_too(petition, client, django_capture_on_commit_callbacks):
+    body = {"first_name": "Ada", "email": "ada@example.org"}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"/api/petitions/{petition.pk}/signatures/",
+            body,
+            content_type="application/json",
+            REMOTE_ADDR="2001:db8::7",
+        )
+
+    assert response.status_code == 202, response.content
+    assert Signature.objects.get().ip_address == "2001:db8::7"
+
+
+def test_a_malformed_client_address_is_stored_as_none_not_an_error(petition, sign):
+    response = sign(petition, REMOTE_ADDR="unknown")
+
+    assert response.status_code == 302
+    assert Signature.objects.get().ip_address is None
+
+
 def test_a_rule_a_lead_adds_in_the_admin_quarantines_the_next_confirmation(petition, lead, client, commit):
     client.force_login(lead)
     response = client.post(
