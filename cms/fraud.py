@@ -137,10 +137,6 @@ def run_invalidation(invalidation_id: int) -> int:
     Signature = get_signature_model()
     Invalidation.objects.filter(pk=invalidation_id, started_at__isnull=True).update(started_at=timezone.now())
     matching = matching_signatures(invalidation)
-    if invalidation.petition_id:
-        petition_ids = {invalidation.petition_id}
-    else:
-        petition_ids = set(matching.order_by().values_list("petition_id", flat=True).distinct())
     batch_size = get_setting("INVALIDATION_BATCH")
     invalidated = 0
     while True:
@@ -155,8 +151,10 @@ def run_invalidation(invalidation_id: int) -> int:
         invalidated += n
         if n < batch_size:
             break
+    # The petitions of what it invalidated (this run or an earlier one that died before this point).
+    petition_ids = Signature.objects.filter(invalidation=invalidation_id).values_list("petition_id", flat=True)
     with transaction.atomic():
-        request_recount(petition_ids)
+        request_recount(set(petition_ids.order_by().distinct()))
         Invalidation.objects.filter(pk=invalidation_id).update(completed_at=timezone.now())
     logger.info("Invalidation %s invalidated %s signatures", invalidation_id, invalidated)
     return invalidated

@@ -5,10 +5,10 @@ since each petition's watermark, adds it to ``PetitionStats`` and the
 country tallies, records milestones (``cms.milestones``, which sends
 ``milestone_reached``) and then sets the live values in the store.
 ``full_recount`` (daily) recounts everything up to the watermark and
-corrects drift; a petition whose counted rows changed status (``cms.fraud``:
+corrects drift. A petition whose counted rows changed status (``cms.fraud``:
 a bulk invalidation, a release from quarantine) asks for that recount, and
-the next ``reconcile_counts`` does it. Both run under one PostgreSQL advisory lock (a cache lock
-on other databases).
+the next ``reconcile_counts`` does it. All run under one PostgreSQL advisory
+lock (a cache lock on other databases).
 """
 
 import logging
