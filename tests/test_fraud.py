@@ -477,6 +477,30 @@ def test_editors_cannot_use_the_fraud_tools(mixed_petition, editor, client):
     assert not FraudRule.objects.exists()
 
 
+def test_a_lead_finds_the_fraud_tools_in_the_menu_and_their_pages_render(
+    mixed_petition, lead, client, reconcile, django_capture_on_commit_callbacks
+):
+    client.force_login(lead)
+    invalidation, _ = create_and_preview(client, invalidation_form(mixed_petition, email_domain="spam.example"))
+    start(client, invalidation, django_capture_on_commit_callbacks)
+
+    pages = {
+        name: client.get(url)
+        for name, url in {
+            "home": reverse("wagtailadmin_home"),
+            "index": reverse("petitions_fraud:index"),
+            "new": reverse("petitions_fraud:create"),
+            "done": reverse("petitions_fraud:detail", args=[invalidation.pk]),
+            "rules": reverse("wagtailsnippets_petitions_cms_fraudrule:list"),
+        }.items()
+    }
+
+    assert {name: response.status_code for name, response in pages.items()} == dict.fromkeys(pages, 200)
+    assert "Fraud tools" in pages["home"].content.decode()
+    assert "A bot wave" in pages["index"].content.decode()
+    assert "4 of 4 signatures invalidated" in pages["done"].content.decode()
+
+
 def test_campaign_leads_may_edit_rules_and_invalidate(lead):
     assert lead.has_perms(
         ["petitions_cms.add_fraudrule", "petitions_cms.change_fraudrule", "petitions_cms.delete_fraudrule"]
