@@ -124,6 +124,9 @@ DEFAULTS = {
         # ("basename-@yahoo.com"): it never equals the address of the Yahoo ID "basename".
         "yahoo.com": {"tag": "-", "keep_separator": True},
     },
+    # Signatures one UPDATE of a bulk invalidation marks (cms.fraud.run_invalidation); each batch is
+    # its own short transaction, so signers confirming meanwhile never wait long on its row locks.
+    "INVALIDATION_BATCH": 5000,
     # Addresses at the domains the disposable-email-domains package lists (and their subdomains)
     # cannot sign; a domain named here may all the same (the list has had false positives).
     "DISPOSABLE_DOMAINS_ALLOWED": (),

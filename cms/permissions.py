@@ -1,8 +1,9 @@
-"""Who may do what with deliveries: checked here, in one place."""
+"""Who may do what with deliveries and the fraud tools: checked here, in one place."""
 
 from functools import wraps
 
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseForbidden
 
 DELIVER = "petitions_cms.deliver_petition"
 
@@ -22,6 +23,26 @@ def require_deliver_permission(view):
     def wrapped(request, *args, **kwargs):
         if not can_deliver(request.user):
             raise PermissionDenied("Delivering petitions needs the campaign lead permission.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+REVIEW_FRAUD = "petitions_cms.review_fraud"
+
+
+def can_review_fraud(user) -> bool:
+    """Campaign leads (and superusers) quarantine, release and invalidate signatures; editors do not."""
+    return user is not None and user.is_active and user.has_perm(REVIEW_FRAUD)
+
+
+def require_fraud_permission(view):
+    """A plain 403 (not Wagtail's redirect to the dashboard), so a refusal reads as one to any client."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not can_review_fraud(request.user):
+            return HttpResponseForbidden("The fraud tools need the campaign lead permission.")
         return view(request, *args, **kwargs)
 
     return wrapped

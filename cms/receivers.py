@@ -9,12 +9,12 @@ that count never import the ones that deliver.
 import logging
 
 from django.db import transaction
-from django.db.models.signals import post_delete
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from wagtail.signals import page_published, page_unpublished
 
-from . import deliveries
-from .models import Milestone
+from . import deliveries, quarantine
+from .models import FraudRule, Milestone
 from .permissions import can_deliver
 from .signals import delivery_sent, milestone_reached
 from .views import forget_petition
@@ -65,3 +65,10 @@ def tell_signers_of_delivery(sender, delivery, **kwargs):
 
 for _signal in (page_published, page_unpublished, post_delete):
     _signal.connect(forget_petition, dispatch_uid=f"petitions-forget-petition-{id(_signal)}")
+
+
+@receiver(post_save, sender=FraudRule, dispatch_uid="petitions-forget-fraud-rules-on-save")
+@receiver(post_delete, sender=FraudRule, dispatch_uid="petitions-forget-fraud-rules-on-delete")
+def forget_fraud_rules(sender, **kwargs):
+    """A new, changed or deleted rule applies from the next confirmation (after commit, so no stale list is cached)."""
+    transaction.on_commit(quarantine.forget_rules)

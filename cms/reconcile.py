@@ -5,8 +5,10 @@ since each petition's watermark, adds it to ``PetitionStats`` and the
 country tallies, records milestones (``cms.milestones``, which sends
 ``milestone_reached``) and then sets the live values in the store.
 ``full_recount`` (daily) recounts everything up to the watermark and
-corrects drift. Both run under one PostgreSQL advisory lock (a cache lock
-on other databases).
+corrects drift. A petition whose counted rows changed status (``cms.fraud``:
+a bulk invalidation, a release from quarantine) asks for that recount, and
+the next ``reconcile_counts`` does it. All run under one PostgreSQL advisory
+lock (a cache lock on other databases).
 """
 
 import logging
@@ -105,11 +107,18 @@ def reconcile_counts(petition_ids=None, now=None) -> dict | None:
     """
     now = now or timezone.now()
     until = now - timedelta(seconds=get_setting("RECONCILE_LAG"))
+    petition_ids_given = petition_ids
     with transaction.atomic():
         if not _try_lock():
             logger.info("Reconcile already running; skipped")
             return None
         petition_ids = list(active_petition_ids(now) if petition_ids is None else petition_ids)
+        if petition_ids_given is None:  # a closed petition's recount request is answered too
+            petition_ids += (
+                PetitionStats.objects.filter(recount_requested_at__isnull=False)
+                .exclude(petition_id__in=petition_ids)
+                .values_list("petition_id", flat=True)
+            )
         if not petition_ids:
             return {}
         PetitionStats.objects.bulk_create([PetitionStats(petition_id=pk) for pk in petition_ids], ignore_conflicts=True)
@@ -130,6 +139,8 @@ def reconcile_counts(petition_ids=None, now=None) -> dict | None:
         PetitionStats.objects.filter(petition_id__in=petition_ids).update(counted_until=until, reconciled_at=now)
         _add_country_counts(rows)
         totals = {pk: before.get(pk, 0) + added.get(pk, 0) for pk in petition_ids}
+        # Counted rows that changed status (an invalidation, a release) are found by recounting.
+        totals.update(_recount_requested(petition_ids, now))
         goals = milestones.record(totals, before, now)
         transaction.on_commit(lambda: _publish_live_values(totals, goals, until))
     return totals
@@ -152,7 +163,6 @@ def full_recount(petition_ids=None, now=None) -> dict | None:
     Run daily. Returns {petition_id: drift} for the petitions it corrected,
     or None if a reconcile holds the lock.
     """
-    Signature = get_signature_model()
     now = now or timezone.now()
     with transaction.atomic():
         if not _try_lock():
@@ -166,39 +176,72 @@ def full_recount(petition_ids=None, now=None) -> dict | None:
         }
         if not stats:
             return {}
-        totals = defaultdict(int)
-        countries = defaultdict(dict)
-        for petition_id, row in stats.items():  # one grouped COUNT each, up to its own watermark
-            per_country = (
-                Signature.objects.filter(
-                    petition_id=petition_id, status=Signature.Status.VERIFIED, verified_at__lte=row.counted_until
-                )
-                .values("country")
-                .annotate(n=Count("pk"))
-                .values_list("country", "n")
-            )
-            for country, n in per_country:
-                totals[petition_id] += n
-                countries[petition_id][country or ""] = n
-        drift = {}
-        for petition_id, row in stats.items():
-            counted = totals.get(petition_id, 0)
-            if counted != row.signature_count:
-                drift[petition_id] = counted - row.signature_count
-                logger.warning(
-                    "Recount of petition %s: stored %s, counted %s (drift %+d); corrected",
-                    petition_id, row.signature_count, counted, drift[petition_id],
-                )  # fmt: skip
-                PetitionStats.objects.filter(petition_id=petition_id).update(signature_count=counted)
-            PetitionStats.objects.filter(petition_id=petition_id).update(recounted_at=now)
-            PetitionCountryCount.objects.filter(petition_id=petition_id).delete()
-            PetitionCountryCount.objects.bulk_create(
-                PetitionCountryCount(petition_id=petition_id, country=country, signature_count=n)
-                for country, n in countries[petition_id].items()
-            )
+        totals, drift = _recount(stats, now)
         corrected = {pk: totals.get(pk, 0) for pk in drift}
         watermarks = {pk: stats[pk].counted_until for pk in drift}
         transaction.on_commit(
             lambda: [get_store().apply_reconcile(pk, corrected[pk], watermarks[pk]) for pk in corrected]
         )
     return drift
+
+
+def _recount(stats, now):
+    """Recount {petition_id: PetitionStats} up to each watermark; correct totals and tallies (under the lock).
+
+    Returns ({petition_id: total}, {petition_id: drift}) and logs the drift it corrected.
+    """
+    Signature = get_signature_model()
+    totals = defaultdict(int)
+    countries = defaultdict(dict)
+    for petition_id, row in stats.items():  # one grouped COUNT each, up to its own watermark
+        per_country = (
+            Signature.objects.filter(
+                petition_id=petition_id, status=Signature.Status.VERIFIED, verified_at__lte=row.counted_until
+            )
+            .values("country")
+            .annotate(n=Count("pk"))
+            .values_list("country", "n")
+        )
+        for country, n in per_country:
+            totals[petition_id] += n
+            countries[petition_id][country or ""] = n
+    drift = {}
+    for petition_id, row in stats.items():
+        counted = totals.get(petition_id, 0)
+        if counted != row.signature_count:
+            drift[petition_id] = counted - row.signature_count
+            logger.warning(
+                "Recount of petition %s: stored %s, counted %s (drift %+d); corrected",
+                petition_id, row.signature_count, counted, drift[petition_id],
+            )  # fmt: skip
+            PetitionStats.objects.filter(petition_id=petition_id).update(signature_count=counted)
+        PetitionStats.objects.filter(petition_id=petition_id).update(recounted_at=now)
+        PetitionCountryCount.objects.filter(petition_id=petition_id).delete()
+        PetitionCountryCount.objects.bulk_create(
+            PetitionCountryCount(petition_id=petition_id, country=country, signature_count=n)
+            for country, n in countries[petition_id].items()
+        )
+    return {pk: totals.get(pk, 0) for pk in stats}, drift
+
+
+def _recount_requested(petition_ids, now) -> dict:
+    """Recount the petitions whose counted rows changed (``cms.fraud.request_recount``); {petition_id: total}.
+
+    Runs inside a reconcile, after its incremental count, so each watermark is already this
+    run's. A request made while this runs is newer than the one read here and stays for the next run.
+    """
+    requested = dict(
+        PetitionStats.objects.filter(petition_id__in=petition_ids, recount_requested_at__isnull=False).values_list(
+            "petition_id", "recount_requested_at"
+        )
+    )
+    if not requested:
+        return {}
+    stats = {row.petition_id: row for row in PetitionStats.objects.filter(petition_id__in=requested)}
+    totals, drift = _recount(stats, now)
+    for petition_id, requested_at in requested.items():
+        PetitionStats.objects.filter(petition_id=petition_id, recount_requested_at=requested_at).update(
+            recount_requested_at=None
+        )
+    logger.info("Recounted petitions %s on request (drift %s)", sorted(requested), drift)
+    return totals

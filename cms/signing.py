@@ -16,6 +16,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from . import quarantine
 from .addresses import normalize_email
 from .conf import get_setting, get_signature_model
 from .signals import signature_signed, signature_verified
@@ -84,14 +85,15 @@ def _insert_signature(Signature, values) -> int | None:
         return None
 
 
-def sign_petition(page, data: dict, *, source: str = "") -> int | None:
+def sign_petition(page, data: dict, *, source: str = "", ip: str | None = None) -> int | None:
     """Store a pending signature, or find the one this address already made.
 
     Raises SigningRefused if the petition is closed, not yet open or not
     live. Returns the id of the signature owed an email, or None when none
     is owed (a verified signer, or a pending one emailed in the last
     RESEND_MIN_INTERVAL). Nothing already stored is overwritten. The email
-    is queued only after the transaction commits.
+    is queued only after the transaction commits. ``ip`` is the client
+    address (``cms.ratelimit.client_address``), kept for the fraud tools.
     """
     status = page.signing_status()
     if not status:
@@ -108,6 +110,7 @@ def sign_petition(page, data: dict, *, source: str = "") -> int | None:
         status=Signature.Status.PENDING,
         created_at=now,
         email_requested_at=now,
+        ip_address=quarantine.clean_client_address(ip),
     )
     # Each statement below is its own short transaction (or part of the caller's):
     # a new signature costs one INSERT and no BEGIN/COMMIT round trips.
@@ -145,18 +148,32 @@ def _signed(Signature, signature_id, petition_id, created):
 
 
 def verify_signature(page, token: str) -> VerifyResult:
-    """Verify the signature a token names, once however often it is called."""
+    """Verify the signature a token names, once however often it is called.
+
+    A signature a fraud rule flags (``cms.fraud``) is QUARANTINED instead: the
+    signer gets the same answers (VERIFIED, then ALREADY), but it is neither
+    counted nor announced until a lead releases it.
+    """
     try:
         signature_id = read_token(token, page.pk)
     except InvalidToken:
         return VerifyResult.INVALID
     Signature = get_signature_model()
     with transaction.atomic():
+        pending = Signature.objects.filter(pk=signature_id, petition_id=page.pk, status=Signature.Status.PENDING)
+        status = Signature.Status.VERIFIED
+        rules = quarantine.load_rules()  # cached; with no rules, no query more
+        if rules:
+            row = pending.values_list("email_normalized", "ip_address").first()
+            if row is not None and quarantine.is_flagged(rules, *row):
+                status = Signature.Status.QUARANTINED
         # One conditional UPDATE: a second click, a scanner or a replay changes nothing.
-        verified = Signature.objects.filter(pk=signature_id, petition_id=page.pk, status=Signature.Status.PENDING)
-        if not verified.update(status=Signature.Status.VERIFIED, verified_at=timezone.now()):
+        if not pending.update(status=status, verified_at=timezone.now()):
             status = Signature.objects.filter(pk=signature_id, petition_id=page.pk).values_list("status", flat=True)
-            return VerifyResult.ALREADY if status.first() == Signature.Status.VERIFIED else VerifyResult.INVALID
+            confirmed = (Signature.Status.VERIFIED, Signature.Status.QUARANTINED)
+            return VerifyResult.ALREADY if status.first() in confirmed else VerifyResult.INVALID
+        if status == Signature.Status.QUARANTINED:
+            return VerifyResult.VERIFIED  # what the signer sees; nothing counts it
         signature = Signature.objects.only(*Signature.FEED_FIELDS).get(pk=signature_id)
         transaction.on_commit(lambda: _verified(page, signature))
     return VerifyResult.VERIFIED

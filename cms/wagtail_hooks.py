@@ -6,10 +6,10 @@ from wagtail.admin.panels import FieldPanel
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import IndexView, SnippetViewSet
 
-from . import admin_views
+from . import admin_views, fraud, fraud_views
 from .conf import get_signature_model
-from .models import Official, OfficialResponse
-from .permissions import can_deliver
+from .models import FraudRule, Official, OfficialResponse
+from .permissions import can_deliver, can_review_fraud
 from .spreadsheets import spreadsheet_safe
 
 
@@ -37,7 +37,9 @@ class SignatureViewSet(SnippetViewSet):
     index_view_class = SignatureIndexView
     icon = "group"
     menu_label = "Signatures"
-    list_display = ["first_name", "last_name", "country", "status", "created_at", "verified_at", "hidden_from_feed"]
+    list_display = [
+        "first_name", "last_name", "country", "status", "created_at", "verified_at", "hidden_from_feed", "ip_address",
+    ]  # fmt: skip
     list_filter = ["status", "show_in_feed", "hidden_from_feed", "share_with_officials"]
     list_export = [
         "petition_id",
@@ -60,8 +62,12 @@ register_snippet(SignatureViewSet)
 
 @hooks.register("after_edit_snippet")
 def refresh_feed_after_a_signature_edit(request, instance):
-    """A name a lead hides leaves the cached feed now, not at the next reconcile."""
+    """A name a lead hides leaves the cached feed now, not at the next reconcile.
+
+    A status a lead changes (e.g. invalidated by hand) is recounted at the next reconcile.
+    """
     if isinstance(instance, get_signature_model()):
+        fraud.request_recount([instance.petition_id])
         petition = instance.petition.specific
         if hasattr(petition, "refresh_feed"):
             petition.refresh_feed()
@@ -119,3 +125,34 @@ class DeliveriesMenuItem(MenuItem):
 @hooks.register("register_admin_menu_item")
 def register_deliveries_menu_item():
     return DeliveriesMenuItem("Deliveries", reverse_lazy("petitions_deliveries:index"), icon_name="mail", order=250)
+
+
+class FraudRuleViewSet(SnippetViewSet):
+    """Addresses, domains and networks whose signatures are quarantined when confirmed (``cms.fraud``)."""
+
+    model = FraudRule
+    icon = "warning"
+    menu_label = "Fraud rules"
+    add_to_admin_menu = False  # under "Fraud tools"
+    list_display = ["kind", "value", "note", "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["value", "note"]
+    panels = [FieldPanel("kind"), FieldPanel("value"), FieldPanel("note")]
+
+
+register_snippet(FraudRuleViewSet)
+
+
+@hooks.register("register_admin_urls")
+def register_fraud_urls():
+    return [path("petitions/fraud/", include((fraud_views.urlpatterns(), "petitions_fraud")))]
+
+
+class FraudMenuItem(MenuItem):
+    def is_shown(self, request):
+        return can_review_fraud(request.user)
+
+
+@hooks.register("register_admin_menu_item")
+def register_fraud_menu_item():
+    return FraudMenuItem("Fraud tools", reverse_lazy("petitions_fraud:index"), icon_name="warning", order=260)

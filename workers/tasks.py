@@ -10,7 +10,7 @@ from anymail.exceptions import AnymailAPIError
 from celery import shared_task
 from django.db import DatabaseError
 
-from cms import deliveries, emails, milestones, reconcile, signing
+from cms import deliveries, emails, fraud, milestones, reconcile, signing
 from cms.conf import get_setting
 from cms.store import get_store
 
@@ -89,6 +89,12 @@ def reconcile_counts() -> dict | None:
 def full_recount() -> dict | None:
     """Recount everything and correct drift (daily)."""
     return reconcile.full_recount()
+
+
+@shared_task(name="petitions.run_invalidation", **RETRYING)
+def run_invalidation(invalidation_id: int) -> int:
+    """Invalidate a bulk invalidation's matches in batches; a second run finds nothing left to do."""
+    return fraud.run_invalidation(invalidation_id)
 
 
 @shared_task(name="petitions.notify_milestone", bind=True, **RETRYING)

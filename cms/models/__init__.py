@@ -1,4 +1,5 @@
 from .deliveries import Delivery, DeliveryRecipient, OfficialResponse
+from .fraud import FraudRule, Invalidation
 from .officials import Official
 from .pages import CampaignIndexPage, PetitionMixin, PetitionPage, SigningStatus
 from .signatures import AbstractSignature, Signature, normalize_email
@@ -9,6 +10,8 @@ __all__ = [
     "CampaignIndexPage",
     "Delivery",
     "DeliveryRecipient",
+    "FraudRule",
+    "Invalidation",
     "Milestone",
     "Official",
     "OfficialResponse",

@@ -203,9 +203,13 @@ class PetitionMixin(RoutablePageMixin, models.Model):
 
     def process_signature(self, form, request=None):
         """Store a valid form's signature; override to store more (or listen to ``cms.signals``)."""
-        from ..signing import sign_petition
+        from .. import ratelimit, signing
 
-        return sign_petition(self, form.cleaned_data, source=request.GET.get("source", "") if request else "")
+        if request is None:
+            return signing.sign_petition(self, form.cleaned_data)
+        return signing.sign_petition(
+            self, form.cleaned_data, source=request.GET.get("source", ""), ip=ratelimit.client_address(request)
+        )
 
     # --- values for templates ---------------------------------------------
 

@@ -37,6 +37,8 @@ class AbstractSignature(models.Model):
         VERIFIED = "verified", "Verified"
         FRAUDULENT = "fraudulent", "Fraudulent"
         INVALIDATED = "invalidated", "Invalidated"
+        # Confirmed from a flagged address, domain or network (cms.fraud): not counted until a lead releases it.
+        QUARANTINED = "quarantined", "Quarantined"
 
     class EmailStatus(models.TextChoices):
         NONE = "", "Not sent yet"
@@ -78,6 +80,12 @@ class AbstractSignature(models.Model):
     email_sent_at = models.DateTimeField(null=True, blank=True)
     email_status = models.CharField(max_length=16, choices=EmailStatus.choices, default=EmailStatus.NONE, blank=True)
     email_message_id = models.CharField(max_length=255, blank=True)
+    # The client address it was signed from (cms.ratelimit.client_address), kept for fraud review.
+    ip_address = models.GenericIPAddressField(null=True, blank=True, editable=False)
+    # The bulk invalidation that invalidated it, so that the invalidation can be undone.
+    invalidation = models.ForeignKey(
+        "petitions_cms.Invalidation", null=True, blank=True, editable=False, on_delete=models.SET_NULL, related_name="+"
+    )
 
     objects = SignatureQuerySet.as_manager()
 

@@ -51,6 +51,9 @@ class PetitionStats(models.Model):
     counted_until = models.DateTimeField(null=True, blank=True)
     reconciled_at = models.DateTimeField(null=True, blank=True)
     recounted_at = models.DateTimeField(null=True, blank=True)
+    # Counted signatures changed status (a bulk invalidation, a release from quarantine): the next
+    # reconcile recounts this petition in full, then clears this if no newer request came meanwhile.
+    recount_requested_at = models.DateTimeField(null=True, blank=True)
     # A goal raised automatically at a milestone; wins over the page's goal.
     raised_goal = models.PositiveIntegerField(null=True, blank=True)
 

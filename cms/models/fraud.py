@@ -1,0 +1,162 @@
+"""Fraud tools: the rules that quarantine signatures, and the record of each bulk invalidation.
+
+After e-petitions' blocked domains and IPs and its ``Invalidation``; the flows that act on
+them are in ``cms.fraud``.
+"""
+
+import ipaddress
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from ..addresses import normalize_email
+
+
+def parse_network(value: str):
+    """An IPv4 or IPv6 address or CIDR network, as an ``ip_network``; ValidationError if it is neither."""
+    try:
+        return ipaddress.ip_network(value.strip(), strict=False)
+    except ValueError:
+        raise ValidationError(f"“{value}” is not an IP address or network (e.g. 203.0.113.0/24 or 2001:db8::/32).")
+
+
+def clean_domain(value: str) -> str:
+    """A domain as canonical addresses store it (lowercase, IDNA, a provider's main domain: googlemail is gmail)."""
+    value = value.strip().lower().rstrip(".")
+    if not value or "@" in value or " " in value or "." not in value.strip("."):
+        raise ValidationError("Enter a domain such as example.org, not an email address.")
+    return normalize_email(f"x@{value}").rpartition("@")[2]
+
+
+class FraudRule(models.Model):
+    """An address, email domain or IP network whose signatures are quarantined when confirmed.
+
+    The signer sees what every signer sees; the signature waits, uncounted, for a
+    lead to release or invalidate it (``cms.fraud``).
+    """
+
+    class Kind(models.TextChoices):
+        EMAIL = "email", "Email address"
+        DOMAIN = "domain", "Email domain (and its subdomains)"
+        IP = "ip", "IP address or network (CIDR)"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    value = models.CharField(
+        max_length=255,
+        help_text="An address (ada@example.org), a domain (example.org) or a network (203.0.113.0/24, 2001:db8::/32).",
+    )
+    note = models.TextField(blank=True, help_text="Why: for the other leads.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    wagtail_reference_index_ignore = True
+
+    class Meta:
+        ordering = ["kind", "value"]
+        constraints = [models.UniqueConstraint(fields=["kind", "value"], name="petitions_cms_one_fraud_rule")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.value}"
+
+    def clean(self):
+        value = (self.value or "").strip()
+        if not value:
+            raise ValidationError({"value": "Enter an address, a domain or a network."})
+        try:
+            if self.kind == self.Kind.EMAIL:
+                if "@" not in value.strip("@"):
+                    raise ValidationError("Enter a whole email address, such as ada@example.org.")
+                self.value = normalize_email(value)
+            elif self.kind == self.Kind.DOMAIN:
+                self.value = clean_domain(value)
+            elif self.kind == self.Kind.IP:
+                self.value = str(parse_network(value))
+        except ValidationError as error:
+            raise ValidationError({"value": error.messages})
+
+
+class Invalidation(models.Model):
+    """One bulk invalidation: its conditions, the preview count, who ran it and how far it got.
+
+    Created pending; ``cms.fraud.preview`` counts what matches; a lead starts it
+    after seeing the count and the ``petitions.run_invalidation`` task marks the
+    matching signatures invalidated in batches. The next reconcile recounts the
+    petitions it touched. ``cms.fraud.restore`` undoes it.
+    """
+
+    petition = models.ForeignKey(
+        "wagtailcore.Page",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="Leave empty for every petition.",
+    )
+    summary = models.CharField(max_length=255, help_text="What this is about, for the record.")
+    email_domain = models.CharField(max_length=255, blank=True, help_text="e.g. example.org (subdomains included)")
+    ip_network = models.CharField(
+        max_length=64, blank=True, help_text="An IP address or CIDR network: 203.0.113.0/24, 2001:db8::/48"
+    )
+    created_after = models.DateTimeField(null=True, blank=True, help_text="Signed at or after")
+    created_before = models.DateTimeField(null=True, blank=True, help_text="Signed before")
+
+    matching_count = models.PositiveIntegerField(null=True, blank=True)
+    counted_at = models.DateTimeField(null=True, blank=True)
+    invalidated_count = models.PositiveIntegerField(default=0)
+    restored_count = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    restored_at = models.DateTimeField(null=True, blank=True)
+
+    CONDITIONS = ("email_domain", "ip_network", "created_after", "created_before")
+
+    wagtail_reference_index_ignore = True
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        permissions = [("review_fraud", "Can quarantine, release and invalidate signatures")]
+
+    def __str__(self):
+        return self.summary
+
+    def clean(self):
+        if not any(getattr(self, name) for name in self.CONDITIONS):
+            raise ValidationError(
+                "Give at least one condition (a domain, an IP network or a time), or every signature would match."
+            )
+        errors = {}
+        if self.email_domain:
+            try:
+                self.email_domain = clean_domain(self.email_domain)
+            except ValidationError as error:
+                errors["email_domain"] = error.messages
+        if self.ip_network:
+            try:
+                self.ip_network = str(parse_network(self.ip_network))
+            except ValidationError as error:
+                errors["ip_network"] = error.messages
+        if self.created_after and self.created_before and self.created_after >= self.created_before:
+            errors["created_before"] = "The window must end after it starts (“signed before” is after “signed after”)."
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def state(self) -> str:
+        if self.restored_at:
+            return "restored"
+        if self.completed_at:
+            return "completed"
+        if self.started_at:
+            return "running"
+        if self.enqueued_at:
+            return "queued"
+        return "pending"
+
+    @property
+    def pending(self) -> bool:
+        return self.enqueued_at is None
