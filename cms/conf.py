@@ -35,6 +35,19 @@ DEFAULTS = {
     # Sign POSTs allowed per client address and petition in RATE_LIMIT_WINDOW seconds.
     "RATE_LIMIT": 20,
     "RATE_LIMIT_WINDOW": 60,
+    # An optional challenge (CAPTCHA) before a signature is stored (cms.challenge; README: "Challenge
+    # (CAPTCHA)"). None: none. Otherwise a dict:
+    #   "PROVIDER":   "turnstile", "hcaptcha", or the dotted path of a cms.challenge.BaseChallenge;
+    #   "SITE_KEY", "SECRET_KEY": the provider's keys (required);
+    #   "MODE":       "always" (every sign) or "threshold" (default "always");
+    #   "THRESHOLD":  threshold mode: signs a minute on one petition above which it is required (30),
+    #   "HOLD_SECONDS": and for how long after the rate last passed it (600);
+    #   "FAIL_OPEN":  True (default): when the provider cannot answer (down, slow, garbage) the sign
+    #                 goes through, logged; False: it is refused with a 503 and Retry-After;
+    #   "TIMEOUT":    seconds to wait for the provider (5);
+    #   "VERIFY_URL", "SCRIPT_URL": override the provider's siteverify and script URLs (tests, proxies);
+    #   "HOSTNAMES":  hosts a token may be solved on; None: this site's and ALLOWED_ORIGINS'.
+    "CHALLENGE": None,
     # Addresses never rate-limited (load tests on 127.0.0.1 only; empty by default).
     "RATE_LIMIT_ALLOW": (),
     # How many signers the feed keeps in cache.
