@@ -526,3 +526,25 @@ def test_the_system_check_warns_when_the_csp_would_block_the_widget(settings):
 
     assert ids == ["petitions.W010"]
     assert ids_after == []
+
+
+def test_the_demo_sites_csp_additions_are_the_providers_own():
+    from petitions_site import settings as demo
+
+    assert {name: provider.csp for name, provider in challenge.PROVIDERS.items()} == demo.CHALLENGE_CSP
+
+
+@pytest.mark.parametrize("provider", ["turnstile", "hcaptcha"])
+def test_the_demo_site_configured_from_its_environment_passes_its_checks(tmp_path, provider):
+    from .test_deploy_settings import run_site
+
+    env = {"DEBUG": "1", "PETITIONS_CHALLENGE": provider, "PETITIONS_CHALLENGE_THRESHOLD": "60"}
+    keys = {"PETITIONS_CHALLENGE_SITE_KEY": "k", "PETITIONS_CHALLENGE_SECRET_KEY": "s"}
+
+    configured = run_site(tmp_path, ["manage.py", "check"], **env, **keys)
+    without_keys = run_site(tmp_path, ["manage.py", "check"], **env)
+
+    assert configured.returncode == 0, configured.stderr
+    assert "petitions.W010" not in configured.stderr + configured.stdout
+    assert without_keys.returncode != 0
+    assert "petitions.E010" in without_keys.stderr
