@@ -155,7 +155,8 @@ class BaseChallenge:
         return not action or action == ACTION
 
     def verify(self, token, remoteip, hostnames=None) -> bool:
-        if not token or len(token) > self.max_token_length:
+        """The provider's verdict on ``token``; an empty one asks whether the provider is there at all."""
+        if len(token) > self.max_token_length:
             return False
         return self.accepts(self.siteverify(token, remoteip), hostnames)
 
@@ -259,8 +260,11 @@ def check(page, request, token) -> ChallengeRefusal | None:
     provider = get_challenge()
     if provider is None or not required(provider, page):
         return None
-    if not token:
+    fail_open = provider.config["FAIL_OPEN"]
+    if not token and not fail_open:
         return REQUIRED
+    # Failing open, a sign without a token asks the provider too: when it is down its widget cannot
+    # load either, and signers must not be stuck behind a check nobody can pass.
     store = get_store()
     try:
         if store.attempts(CHALLENGE_FAILURES_KEY) >= FAILURES_BEFORE_PAUSE:
@@ -271,12 +275,14 @@ def check(page, request, token) -> ChallengeRefusal | None:
             store.count_attempt(CHALLENGE_FAILURES_KEY, PAUSE_SECONDS)
             raise
     except ChallengeUnavailable as exc:
-        if provider.config["FAIL_OPEN"]:
+        if fail_open:
             logger.warning("%s could not verify a challenge (%s): the signature is let through", provider.name, exc)
             return None
         logger.warning("%s could not verify a challenge (%s): the signature is refused", provider.name, exc)
         return UNAVAILABLE
-    return None if passed else FAILED
+    if passed:
+        return None
+    return FAILED if token else REQUIRED
 
 
 def widget(page_required=False):

@@ -48,7 +48,12 @@ class Siteverify(ThreadingHTTPServer):
 
 class SiteverifyHandler(BaseHTTPRequestHandler):
     def do_POST(self):
-        params = {k: v[0] for k, v in parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode()).items()}
+        params = {
+            k: v[0]
+            for k, v in parse_qs(
+                self.rfile.read(int(self.headers["Content-Length"])).decode(), keep_blank_values=True
+            ).items()
+        }
         self.server.received.append(params)
         token = params.get("response")
         if token == "slow":
@@ -58,6 +63,8 @@ class SiteverifyHandler(BaseHTTPRequestHandler):
         if token == "garbage":
             return self.answer(200, b"<html>maintenance</html>", "text/html")
         verdict = {"success": False, "error-codes": ["invalid-input-response"]}
+        if not token:
+            verdict = {"success": False, "error-codes": ["missing-input-response"]}
         if params.get("secret") != SECRET:
             verdict = {"success": False, "error-codes": ["invalid-input-secret"]}
         elif token in ("good", "slow"):
@@ -178,7 +185,20 @@ def test_a_sign_without_a_token_comes_back_with_the_widget_and_everything_typed(
     assert 'class="cf-turnstile"' in html
     assert 'value="Ada"' in html and 'value="Byron"' in html and 'value="ada@example.org"' in html
     assert not Signature.objects.exists()
-    assert siteverify.received == []  # no token: nothing to ask the provider
+    # Failing open (the default), it asks whether the provider is there: it is, so a token is due.
+    assert [request["response"] for request in siteverify.received] == [""]
+
+
+def test_failing_closed_a_sign_without_a_token_is_refused_without_asking_the_provider(
+    petition, client, require_challenge
+):
+    siteverify = require_challenge(MODE="always", FAIL_OPEN=False)
+
+    response = form_sign(client, petition)
+
+    assert response.status_code == 400
+    assert "Please complete the check below" in response.content.decode()
+    assert siteverify.received == []
 
 
 def test_a_token_the_provider_rejects_is_refused_and_stores_nothing(petition, client, require_challenge, mailoutbox):
@@ -309,6 +329,18 @@ def test_a_provider_nobody_listens_at_lets_the_signer_through_by_default(petitio
     require_challenge(MODE="always", VERIFY_URL=url)
 
     assert form_sign(client, petition, token="good").status_code == 302
+
+
+def test_while_the_provider_is_down_a_sign_without_a_token_goes_through_by_default(petition, client, require_challenge):
+    # Its widget cannot load either: nobody could get a token to send.
+    gone = Siteverify()
+    url = gone.url
+    gone.server_close()
+    require_challenge(MODE="always", VERIFY_URL=url)
+
+    assert form_sign(client, petition).status_code == 302
+    assert api_sign(client, petition, email="grace@example.org").status_code == 202
+    assert Signature.objects.filter(petition=petition).count() == 2
 
 
 @pytest.mark.parametrize("token", ["garbage", "error", "slow"])

@@ -423,7 +423,8 @@ def signatures(
     description=(
         "The same rules and answers as `POST /api/petitions/{id}/signatures/`: the person gets the "
         "confirmation email, and the signature counts once they confirm. A lead's token lifts the rate "
-        "limit, for CRMs that push many signatures from one address."
+        "limit, for CRMs that push many signatures from one address, and the challenge (CAPTCHA) a site "
+        "may require; without one, send the widget's token as `challenge_token`."
     ),
     openapi_extra={"requestBody": RECORD_SIGNATURE_BODY},
 )
