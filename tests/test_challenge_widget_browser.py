@@ -1,4 +1,4 @@
-"""The embeddable widget with a challenge, in a real browser, on a partner's origin.
+"""The embeddable widget and the headless example with a challenge, in a real browser, on a partner's origin.
 
 The partner site (``test_widget_browser``'s) also serves a stand-in for the
 provider's script: a "turnstile" global whose widget is one button that hands
@@ -113,3 +113,22 @@ def test_in_threshold_mode_the_widget_shows_the_challenge_only_when_the_api_asks
 
     assert Signature.objects.filter(email="ada@example.org").exists()
     assert [request["response"] for request in siteverify.received] == ["", "good"]  # "": is it there?
+
+
+def test_the_headless_example_renders_the_challenge_and_signs_with_its_token(
+    page, petition, live_server, partner_site, challenge_on
+):
+    siteverify = challenge_on(MODE="always")
+    _, partner = partner_site
+
+    page.goto(f"{partner}/headless.html?api={live_server.url}&petition={petition.pk}")
+    page.get_by_role("textbox", name="First name").fill("Grace")
+    page.get_by_role("textbox", name="Email").fill("grace@example.org")
+    page.get_by_role("button", name="Sign").click()
+    page.get_by_text("Please complete the check below.").wait_for()
+    page.get_by_role("button", name="I am a person").click()
+    page.get_by_role("button", name="Sign").click()
+    page.get_by_role("heading", name="Check your email").wait_for()
+
+    assert Signature.objects.filter(email="grace@example.org", source="headless-example").exists()
+    assert [request["response"] for request in siteverify.received] == ["", "good"]
