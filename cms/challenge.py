@@ -266,20 +266,15 @@ def check(page, request, token) -> ChallengeRefusal | None:
     # Failing open, a sign without a token asks the provider too: when it is down its widget cannot
     # load either, and signers must not be stuck behind a check nobody can pass.
     store = get_store()
+    if store.attempts(CHALLENGE_FAILURES_KEY) >= FAILURES_BEFORE_PAUSE:  # logged when it failed
+        return None if fail_open else UNAVAILABLE
     try:
-        if store.attempts(CHALLENGE_FAILURES_KEY) >= FAILURES_BEFORE_PAUSE:
-            raise ChallengeUnavailable("paused after repeated failures")
-        try:
-            passed = provider.verify(token, client_address(request), expected_hostnames(request))
-        except ChallengeUnavailable:
-            store.count_attempt(CHALLENGE_FAILURES_KEY, PAUSE_SECONDS)
-            raise
+        passed = provider.verify(token, client_address(request), expected_hostnames(request))
     except ChallengeUnavailable as exc:
-        if fail_open:
-            logger.warning("%s could not verify a challenge (%s): the signature is let through", provider.name, exc)
-            return None
-        logger.warning("%s could not verify a challenge (%s): the signature is refused", provider.name, exc)
-        return UNAVAILABLE
+        store.count_attempt(CHALLENGE_FAILURES_KEY, PAUSE_SECONDS)
+        outcome = "let through" if fail_open else "refused"
+        logger.warning("%s could not verify a challenge (%s): the signature is %s", provider.name, exc, outcome)
+        return None if fail_open else UNAVAILABLE
     if passed:
         return None
     return FAILED if token else REQUIRED

@@ -313,13 +313,16 @@ def test_the_threshold_counts_each_petition_on_its_own(petition, client, require
 
 
 @pytest.mark.parametrize("token", ["garbage", "error", "slow"])
-def test_by_default_a_provider_that_cannot_answer_lets_the_signer_through(petition, client, require_challenge, token):
+def test_by_default_a_provider_that_cannot_answer_lets_the_signer_through(
+    petition, client, require_challenge, token, caplog
+):
     require_challenge(MODE="always", TIMEOUT=0.2)
 
     response = form_sign(client, petition, token=token)
 
     assert response.status_code == 302
     assert Signature.objects.filter(petition=petition).count() == 1
+    assert "turnstile could not verify a challenge" in caplog.text and "let through" in caplog.text
 
 
 def test_a_provider_nobody_listens_at_lets_the_signer_through_by_default(petition, client, require_challenge):
