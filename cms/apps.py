@@ -10,4 +10,4 @@ class PetitionsCmsConfig(AppConfig):
 
     def ready(self):
         # System checks and the plugin's own signal receivers register themselves on import.
-        from . import checks, receivers  # noqa: F401
+        from . import challenge, checks, receivers  # noqa: F401

@@ -55,6 +55,19 @@ DEFAULTS = {
     # the system check petitions.E020 refuses it: behind a proxy it would switch the limit off for
     # everyone. Load tests send X-Forwarded-For through a trusted proxy instead (bench/run.py).
     "RATE_LIMIT_ALLOW": (),
+    # An optional challenge (CAPTCHA) before a signature is stored (cms.challenge; README: "Challenge
+    # (CAPTCHA)"). None: none. Otherwise a dict:
+    #   "PROVIDER":   "turnstile", "hcaptcha", or the dotted path of a cms.challenge.BaseChallenge;
+    #   "SITE_KEY", "SECRET_KEY": the provider's keys (required);
+    #   "MODE":       "always" (every sign) or "threshold" (default "always");
+    #   "THRESHOLD":  threshold mode: signs a minute on one petition above which it is required (30),
+    #   "HOLD_SECONDS": and for how long after the rate last passed it (600);
+    #   "FAIL_OPEN":  True (default): when the provider cannot answer (down, slow, garbage) the sign
+    #                 goes through, logged; False: it is refused with a 503 and Retry-After;
+    #   "TIMEOUT":    seconds to wait for the provider (5);
+    #   "VERIFY_URL", "SCRIPT_URL": override the provider's siteverify and script URLs (tests, proxies);
+    #   "HOSTNAMES":  hosts a token may be solved on; None: this site's and ALLOWED_ORIGINS'.
+    "CHALLENGE": None,
     # How many signers the feed keeps in cache.
     "FEED_SIZE": 30,
     # The reconcile task counts up to this many seconds before now, so a

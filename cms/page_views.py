@@ -8,12 +8,12 @@ import models, so the models can call them without an import circle.
 
 from django.http import HttpResponseRedirect
 
-from . import ratelimit
+from . import challenge, ratelimit
 from .signing import SigningRefused, VerifyResult, verify_signature
 
 
 def serve_sign(page, request):
-    """Validate, rate-limit and store a signature; the same redirect whether the address is new or not."""
+    """Validate, rate-limit, challenge and store a signature; the same redirect whether the address is new or not."""
     status = page.signing_status()
     if not status:
         return page.render_page(request, page.get_form(), status=403, refusal=status.message)
@@ -26,6 +26,17 @@ def serve_sign(page, request):
     form = page.get_form(request.POST)
     if not form.is_valid():
         return page.render_page(request, form, status=400)
+    provider = challenge.get_challenge()
+    if provider is not None:
+        # Checked before anything is stored, so the answer says nothing about the address.
+        refusal = challenge.check(page, request, request.POST.get(provider.response_field, ""))
+        if refusal is not None:
+            response = page.render_page(
+                request, form, status=refusal.status, refusal=refusal.detail, challenge_required=True
+            )
+            if refusal.retry_after:
+                response["Retry-After"] = str(refusal.retry_after)
+            return response
     if not form.is_bot:
         try:
             page.process_signature(form, request)

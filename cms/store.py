@@ -57,6 +57,11 @@ FEED_KEY = "petitions:feed:{}"
 RATE_KEY = "petitions:rate:{}:{}:{}"
 # Verification emails sent to one canonical address today; {} is its sha256 hex (no addresses in keys).
 EMAIL_CAP_KEY = "petitions:mailcap:{}"
+# The challenge's threshold mode (cms.challenge): sign attempts on petition {} this minute, and a key
+# that, while it lives, keeps the challenge required there; failed calls to the provider.
+CHALLENGE_RATE_KEY = "petitions:challenge:rate:{}"
+CHALLENGE_HOLD_KEY = "petitions:challenge:hold:{}"
+CHALLENGE_FAILURES_KEY = "petitions:challenge:failures"
 OUTBOX_KEY = "petitions:outbox"
 OUTBOX_NUDGED_KEY = "petitions:outbox:nudged"
 RECONCILE_LOCK_KEY = "petitions:reconcile-lock"

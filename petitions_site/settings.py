@@ -250,6 +250,30 @@ PETITIONS = {
     "ALLOWED_ORIGINS": env_list("PETITIONS_ALLOWED_ORIGINS"),
 }
 
+# An optional challenge (CAPTCHA) before a signature is stored: PETITIONS_CHALLENGE=turnstile or hcaptcha,
+# with PETITIONS_CHALLENGE_SITE_KEY and _SECRET_KEY; PETITIONS_CHALLENGE_THRESHOLD=<signs a minute on a
+# petition> asks only above that rate (README: "Challenge (CAPTCHA)").
+CHALLENGE_PROVIDER = os.environ.get("PETITIONS_CHALLENGE", "").strip().lower()
+#: What each provider's widget needs of the CSP below (equal to cms.challenge's, which a system check compares).
+CHALLENGE_CSP = {
+    "turnstile": {
+        "script-src": ["https://challenges.cloudflare.com"],
+        "frame-src": ["https://challenges.cloudflare.com"],
+    },
+    "hcaptcha": {
+        directive: ["https://hcaptcha.com", "https://*.hcaptcha.com"]
+        for directive in ("script-src", "frame-src", "style-src", "connect-src")
+    },
+}
+if CHALLENGE_PROVIDER:
+    PETITIONS["CHALLENGE"] = {
+        "PROVIDER": CHALLENGE_PROVIDER,
+        "SITE_KEY": os.environ.get("PETITIONS_CHALLENGE_SITE_KEY", ""),
+        "SECRET_KEY": os.environ.get("PETITIONS_CHALLENGE_SECRET_KEY", ""),
+    }
+    if os.environ.get("PETITIONS_CHALLENGE_THRESHOLD"):
+        PETITIONS["CHALLENGE"].update(MODE="threshold", THRESHOLD=int(os.environ["PETITIONS_CHALLENGE_THRESHOLD"]))
+
 # Sent by SecurityMiddleware (Django's default, said here): the sign endpoint's Origin check falls back
 # to the Referer of our own pages, and other sites learn nothing of the page a visitor came from.
 SECURE_REFERRER_POLICY = "same-origin"
@@ -275,6 +299,9 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],  # as X-Frame-Options: DENY
     },
 }
+# The challenge's widget: its script, its frame (and hCaptcha's styles and requests) from the provider.
+for _directive, _sources in CHALLENGE_CSP.get(CHALLENGE_PROVIDER, {}).items():
+    CONTENT_SECURITY_POLICY["DIRECTIVES"].setdefault(_directive, []).extend(_sources)
 
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

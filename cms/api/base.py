@@ -19,7 +19,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from pydantic import ValidationError as PydanticValidationError
 from wagtail.models import Page
 
-from .. import ratelimit
+from .. import challenge, ratelimit
 from ..conf import get_setting, get_signature_model
 from ..models import PetitionMixin
 from ..origin import origin_allowed
@@ -39,7 +39,7 @@ COMMON_ERRORS = {400: schemas.FieldErrors, 404: schemas.Error}
 SIGN_RESPONSES = {
     202: schemas.Accepted,
     **COMMON_ERRORS,
-    **dict.fromkeys((403, 409, 410, 415, 429), schemas.Error),
+    **dict.fromkeys((403, 409, 410, 415, 429, 503), schemas.Error),
 }
 
 
@@ -263,17 +263,29 @@ def admit(request, page, *, rate_limited=True):
         raise Refusal(429, "rate_limited", detail, headers={"Retry-After": str(retry_after)})
 
 
-def store_signature(request, page, fields: dict, *, source: str = ""):
-    """Validate with the page's form and store through its ``process_signature``.
+def store_signature(request, page, fields: dict, *, source: str = "", challenge_token=None, challenged=True):
+    """Validate with the page's form, pass the challenge, and store through its ``process_signature``.
 
-    Raises Refusal (400) for invalid fields. The caller answers 202 whether
-    the address was new, already pending, already verified, or a bot filled
-    in the honeypot: nothing tells them apart.
+    Raises Refusal (400) for invalid fields or a challenge not passed (503
+    when the provider cannot answer and the site fails closed);
+    ``challenged=False`` skips the challenge (a lead's server-to-server call).
+    The caller answers 202 whether the address was new, already pending,
+    already verified, or a bot filled in the honeypot: nothing tells them apart.
     """
     form = page.get_form({name: value for name, value in fields.items() if value is not None})
     if not form.is_valid():
         errors = {field: [e["message"] for e in messages] for field, messages in form.errors.get_json_data().items()}
         raise Refusal(400, "invalid", "Please correct the fields named.", errors=errors)
+    if challenged:
+        refusal = challenge.check(page, request, challenge_token or "")
+        if refusal is not None:
+            raise Refusal(
+                refusal.status,
+                refusal.code,
+                refusal.detail,
+                errors={"challenge_token": [refusal.detail]} if refusal.status == 400 else None,
+                headers={"Retry-After": str(refusal.retry_after)} if refusal.retry_after else None,
+            )
     if form.is_bot:
         return
     record_source(request, source)

@@ -220,6 +220,11 @@ class RecordSignatureIn(HalSchema):
     referrer_data: ReferrerDataIn | None = None
     custom_fields: SignatureCustomFieldsIn | None = None
     add_tags: list[str] | None = Field(None, description="Accepted and ignored.")
+    challenge_token: str | None = Field(
+        None,
+        max_length=8192,
+        description="Without a lead's token: the challenge widget's token, when the site requires one.",
+    )
 
 
 RECORD_SIGNATURE_BODY = {
@@ -418,14 +423,18 @@ def signatures(
     description=(
         "The same rules and answers as `POST /api/petitions/{id}/signatures/`: the person gets the "
         "confirmation email, and the signature counts once they confirm. A lead's token lifts the rate "
-        "limit, for CRMs that push many signatures from one address."
+        "limit, for CRMs that push many signatures from one address, and the challenge (CAPTCHA) a site "
+        "may require; without one, send the widget's token as `challenge_token`."
     ),
     openapi_extra={"requestBody": RECORD_SIGNATURE_BODY},
 )
 def record_signature(request, id: int = petition_id_param()):
     check_origin(request)
     page = get_petition(id)
-    admit(request, page, rate_limited=lead_from_request(request) is None)
+    # A lead's token marks a CRM's server-to-server call: the person is not there to solve a
+    # challenge, and the lead answers for what it sends. Anonymous calls are challenged.
+    anonymous = lead_from_request(request) is None
+    admit(request, page, rate_limited=anonymous)
     body = json_body(request, RecordSignatureIn)
     person = body.person
     address = next((a for a in person.postal_addresses if a.country or a.postal_code), PostalAddressIn())
@@ -441,5 +450,7 @@ def record_signature(request, id: int = petition_id_param()):
         "opt_in_updates": custom.opt_in_updates,
     }
     source = (body.referrer_data.source if body.referrer_data else None) or request.GET.get("source", "")
-    store_signature(request, page, fields, source=source or "osdi")
+    store_signature(
+        request, page, fields, source=source or "osdi", challenge_token=body.challenge_token, challenged=anonymous
+    )
     return Status(202, ACCEPTED)

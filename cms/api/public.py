@@ -19,7 +19,7 @@ from ninja import Query, Status
 from wagtail.api.rich_text import RichTextOutputFormat
 from wagtail.models import Page
 
-from .. import views
+from .. import challenge, views
 from ..models import PetitionCountryCount, PetitionMixin, live_values
 from ..signing import VerifyResult, verify_signature
 from ..tokens import SALT as TOKEN_SALT
@@ -117,6 +117,7 @@ def petition_detail(
         ],
         "consent_wording": page.consent_wording,
         "form": describe_form(page),
+        "challenge": provider.describe() if (provider := challenge.get_challenge()) else None,
         "body": []
         if body is None
         else body.stream_block.get_api_representation(body, {"request": request, "page": page}),
@@ -150,7 +151,13 @@ def petition_count(request, id: int = petition_id_param()):
         "before; the signature counts once its owner follows the emailed link. 400 names the fields to "
         "correct; 409 before the petition opens; 410 once it has closed; 429 (with `Retry-After`) when "
         "too many signatures came from one address; 403 for a browser page on an origin the site does "
-        "not allow. `source` (query or body) records where the signature came from."
+        "not allow. `source` (query or body) records where the signature came from. When the site "
+        "requires a challenge (the petition's `challenge`), send the widget's token as `challenge_token`: "
+        "without one the answer is 400 `challenge_required`, with one the provider rejects 400 "
+        "`challenge_failed` (render the widget again: tokens are single-use), and 503 "
+        "`challenge_unavailable` (with `Retry-After`) when the provider cannot be reached and the site "
+        "refuses signatures then. These are checked before anything is stored and say nothing about the "
+        "address."
     ),
     openapi_extra={"requestBody": SIGNATURE_BODY},
 )
@@ -163,7 +170,13 @@ def sign(
     page = get_petition(id)
     admit(request, page)
     signature = json_body(request, schemas.SignatureIn)
-    store_signature(request, page, signature.model_dump(exclude={"source"}), source=signature.source or source or "")
+    store_signature(
+        request,
+        page,
+        signature.model_dump(exclude={"source", "challenge_token"}),
+        source=signature.source or source or "",
+        challenge_token=signature.challenge_token,
+    )
     return Status(202, ACCEPTED)
 
 

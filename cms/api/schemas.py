@@ -77,6 +77,17 @@ class FormField(Schema):
     initial: str | bool | None = Field(None, description="The value to start with.")
 
 
+class Challenge(Schema):
+    provider: str = Field(description='"turnstile", "hcaptcha", or the name of a site\'s own provider.')
+    site_key: str = Field(description="The widget's site key.")
+    script: str = Field(description="The provider's script that renders the widget.")
+    action: str = Field(description="The action to give the widget (Turnstile's `action`).")
+    mode: Literal["always", "threshold"] = Field(
+        description="`always`: every signature needs a token; `threshold`: only once the sign endpoint answers "
+        "`challenge_required` (while the petition is signed fast)."
+    )
+
+
 class PetitionDetail(PetitionSummary):
     intro: str
     refusal: str = Field(description="Why the petition does not accept signatures now; empty while it does.")
@@ -84,6 +95,9 @@ class PetitionDetail(PetitionSummary):
     recent_signers: list[Signer]
     consent_wording: str
     form: list[FormField] = Field(description="The fields the sign endpoint takes for this petition.")
+    challenge: Challenge | None = Field(
+        None, description="The challenge (CAPTCHA) signers may have to pass; null when the site has none."
+    )
     body: list[dict[str, Any]] = Field(
         description="The page's blocks as Wagtail's API represents them, with live values on the counter and feed."
     )
@@ -110,6 +124,11 @@ class SignatureIn(Schema):
     opt_in_updates: bool = False
     website: str | None = Field(None, max_length=200, description="A honeypot: leave it out or empty.")
     source: str | None = Field(None, description="Where the signature came from (at most 64 characters).")
+    challenge_token: str | None = Field(
+        None,
+        max_length=8192,
+        description="The token the challenge widget gave (see the petition's `challenge`), when one is required.",
+    )
 
 
 class Accepted(Schema):

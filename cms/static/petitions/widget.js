@@ -10,6 +10,13 @@
  * script's own). The partner's origin must be on the site's allow-list
  * (PETITIONS["ALLOWED_ORIGINS"]): the API lets other origins neither read nor sign.
  * Everything the API returns is put in the page as text, never as HTML.
+ *
+ * When the site requires a challenge (the petition's "challenge": Turnstile or hCaptcha),
+ * the widget loads the provider's script on the partner's page and renders its widget in
+ * the form: at once in "always" mode, and in "threshold" mode once the sign endpoint
+ * answers challenge_required. The provider's widget lives in the page's own DOM (a slot of
+ * the shadow root), where its script can find it. Partner pages with a CSP allow the
+ * provider's origins too (README: "Challenge (CAPTCHA)").
  */
 (function () {
   "use strict";
@@ -41,6 +48,27 @@
     return node;
   }
 
+  var loading = {};
+
+  // Load a challenge provider's script once per page, rendering explicitly; call ready when it has run.
+  function loadProvider(challenge, ready) {
+    var api = window[challenge.provider];
+    if (api && api.render) return ready(api);
+    var waiting = loading[challenge.script];
+    if (waiting) return waiting.push(ready);
+    waiting = loading[challenge.script] = [ready];
+    var name = "petitionWidgetChallenge" + Math.random().toString(36).slice(2);
+    window[name] = function () {
+      waiting.forEach(function (callback) {
+        callback(window[challenge.provider]);
+      });
+    };
+    var separator = challenge.script.indexOf("?") < 0 ? "?" : "&";
+    document.head.appendChild(
+      el("script", { src: challenge.script + separator + "render=explicit&onload=" + name, async: true, defer: true })
+    );
+  }
+
   function format(n) {
     return Number(n).toLocaleString();
   }
@@ -55,6 +83,7 @@
       host = el("div", { class: "petition-widget" });
       script.parentNode.insertBefore(host, script.nextSibling);
     }
+    this.host = host;
     this.root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
     this.root.appendChild(el("style", {}, STYLE));
     this.box = this.root.appendChild(el("div", { class: "pw", "aria-live": "polite" }));
@@ -144,11 +173,50 @@
     // The honeypot: people never see it, naive bots fill it in.
     var trap = form.appendChild(el("div", { class: "pw__hp", "aria-hidden": "true" }));
     this.trap = trap.appendChild(el("input", { name: "website", tabindex: "-1", autocomplete: "off" }));
+    this.challenge = petition.challenge || null;
+    this.challengeToken = "";
+    if (this.challenge) {
+      // The provider's script looks for its widget in the document: it goes in the light DOM,
+      // shown here through a slot (or straight in the form where there is no shadow root).
+      this.challengeBox = el("div", { class: "pw__challenge", slot: "petition-challenge" });
+      if (this.root === this.host) form.appendChild(this.challengeBox);
+      else {
+        form.appendChild(el("slot", { name: "petition-challenge" }));
+        this.host.appendChild(this.challengeBox);
+      }
+      if (this.challenge.mode === "always") this.showChallenge();
+    }
     this.button = form.appendChild(el("button", { type: "submit" }, "Sign"));
     this.notice = form.appendChild(el("p", { class: "pw__notice", role: "alert" }));
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       self.submit(form);
+    });
+  };
+
+  // Render the challenge, or reset it (a token is spent once the server has checked it).
+  Widget.prototype.showChallenge = function () {
+    var self = this;
+    var challenge = this.challenge;
+    this.challengeToken = "";
+    if (this.challengeId !== undefined) {
+      window[challenge.provider].reset(this.challengeId);
+      return;
+    }
+    if (this.challengeLoading) return;
+    this.challengeLoading = true;
+    loadProvider(challenge, function (api) {
+      var options = {
+        sitekey: challenge.site_key,
+        callback: function (token) {
+          self.challengeToken = token;
+        },
+        "expired-callback": function () {
+          self.challengeToken = "";
+        },
+      };
+      if (challenge.provider === "turnstile") options.action = challenge.action;
+      self.challengeId = api.render(self.challengeBox, options);
     });
   };
 
@@ -160,6 +228,7 @@
       body[name] = input.type === "checkbox" ? input.checked : input.value;
       self.errors[name].hidden = true;
     });
+    if (this.challengeToken) body.challenge_token = this.challengeToken;
     this.notice.textContent = "";
     this.button.disabled = true;
     var query = this.source ? "?source=" + encodeURIComponent(this.source) : "";
@@ -188,7 +257,10 @@
             self.errors[name].hidden = false;
           }
         });
-        self.notice.textContent = answer.status === 400 ? "Please correct the fields marked." : answer.data.detail;
+        var code = answer.data.code;
+        // The server asks the provider only about valid fields: then the token is spent.
+        if (self.challenge && /^challenge_/.test(code || "")) self.showChallenge();
+        self.notice.textContent = code === "invalid" ? "Please correct the fields marked." : answer.data.detail;
       })
       .catch(function () {
         self.button.disabled = false;
