@@ -1,4 +1,5 @@
 from .deliveries import Delivery, DeliveryRecipient, OfficialResponse
+from .grants import CampaignGrant, TokenScopes
 from .officials import Official
 from .pages import CampaignIndexPage, PetitionMixin, PetitionPage, SigningStatus
 from .signatures import AbstractSignature, Signature, normalize_email
@@ -6,6 +7,7 @@ from .stats import Milestone, PetitionCountryCount, PetitionStats, live_counts, 
 
 __all__ = [
     "AbstractSignature",
+    "CampaignGrant",
     "CampaignIndexPage",
     "Delivery",
     "DeliveryRecipient",
@@ -18,6 +20,7 @@ __all__ = [
     "PetitionStats",
     "Signature",
     "SigningStatus",
+    "TokenScopes",
     "live_counts",
     "live_values",
     "normalize_email",
