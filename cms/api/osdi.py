@@ -23,7 +23,7 @@ from wagtail.rich_text import expand_db_html
 
 from ..models import PetitionMixin, live_counts
 from . import schemas
-from .auth import LeadTokenAuth, lead_from_request
+from .auth import LeadTokenAuth, lead_petition, lifts_rate_limit
 from .base import (
     ACCEPTED,
     COMMON_ERRORS,
@@ -388,7 +388,7 @@ def signatures(
     page: int = Query(1, ge=1, le=MAX_ID),
     per_page: int = Query(25, ge=1, le=MAX_PAGESIZE),
 ):
-    petition = get_petition(id, live=False)
+    petition = lead_petition(request, id, "read_signatures")
     queryset = verified_signatures(petition)
     total = queryset.count()
     start = (page - 1) * per_page
@@ -417,15 +417,16 @@ def signatures(
     summary="osdi:record_signature_helper — sign on a person's behalf",
     description=(
         "The same rules and answers as `POST /api/petitions/{id}/signatures/`: the person gets the "
-        "confirmation email, and the signature counts once they confirm. A lead's token lifts the rate "
-        "limit, for CRMs that push many signatures from one address."
+        "confirmation email, and the signature counts once they confirm. A token with the `record` scope, "
+        "of a lead granted this petition's campaign, lifts the rate limit, for CRMs that push many "
+        "signatures from one address; any other token changes nothing."
     ),
     openapi_extra={"requestBody": RECORD_SIGNATURE_BODY},
 )
 def record_signature(request, id: int = petition_id_param()):
     check_origin(request)
     page = get_petition(id)
-    admit(request, page, rate_limited=lead_from_request(request) is None)
+    admit(request, page, rate_limited=not lifts_rate_limit(request, page))
     body = json_body(request, RecordSignatureIn)
     person = body.person
     address = next((a for a in person.postal_addresses if a.country or a.postal_code), PostalAddressIn())
