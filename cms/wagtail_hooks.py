@@ -1,15 +1,16 @@
 from django.db import transaction
+from django.http import Http404
 from django.urls import include, path, reverse_lazy
 from wagtail import hooks
 from wagtail.admin.menu import MenuItem
 from wagtail.admin.panels import FieldPanel
 from wagtail.snippets.models import register_snippet
-from wagtail.snippets.views.snippets import IndexView, SnippetViewSet
+from wagtail.snippets.views.snippets import DeleteView, EditView, HistoryView, IndexView, SnippetViewSet, UsageView
 
 from . import admin_views
 from .conf import get_signature_model
-from .models import Official, OfficialResponse
-from .permissions import can_deliver
+from .models import CampaignGrant, Official, OfficialResponse
+from .permissions import VIEW_SIGNATURES, can_deliver, petitions_for
 from .spreadsheets import spreadsheet_safe
 
 
@@ -21,8 +22,42 @@ class OfficialViewSet(SnippetViewSet):
     search_fields = ["name", "organisation"]
 
 
+def granted_signatures(user, queryset):
+    """Only the signatures of petitions under the user's granted campaigns."""
+    return queryset.filter(petition__in=petitions_for(user, VIEW_SIGNATURES))
+
+
+class GrantedSignatureMixin:
+    """One signature's admin pages: another campaign's signature is a 404, as if it did not exist."""
+
+    def get_object(self, *args, **kwargs):
+        obj = super().get_object(*args, **kwargs)
+        if not granted_signatures(self.request.user, type(obj).objects.filter(pk=obj.pk)).exists():
+            raise Http404("No such signature")
+        return obj
+
+
+class SignatureEditView(GrantedSignatureMixin, EditView):
+    pass
+
+
+class SignatureDeleteView(GrantedSignatureMixin, DeleteView):
+    pass
+
+
+class SignatureHistoryView(GrantedSignatureMixin, HistoryView):
+    pass
+
+
+class SignatureUsageView(GrantedSignatureMixin, UsageView):
+    pass
+
+
 class SignatureIndexView(IndexView):
-    """The signatures listing, whose CSV and XLSX exports never hand a spreadsheet a formula."""
+    """The signatures listing (the user's granted campaigns only), whose exports never hand a spreadsheet a formula."""
+
+    def get_base_queryset(self):
+        return granted_signatures(self.request.user, super().get_base_queryset())
 
     def preprocess_field_value(self, field, value, export_format):
         # Wagtail's SpreadsheetExportMixin passes every cell, CSV and XLSX, through here.
@@ -35,6 +70,10 @@ class SignatureViewSet(SnippetViewSet):
 
     model = get_signature_model()
     index_view_class = SignatureIndexView
+    edit_view_class = SignatureEditView
+    delete_view_class = SignatureDeleteView
+    history_view_class = SignatureHistoryView
+    usage_view_class = SignatureUsageView
     icon = "group"
     menu_label = "Signatures"
     list_display = ["first_name", "last_name", "country", "status", "created_at", "verified_at", "hidden_from_feed"]
@@ -54,8 +93,19 @@ class SignatureViewSet(SnippetViewSet):
     panels = [FieldPanel("hidden_from_feed"), FieldPanel("status")]
 
 
+class CampaignGrantViewSet(SnippetViewSet):
+    """Which group or user leads which campaign (Settings → Campaign grants; superusers by default)."""
+
+    model = CampaignGrant
+    icon = "key"
+    menu_label = "Campaign grants"
+    add_to_settings_menu = True
+    list_display = ["campaign", "group", "user"]
+
+
 register_snippet(OfficialViewSet)
 register_snippet(SignatureViewSet)
+register_snippet(CampaignGrantViewSet)
 
 
 @hooks.register("after_edit_snippet")
@@ -109,6 +159,21 @@ hooks.register("after_edit_snippet", _queue_response_updates)
 @hooks.register("register_admin_urls")
 def register_delivery_urls():
     return [path("petitions/deliveries/", include((admin_views.urlpatterns(), "petitions_deliveries")))]
+
+
+@hooks.register("register_admin_urls")
+def register_token_urls():
+    return [path("petitions/tokens/", include((admin_views.token_urlpatterns(), "petitions_tokens")))]
+
+
+class LeadTokensMenuItem(MenuItem):
+    def is_shown(self, request):
+        return request.user.has_perm(VIEW_SIGNATURES)
+
+
+@hooks.register("register_settings_menu_item")
+def register_lead_tokens_menu_item():
+    return LeadTokensMenuItem("Lead API tokens", reverse_lazy("petitions_tokens:index"), icon_name="key", order=610)
 
 
 class DeliveriesMenuItem(MenuItem):

@@ -11,7 +11,7 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from cms import reconcile
-from cms.models import Delivery, PetitionPage
+from cms.models import CampaignGrant, Delivery, PetitionPage
 
 from .factories import PetitionPageFactory, SignatureFactory, petition_body
 from .test_admin import edit_url, form_errors, petition_form_data
@@ -51,9 +51,11 @@ def moderator(django_user_model):
 
 
 @pytest.fixture
-def lead(django_user_model):
-    """A campaign lead who may also edit and publish pages (leads alone cannot edit pages)."""
-    return user_in(django_user_model, "lead", "Moderators", "Campaign leads")
+def lead(django_user_model, index_page):
+    """A lead of the test campaign who may also edit and publish pages (leads alone cannot edit pages)."""
+    user = user_in(django_user_model, "lead", "Moderators", "Campaign leads")
+    CampaignGrant.objects.create(user=user, campaign=index_page)
+    return user
 
 
 def form_data(page, official, **extra):
