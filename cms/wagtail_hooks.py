@@ -5,7 +5,15 @@ from wagtail import hooks
 from wagtail.admin.menu import MenuItem
 from wagtail.admin.panels import FieldPanel
 from wagtail.snippets.models import register_snippet
-from wagtail.snippets.views.snippets import DeleteView, EditView, HistoryView, IndexView, SnippetViewSet, UsageView
+from wagtail.snippets.views.snippets import (
+    CreateView,
+    DeleteView,
+    EditView,
+    HistoryView,
+    IndexView,
+    SnippetViewSet,
+    UsageView,
+)
 
 from . import admin_views
 from .conf import get_signature_model
@@ -117,10 +125,60 @@ def refresh_feed_after_a_signature_edit(request, instance):
             petition.refresh_feed()
 
 
+class GrantedResponseMixin:
+    """A response belongs to its petition's campaign: another campaign's is a 404, its petitions not offered.
+
+    (A response can email a petition's signers, so a lead of campaign A must not file one on B.)
+    """
+
+    def get_object(self, *args, **kwargs):
+        obj = super().get_object(*args, **kwargs)
+        if (
+            obj is not None
+            and not petitions_for(self.request.user, VIEW_SIGNATURES).filter(pk=obj.petition_id).exists()
+        ):
+            raise Http404("No such response")
+        return obj
+
+    def get_form(self, *args, **kwargs):
+        form = super().get_form(*args, **kwargs)
+        if "petition" in form.fields:
+            granted = petitions_for(self.request.user, VIEW_SIGNATURES)
+            form.fields["petition"].queryset = form.fields["petition"].queryset.filter(pk__in=granted)
+        return form
+
+
+class ResponseIndexView(IndexView):
+    def get_base_queryset(self):
+        granted = petitions_for(self.request.user, VIEW_SIGNATURES)
+        return super().get_base_queryset().filter(petition__in=granted)
+
+
+class ResponseCreateView(GrantedResponseMixin, CreateView):
+    pass
+
+
+class ResponseEditView(GrantedResponseMixin, EditView):
+    pass
+
+
+class ResponseDeleteView(GrantedResponseMixin, DeleteView):
+    pass
+
+
+class ResponseHistoryView(GrantedResponseMixin, HistoryView):
+    pass
+
+
 class OfficialResponseViewSet(SnippetViewSet):
-    """Officials' responses, recorded by campaign leads."""
+    """Officials' responses, recorded by campaign leads, on their own campaigns' petitions."""
 
     model = OfficialResponse
+    index_view_class = ResponseIndexView
+    add_view_class = ResponseCreateView
+    edit_view_class = ResponseEditView
+    delete_view_class = ResponseDeleteView
+    history_view_class = ResponseHistoryView
     icon = "comment"
     menu_label = "Responses"
     list_display = ["petition", "official", "responded_on", "show_on_page", "signer_updates_sent"]

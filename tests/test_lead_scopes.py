@@ -12,9 +12,10 @@ import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
 from wagtail.models import APIToken, Page
+from wagtail.test.utils.form_data import rich_text
 
 from cms import deliveries
-from cms.models import CampaignGrant, Delivery, Signature, TokenScopes
+from cms.models import CampaignGrant, Delivery, OfficialResponse, Signature, TokenScopes
 from cms.permissions import can_deliver, petitions_for
 
 from .factories import (
@@ -376,3 +377,42 @@ def test_a_lead_cannot_revoke_or_list_another_leads_token(client, lead_a, lead_b
 
 def test_token_scopes_name_what_they_grant():
     assert TokenScopes(read_signatures=True, export=True).granted() == ["read_signatures", "export"]
+
+
+# --- the admin: officials' responses (they can email a petition's signers) ---------------------------------
+
+
+def test_a_lead_files_and_sees_responses_only_on_their_own_campaigns(client, lead_a, petition_a, petition_b, official):
+    theirs = OfficialResponse.objects.create(
+        petition=petition_b, official=official, responded_on="2026-11-30", text="<p>Campaign B reply</p>"
+    )
+    client.force_login(lead_a)
+    add_url = reverse("wagtailsnippets_petitions_cms_officialresponse:add")
+
+    listing = client.get(reverse("wagtailsnippets_petitions_cms_officialresponse:list")).content.decode()
+    edit = client.get(reverse("wagtailsnippets_petitions_cms_officialresponse:edit", args=[theirs.pk]))
+    filed = client.post(
+        add_url,
+        {
+            "petition": petition_b.pk,
+            "official": official.pk,
+            "responded_on": "2026-11-30",
+            "text": rich_text("<p>x</p>"),
+        },
+    )
+
+    assert "Petition B" not in listing
+    assert edit.status_code == 404
+    assert filed.status_code == 200 and "Select a valid choice" in filed.content.decode()
+    assert OfficialResponse.objects.count() == 1
+    own = client.post(
+        add_url,
+        {
+            "petition": petition_a.pk,
+            "official": official.pk,
+            "responded_on": "2026-11-30",
+            "text": rich_text("<p>y</p>"),
+        },
+    )
+    assert own.status_code == 302
+    assert OfficialResponse.objects.filter(petition=petition_a).count() == 1
