@@ -15,8 +15,9 @@ from wagtail.models import APIToken, Page
 from wagtail.test.utils.form_data import rich_text
 
 from cms import deliveries
-from cms.models import CampaignGrant, Delivery, OfficialResponse, Signature, TokenScopes
+from cms.models import CampaignGrant, Delivery, OfficialResponse, PetitionPage, Signature, TokenScopes
 from cms.permissions import can_deliver, petitions_for
+from petitions_site import demo_content
 
 from .factories import (
     CampaignIndexPageFactory,
@@ -416,3 +417,22 @@ def test_a_lead_files_and_sees_responses_only_on_their_own_campaigns(client, lea
     )
     assert own.status_code == 302
     assert OfficialResponse.objects.filter(petition=petition_a).count() == 1
+
+
+# --- the demo ---------------------------------------------------------------------------------------------
+
+
+def test_the_demo_has_two_campaigns_whose_leads_see_only_their_own(client, db, django_user_model):
+    demo_content.load()
+    reference = PetitionPage.objects.get(slug=demo_content.REFERENCE_SLUG)
+    lanes = PetitionPage.objects.get(slug="riverside-cycle-lanes")
+    site_lead = django_user_model.objects.get(username="lead")
+    local_lead = django_user_model.objects.get(username="riverside-lead")
+
+    local = lead_token(local_lead)
+    site = lead_token(site_lead)
+
+    assert client.get(leads_urls(lanes)["signatures"], headers=bearer(local)).status_code == 200
+    assert client.get(leads_urls(reference)["signatures"], headers=bearer(local)).status_code == 404
+    assert client.get(leads_urls(reference)["signatures"], headers=bearer(site)).status_code == 200
+    assert client.get(leads_urls(lanes)["signatures"], headers=bearer(site)).status_code == 200
