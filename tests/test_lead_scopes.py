@@ -6,9 +6,11 @@ petitions, as if they did not exist. A token acts within its user's grants and i
 stops working the moment it is revoked or its user is deactivated.
 """
 
+import importlib
 import json
 
 import pytest
+from django.apps import apps
 from django.contrib.auth.models import Group
 from django.urls import reverse
 from wagtail.models import APIToken, Page
@@ -436,3 +438,26 @@ def test_the_demo_has_two_campaigns_whose_leads_see_only_their_own(client, db, d
     assert client.get(leads_urls(reference)["signatures"], headers=bearer(local)).status_code == 404
     assert client.get(leads_urls(reference)["signatures"], headers=bearer(site)).status_code == 200
     assert client.get(leads_urls(lanes)["signatures"], headers=bearer(site)).status_code == 200
+
+
+# --- the migration: an existing install keeps working -----------------------------------------------------
+
+migration = importlib.import_module("cms.migrations.0010_campaign_grants_and_token_scopes")
+
+
+def test_the_migration_grants_existing_lead_groups_every_existing_campaign_and_keeps_tokens_scopes(
+    client, petition_a, petition_b, campaign_a, campaign_b
+):
+    editors = Group.objects.get(name="Editors")  # holds no lead permission: granted nothing
+    old_user = LeadFactory()
+    old_token_row, old_token = APIToken.create_token(user=old_user, name="made before the upgrade")
+
+    migration.grant_existing_campaigns(apps, None)
+    migration.keep_existing_tokens_scopes(apps, None)
+
+    leads = Group.objects.get(name="Campaign leads")
+    granted = set(CampaignGrant.objects.filter(group=leads).values_list("campaign_id", flat=True))
+    assert granted == {campaign_a.pk, campaign_b.pk}
+    assert not CampaignGrant.objects.filter(group=editors).exists()
+    assert TokenScopes.objects.get(token=old_token_row).granted() == list(TokenScopes.NAMES)
+    assert statuses(client, petition_b, old_token) == {"signatures": 200, "csv": 200, "deliveries": 200, "osdi": 200}
