@@ -5,6 +5,13 @@ from wagtail import hooks
 from wagtail.admin.menu import MenuItem
 from wagtail.admin.panels import FieldPanel
 from wagtail.snippets.models import register_snippet
+from wagtail.snippets.views.chooser import (
+    ChooseResultsView,
+    ChooseView,
+    SnippetChooserViewSet,
+    SnippetChosenMultipleView,
+    SnippetChosenView,
+)
 from wagtail.snippets.views.snippets import (
     CreateView,
     DeleteView,
@@ -45,6 +52,29 @@ class GrantedSignatureMixin:
         return obj
 
 
+class GrantedChoicesMixin:
+    """A snippet chooser's lists and picks: only rows of petitions under the user's granted campaigns."""
+
+    def granted(self, queryset):
+        return queryset.filter(petition__in=petitions_for(self.request.user, VIEW_SIGNATURES))
+
+    def get_object_list(self):
+        return self.granted(super().get_object_list())
+
+    def get_object(self, pk):
+        return self.granted(self.model_class.objects.all()).get(pk=pk)
+
+    def get_objects(self, pks):
+        return self.granted(super().get_objects(pks))
+
+
+class GrantedChooserViewSet(SnippetChooserViewSet):
+    choose_view_class = type("GrantedChooseView", (GrantedChoicesMixin, ChooseView), {})
+    choose_results_view_class = type("GrantedChooseResultsView", (GrantedChoicesMixin, ChooseResultsView), {})
+    chosen_view_class = type("GrantedChosenView", (GrantedChoicesMixin, SnippetChosenView), {})
+    chosen_multiple_view_class = type("GrantedChosenMultipleView", (GrantedChoicesMixin, SnippetChosenMultipleView), {})
+
+
 class SignatureEditView(GrantedSignatureMixin, EditView):
     pass
 
@@ -82,6 +112,7 @@ class SignatureViewSet(SnippetViewSet):
     delete_view_class = SignatureDeleteView
     history_view_class = SignatureHistoryView
     usage_view_class = SignatureUsageView
+    chooser_viewset_class = GrantedChooserViewSet
     icon = "group"
     menu_label = "Signatures"
     list_display = ["first_name", "last_name", "country", "status", "created_at", "verified_at", "hidden_from_feed"]
@@ -179,6 +210,7 @@ class OfficialResponseViewSet(SnippetViewSet):
     edit_view_class = ResponseEditView
     delete_view_class = ResponseDeleteView
     history_view_class = ResponseHistoryView
+    chooser_viewset_class = GrantedChooserViewSet
     icon = "comment"
     menu_label = "Responses"
     list_display = ["petition", "official", "responded_on", "show_on_page", "signer_updates_sent"]

@@ -461,3 +461,17 @@ def test_the_migration_grants_existing_lead_groups_every_existing_campaign_and_k
     assert not CampaignGrant.objects.filter(group=editors).exists()
     assert TokenScopes.objects.get(token=old_token_row).granted() == list(TokenScopes.NAMES)
     assert statuses(client, petition_b, old_token) == {"signatures": 200, "csv": 200, "deliveries": 200, "osdi": 200}
+
+
+def test_the_signature_chooser_offers_only_the_leads_campaigns(client, lead_a, petition_a, petition_b):
+    client.force_login(lead_a)
+    theirs = Signature.objects.get(petition=petition_b)
+    ours = Signature.objects.get(petition=petition_a)
+    chooser = "wagtailsnippetchoosers_petitions_cms_signature"
+
+    listed = client.get(reverse(f"{chooser}:choose")).content.decode()
+    results = client.get(reverse(f"{chooser}:choose_results")).content.decode()
+
+    assert "Alice" in listed and "Bartholomew" not in listed + results
+    assert client.get(reverse(f"{chooser}:chosen", args=[theirs.pk])).status_code == 404
+    assert client.get(reverse(f"{chooser}:chosen", args=[ours.pk])).status_code == 200
