@@ -475,3 +475,26 @@ def test_the_signature_chooser_offers_only_the_leads_campaigns(client, lead_a, p
     assert "Alice" in listed and "Bartholomew" not in listed + results
     assert client.get(reverse(f"{chooser}:chosen", args=[theirs.pk])).status_code == 404
     assert client.get(reverse(f"{chooser}:chosen", args=[ours.pk])).status_code == 200
+
+
+def test_a_grant_to_nobody_is_a_form_error_not_a_500(admin_client, campaign_a):
+    response = admin_client.post(
+        reverse("wagtailsnippets_petitions_cms_campaigngrant:add"), {"campaign": campaign_a.pk, "group": "", "user": ""}
+    )
+
+    assert response.status_code == 200  # Wagtail's form, shown again with the error
+    assert "Grant the campaign to a group or to a user" in response.content.decode()
+    assert not CampaignGrant.objects.exists()
+
+
+def test_a_superuser_grants_a_group_a_campaign_in_the_admin(admin_client, campaign_b, petition_b):
+    team = Group.objects.create(name="Campaign B team")
+    member = LeadFactory(groups=["Campaign leads", "Campaign B team"])
+    assert not petitions_for(member).filter(pk=petition_b.pk).exists()
+
+    response = admin_client.post(
+        reverse("wagtailsnippets_petitions_cms_campaigngrant:add"), {"campaign": campaign_b.pk, "group": team.pk}
+    )
+
+    assert response.status_code == 302
+    assert petitions_for(member).filter(pk=petition_b.pk).exists()
