@@ -11,6 +11,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
+from wagtail.log_actions import log
 from wagtail.models import APIToken, Page
 from wagtail.users.utils import get_manageable_token_owners
 
@@ -194,6 +195,7 @@ def token_create(request):
         api_token, plaintext = APIToken.create_token(user=form.cleaned_data["user"], name=form.cleaned_data["name"])
         scopes = set(form.cleaned_data["scopes"])
         TokenScopes.objects.create(token=api_token, **{name: name in scopes for name in TokenScopes.NAMES})
+        log(api_token, "wagtail.apitoken.create", data={"source": "petitions_lead_tokens", "scopes": sorted(scopes)})
         # The plaintext is shown on this one answer and never stored.
         return render(
             request,
@@ -214,6 +216,7 @@ def token_revoke(request, pk):
     api_token = get_object_or_404(tokens_for(request.user), pk=pk)
     if api_token.revoked_at is None:
         api_token.revoke()
+        log(api_token, "wagtail.apitoken.revoke", data={"source": "petitions_lead_tokens"})
     messages.success(request, f"Revoked “{api_token.name}”: it stops working now.")
     return redirect("petitions_tokens:index")
 

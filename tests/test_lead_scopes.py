@@ -7,11 +7,13 @@ stops working the moment it is revoked or its user is deactivated.
 """
 
 import importlib
+import io
 import json
 
 import pytest
 from django.apps import apps
 from django.contrib.auth.models import Group
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 from wagtail.models import APIToken, Page
 from wagtail.test.utils.form_data import rich_text
@@ -498,3 +500,21 @@ def test_a_superuser_grants_a_group_a_campaign_in_the_admin(admin_client, campai
 
     assert response.status_code == 302
     assert petitions_for(member).filter(pk=petition_b.pk).exists()
+
+
+def test_a_command_line_token_gets_its_scopes_from_the_token_scopes_command(client, petition_a, lead_a):
+    api_token, token = APIToken.create_token(user=lead_a, name="made by manage.py api_tokens")
+    assert statuses(client, petition_a, token)["csv"] == 403
+
+    call_command("token_scopes", "--id", str(api_token.pk), "--scope", "export", stdout=io.StringIO())
+
+    assert statuses(client, petition_a, token) == {"signatures": 403, "csv": 200, "deliveries": 403, "osdi": 403}
+
+
+def test_the_token_scopes_command_refuses_a_revoked_token(lead_a):
+    api_token, _ = APIToken.create_token(user=lead_a, name="old")
+    api_token.revoke()
+
+    with pytest.raises(CommandError, match="No active token"):
+        call_command("token_scopes", "--id", str(api_token.pk), "--scope", "export")
+    assert not TokenScopes.objects.exists()
