@@ -153,10 +153,11 @@ def sends_itself(delivery) -> bool:
 
     Only automatic (milestone) deliveries prepared under a campaign lead's
     decision do: the page's ``delivery_settings_by``, recorded as the
-    delivery's ``created_by``, who still has the deliver permission. Any
+    delivery's ``created_by``, who still has the deliver permission and a
+    grant on the petition's campaign. Any
     other automatic delivery waits at READY in the admin's Deliveries list.
     """
-    return delivery.trigger != Delivery.Trigger.MANUAL and can_deliver(delivery.created_by)
+    return delivery.trigger != Delivery.Trigger.MANUAL and can_deliver(delivery.created_by, delivery.petition)
 
 
 def render(delivery, recipient=None):

@@ -121,7 +121,8 @@ class PetitionPageForm(WagtailAdminPageForm):
 
     def clean(self):
         cleaned_data = super().clean()
-        if can_deliver(self.for_user) and any(name in self.fields for name in DELIVERY_SETTINGS):
+        page = self.instance if self.instance.pk else self.parent_page  # a new page: its campaign's grant
+        if can_deliver(self.for_user, page) and any(name in self.fields for name in DELIVERY_SETTINGS):
             self.instance.delivery_settings_by = self.for_user
         elif self.has_changed():
             self.instance.delivery_settings_by = None

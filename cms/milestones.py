@@ -98,7 +98,7 @@ def waiting_url(milestone):
     It waits when no lead decided the page's delivery settings (``cms.deliveries.sends_itself``).
     """
     delivery = Delivery.objects.filter(milestone=milestone).select_related("created_by").first()
-    if delivery is None or can_deliver(delivery.created_by):
+    if delivery is None or can_deliver(delivery.created_by, milestone.petition):
         return None
     site = milestone.petition.get_site()
     base = get_setting("SITE_URL") or (site.root_url if site else "")

@@ -39,7 +39,7 @@ def deliver_at_milestone(sender, milestone, page, **kwargs):
             deliveries.prepare_delivery(
                 page,
                 page.get_officials(),
-                user=lead if can_deliver(lead) else None,
+                user=lead if can_deliver(lead, page) else None,
                 trigger=milestone.kind,
                 milestone=milestone,
                 recount=False,

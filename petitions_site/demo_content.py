@@ -197,11 +197,11 @@ def load(stdout=None):
     from django.contrib.auth.models import Group
     from wagtail.models import Page, Site
 
-    from cms.models import CampaignIndexPage, Official, PetitionPage
+    from cms.models import CampaignGrant, CampaignIndexPage, Official, PetitionPage
     from cms.reconcile import reconcile_counts
 
     now = timezone.now()
-    index = CampaignIndexPage.objects.first()
+    index = CampaignIndexPage.objects.order_by("path").first()
     if index is None:
         root = Page.get_first_root_node()
         index = CampaignIndexPage(
@@ -250,6 +250,14 @@ def load(stdout=None):
                 "region": "Riverside",
             },
         )
+        # A second campaign with its own lead: Riverside's lead sees only Riverside's signers.
+        riverside = CampaignIndexPage(
+            title="Riverside campaigns",
+            slug="riverside",
+            intro="<p>Local campaigns in Riverside.</p>",
+        )
+        index.add_child(instance=riverside)
+        riverside.save_revision().publish()
         lanes = PetitionPage(
             title="Protected cycle lanes on Riverside Road before September",
             slug="riverside-cycle-lanes",
@@ -259,7 +267,7 @@ def load(stdout=None):
             ask_postcode=True,
             body=json.dumps(cycle_lanes_body(councillor)),
         )
-        index.add_child(instance=lanes)
+        riverside.add_child(instance=lanes)
         lanes.save_revision().publish()
         add_signers(lanes, [("Hannah", 1), ("Viktor", 5), ("Femi", 26), ("Grace", 50)], now, email_prefix="lanes")
 
@@ -268,16 +276,25 @@ def load(stdout=None):
     if not User.objects.filter(username="admin").exists():
         User.objects.create_superuser("admin", "admin@example.org", password)
     lead_password = "petitions-lead"
-    if not User.objects.filter(username="lead").exists():
-        lead = User.objects.create_user(
-            "lead", "lead@example.org", lead_password, first_name="Campaign", last_name="Lead"
-        )
-        lead.groups.add(Group.objects.get(name="Campaign leads"))
+    leads = (
+        # The site's lead is granted the whole "Campaigns" tree, Riverside included;
+        # Riverside's lead only the Riverside campaign (a 404 for every other petition).
+        ("lead", "Campaign", index),
+        ("riverside-lead", "Riverside", CampaignIndexPage.objects.filter(slug="riverside").first() or index),
+    )
+    for username, first_name, campaign in leads:
+        if not User.objects.filter(username=username).exists():
+            lead = User.objects.create_user(
+                username, f"{username}@example.org", lead_password, first_name=first_name, last_name="Lead"
+            )
+            lead.groups.add(Group.objects.get(name="Campaign leads"))
+            CampaignGrant.objects.get_or_create(user=lead, campaign=campaign)
     reconcile_counts()
     return {
         "username": "admin",
         "password": password,
         "lead_username": "lead",
+        "local_lead_username": "riverside-lead",
         "lead_password": lead_password,
         "url": "http://127.0.0.1:8000/admin/",
     }

@@ -4,9 +4,12 @@ import json
 
 import factory
 import wagtail_factories
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.utils import timezone
+from wagtail.models import APIToken
 
-from cms.models import CampaignIndexPage, Official, PetitionPage, Signature, normalize_email
+from cms.models import CampaignGrant, CampaignIndexPage, Official, PetitionPage, Signature, TokenScopes, normalize_email
 
 
 class OfficialFactory(factory.django.DjangoModelFactory):
@@ -77,3 +80,32 @@ class SignatureFactory(factory.django.DjangoModelFactory):
 
     class Params:
         verified = factory.Trait(status=Signature.Status.VERIFIED, verified_at=factory.LazyFunction(timezone.now))
+
+
+class LeadFactory(factory.django.DjangoModelFactory):
+    """A campaign lead: in the "Campaign leads" group (what they may do), granted ``campaigns`` (where)."""
+
+    class Meta:
+        model = get_user_model()
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"lead{n}")
+    password = factory.django.Password("not-used")
+
+    @factory.post_generation
+    def groups(self, create, extracted, **kwargs):
+        for name in ("Campaign leads",) if extracted is None else extracted:
+            self.groups.add(Group.objects.get(name=name))
+
+    @factory.post_generation
+    def campaigns(self, create, extracted, **kwargs):
+        for campaign in extracted or ():
+            CampaignGrant.objects.create(user=self, campaign=campaign)
+
+
+def lead_token(user, *scopes, name="CRM"):
+    """A Wagtail API token of ``user`` with our scopes (none given: every scope); returns the plaintext."""
+    api_token, plaintext = APIToken.create_token(user=user, name=name)
+    scopes = scopes or TokenScopes.NAMES
+    TokenScopes.objects.create(token=api_token, **{name: name in scopes for name in TokenScopes.NAMES})
+    return plaintext

@@ -13,11 +13,12 @@ from django.utils import timezone
 from wagtail.models import APIToken
 
 from cms import reconcile as reconciling
-from cms.models import Signature
+from cms.models import CampaignGrant, Signature
 from cms.signing import verify_signature
 from cms.tokens import make_token
 
 from .factories import PetitionPageFactory, SignatureFactory
+from .factories import lead_token as make_lead_token
 
 pytestmark = pytest.mark.django_db
 
@@ -73,17 +74,19 @@ def reconcile(django_capture_on_commit_callbacks):
 
 
 @pytest.fixture
-def lead(db):
+def lead(index_page):
+    """May view signatures, of the test campaign (tests/test_lead_scopes.py: of no other)."""
     user = User.objects.create_user("lead", password="not-used")
     user.user_permissions.add(
         Permission.objects.get(codename="view_signature", content_type__app_label="petitions_cms")
     )
+    CampaignGrant.objects.create(user=user, campaign=index_page)
     return user
 
 
 @pytest.fixture
 def lead_token(lead):
-    return APIToken.create_token(user=lead, name="CRM")[1]
+    return make_lead_token(lead)  # every scope
 
 
 def bearer(token):

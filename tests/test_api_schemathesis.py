@@ -15,11 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from wagtail.models import APIToken
 
 from cms import reconcile
 
-from .factories import PetitionPageFactory, SignatureFactory, petition_body
+from .factories import PetitionPageFactory, SignatureFactory, lead_token, petition_body
 from .test_browser import _leave_the_migrated_data_behind  # noqa: F401 (module fixture: restores migrated rows)
 
 pytestmark = [
@@ -55,7 +54,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     from django.contrib.auth.models import User
 
     admin = User.objects.create_superuser("lead", "lead@example.org", "not-used")
-    token = APIToken.create_token(user=admin, name="schemathesis")[1]
+    token = lead_token(admin)  # every scope: the CSV and delivery status are exercised too
     # Every request comes from 127.0.0.1: raise its sign rate limits so signing stays reachable.
     settings.PETITIONS = {**settings.PETITIONS, "RATE_LIMIT": 10**6, "RATE_LIMIT_SUSTAINED": 10**6}
 

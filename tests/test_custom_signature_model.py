@@ -12,7 +12,7 @@ from wagtail.models import APIToken
 
 from cms import deliveries, reconcile, signing
 from cms.conf import get_signature_model
-from cms.models import Delivery, PetitionStats, Signature
+from cms.models import CampaignGrant, Delivery, PetitionStats, Signature
 
 from .conftest import confirm_url
 from .testapp.models import MemberSignature
@@ -75,6 +75,7 @@ def test_the_whole_journey_stores_and_counts_in_the_custom_model(
     lead.user_permissions.add(
         Permission.objects.get(codename="view_signature", content_type__app_label="petitions_cms")
     )
+    CampaignGrant.objects.create(user=lead, campaign=petition.get_parent())  # leads see their own campaigns
     token = APIToken.create_token(user=lead, name="CRM")[1]
     export = client.get(f"/api/petitions/{petition.pk}/signatures/", headers={"Authorization": f"Bearer {token}"})
     assert [item["first_name"] for item in export.json()["items"]] == ["Stefanie"]

@@ -12,7 +12,7 @@ from cms.tokens import make_token
 from workers import tasks
 
 from .concurrency import run_together
-from .factories import OfficialFactory, PetitionPageFactory, SignatureFactory, petition_body
+from .factories import LeadFactory, OfficialFactory, PetitionPageFactory, SignatureFactory, petition_body
 
 pytestmark = pytest.mark.django_db
 
@@ -223,10 +223,9 @@ def test_a_response_can_be_emailed_to_opted_in_signers(
 
 
 @pytest.fixture
-def lead(django_user_model):
-    user = django_user_model.objects.create_user("lead", password="pw")
-    user.groups.add(Group.objects.get(name="Campaign leads"))
-    return user
+def lead(index_page):
+    """A lead of the test campaign (tests/test_lead_scopes.py: of no other)."""
+    return LeadFactory(campaigns=[index_page])
 
 
 @pytest.fixture

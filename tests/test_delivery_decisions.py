@@ -11,9 +11,9 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from cms import reconcile
-from cms.models import Delivery, PetitionPage
+from cms.models import CampaignGrant, Delivery, PetitionPage
 
-from .factories import PetitionPageFactory, SignatureFactory, petition_body
+from .factories import CampaignIndexPageFactory, PetitionPageFactory, SignatureFactory, petition_body
 from .test_admin import edit_url, form_errors, petition_form_data
 
 pytestmark = pytest.mark.django_db
@@ -51,9 +51,11 @@ def moderator(django_user_model):
 
 
 @pytest.fixture
-def lead(django_user_model):
-    """A campaign lead who may also edit and publish pages (leads alone cannot edit pages)."""
-    return user_in(django_user_model, "lead", "Moderators", "Campaign leads")
+def lead(django_user_model, index_page):
+    """A lead of the test campaign who may also edit and publish pages (leads alone cannot edit pages)."""
+    user = user_in(django_user_model, "lead", "Moderators", "Campaign leads")
+    CampaignGrant.objects.create(user=user, campaign=index_page)
+    return user
 
 
 def form_data(page, official, **extra):
@@ -129,6 +131,22 @@ def test_a_lead_sets_the_delivery_settings_and_is_recorded_as_deciding(client, p
     live = PetitionPage.objects.get(pk=petition.pk)
     assert live.deliver_at_goal and live.deliver_at_milestones and live.milestone_step == 2
     assert live.delivery_settings_by == lead
+
+
+def test_a_lead_of_another_campaign_saving_the_page_is_not_recorded_as_deciding(
+    client, petition, official, django_user_model
+):
+    other_campaign = CampaignIndexPageFactory(parent=petition.get_parent().get_parent(), slug="elsewhere")
+    outsider = user_in(django_user_model, "outsider", "Moderators", "Campaign leads")
+    CampaignGrant.objects.create(user=outsider, campaign=other_campaign)
+    client.force_login(outsider)
+
+    response = client.post(
+        edit_url(petition), form_data(petition, official, **DELIVERY_SETTINGS, **{"action-publish": "action-publish"})
+    )
+
+    assert response.status_code == 302, form_errors(response)
+    assert PetitionPage.objects.get(pk=petition.pk).delivery_settings_by is None
 
 
 def test_a_bad_notify_address_is_a_form_error_not_a_500(client, petition, official, lead):

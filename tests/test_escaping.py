@@ -3,14 +3,12 @@ import io
 
 import openpyxl
 import pytest
-from django.contrib.auth.models import Group
 from django.urls import reverse
-from wagtail.models import APIToken
 
 from cms import deliveries, reconcile, signing
 from cms.models import Signature
 
-from .factories import SignatureFactory
+from .factories import LeadFactory, SignatureFactory, lead_token
 from .test_deliveries import pdf_text
 
 pytestmark = pytest.mark.django_db
@@ -19,11 +17,9 @@ HOSTILE = '<script>alert("x")</script>'
 
 
 @pytest.fixture
-def lead(django_user_model):
-    """A campaign lead: sees signatures (the admin and a Wagtail API token), edits no pages."""
-    user = django_user_model.objects.create_user("lead", password="not-used")
-    user.groups.add(Group.objects.get(name="Campaign leads"))
-    return user
+def lead(index_page):
+    """A campaign lead of the test campaign: sees its signatures (the admin and an API token), edits no pages."""
+    return LeadFactory(campaigns=[index_page])
 
 
 def test_html_in_a_name_is_escaped_in_the_feed_and_the_page_and_left_out_of_the_email(
@@ -123,7 +119,7 @@ def test_the_admin_signatures_export_escapes_formulas(hostile_signers, client, l
 
 
 def test_the_api_signatures_csv_escapes_formulas(hostile_signers, client, lead):
-    token = APIToken.create_token(user=lead, name="CRM")[1]
+    token = lead_token(lead)
 
     response = client.get(
         f"/api/petitions/{hostile_signers.pk}/signatures.csv", headers={"Authorization": f"Bearer {token}"}

@@ -23,7 +23,7 @@ from cms.tokens import make_token
 from workers import tasks
 
 from .conftest import confirm_url
-from .factories import PetitionPageFactory, SignatureFactory
+from .factories import LeadFactory, PetitionPageFactory, SignatureFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -46,8 +46,8 @@ def user_in(django_user_model, username, group):
 
 
 @pytest.fixture
-def lead(django_user_model):
-    return user_in(django_user_model, "lead", "Campaign leads")
+def lead(index_page):
+    return LeadFactory(username="lead", campaigns=[index_page])
 
 
 @pytest.fixture

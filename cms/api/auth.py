@@ -1,22 +1,30 @@
-"""Who may call the campaign leads' endpoints: Wagtail API tokens of users who may view signatures.
+"""Who may call the campaign leads' endpoints: Wagtail API tokens, within their user's grants and their scopes.
 
-Tokens are Wagtail's own (``wagtail.models.APIToken``): a lead creates one
-under *Settings → Users → API tokens* in the admin (with ``wagtail.api.v3``
-installed) or with ``manage.py api_tokens create --user NAME --name LABEL``.
-Only a digest is stored; revoking it in the admin ends its use at once.
+Tokens are Wagtail's own (``wagtail.models.APIToken``); their scopes are ours
+(``cms.models.TokenScopes``): ``read_signatures``, ``export`` (the CSV), ``deliver``
+(delivery status) and ``record`` (the OSDI helper without the rate limit). A lead creates
+one with scopes under *Settings → Lead API tokens*, where it is shown once and can be
+revoked; revoking it (there or in Wagtail's own token admin) ends its use at once. A token
+made without scopes (Wagtail's admin, ``manage.py api_tokens``) may only read signatures.
 
-A token is accepted as ``Authorization: Bearer <token>`` or, for OSDI
-clients, as ``OSDI-API-Token: <token>``. Its user must be active and hold
-``petitions_cms.view_signature`` (the permission that shows the
-*Signatures* snippets in the admin); otherwise the answer is 401 (no or
-unknown token) or 403 (a token without the permission).
+A token is accepted as ``Authorization: Bearer <token>`` or, for OSDI clients, as
+``OSDI-API-Token: <token>``. No token, an unknown, revoked one, or one whose user is
+deactivated: 401. A user without ``petitions_cms.view_signature``, or a token without the
+endpoint's scope: 403. A petition outside the user's granted campaigns: 404, as if it did
+not exist (``cms.permissions.petitions_for``).
 """
 
+from django.http import Http404
 from ninja.errors import HttpError
 from wagtail.api.v3.auth import BearerTokenAuth
 
-VIEW_SIGNATURES = "petitions_cms.view_signature"
+from ..models import TokenScopes
+from ..permissions import VIEW_SIGNATURES, may_act_on
+from .base import get_petition
+
 OSDI_TOKEN_HEADER = "OSDI-API-Token"
+#: What a token may do when it was created without our scopes.
+UNSCOPED = TokenScopes(read_signatures=True)
 
 
 class LeadTokenAuth(BearerTokenAuth):
@@ -35,12 +43,34 @@ class LeadTokenAuth(BearerTokenAuth):
         return api_token
 
 
-def lead_from_request(request):
-    """The lead a request's token names, or None; never an error (for optional auth)."""
+def scopes_of(api_token):
+    try:
+        return api_token.petition_scopes
+    except TokenScopes.DoesNotExist:
+        return UNSCOPED
+
+
+def lead_petition(request, petition_id, scope, perm=VIEW_SIGNATURES):
+    """The petition a lead's token may act on with ``scope``: 403 without the scope, 404 outside the grants."""
+    if not getattr(scopes_of(request.auth), scope):
+        raise HttpError(403, f"This token does not have the {scope!r} scope.")
+    page = get_petition(petition_id, live=False)
+    if not may_act_on(request.user, page, perm):
+        raise Http404("Not a petition")
+    return page
+
+
+def lifts_rate_limit(request, page) -> bool:
+    """Whether the request carries a token with the ``record`` scope for this petition's campaign.
+
+    Never an error: no token, a bad one, another campaign's, or one without the scope all
+    leave the rate limit in place.
+    """
     header = request.headers.get(OSDI_TOKEN_HEADER) or request.headers.get("Authorization", "")
     if not header:
-        return None
+        return False
     try:
-        return LeadTokenAuth()(request)
+        api_token = LeadTokenAuth()(request)
     except HttpError:
-        return None
+        return False
+    return api_token is not None and scopes_of(api_token).record and may_act_on(request.user, page)

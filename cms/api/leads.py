@@ -1,6 +1,7 @@
 """The campaign leads' endpoints: signatures (as pages or one CSV) and delivery status.
 
-Each takes a Wagtail API token of a user allowed to view signatures (``cms.api.auth``).
+Each takes a Wagtail API token of a user allowed to view signatures, with the endpoint's scope,
+and answers only for petitions under the user's granted campaigns (``cms.api.auth``).
 """
 
 import csv
@@ -14,15 +15,15 @@ from ninja import Query
 from ninja.errors import HttpError
 
 from ..models import Delivery
+from ..permissions import VIEW_DELIVERIES
 from ..spreadsheets import spreadsheet_safe
 from . import schemas
-from .auth import LeadTokenAuth
+from .auth import LeadTokenAuth, lead_petition
 from .base import (
     COMMON_ERRORS,
     CURSOR_SALT,
     Refusal,
     absolute,
-    get_petition,
     petition_id_param,
     private,
     router,
@@ -80,7 +81,7 @@ def export_signatures(
     limit: int = Query(100, ge=1, le=1000),
 ):
     private(response)
-    page = get_petition(id, live=False)
+    page = lead_petition(request, id, "read_signatures")
     signatures = verified_signatures(page)
     if cursor:
         signatures = after_cursor(signatures, cursor)
@@ -111,13 +112,16 @@ ADDRESS = re.compile(r"[^\s<>\"']+@[^\s<>\"']+")
     url_name="deliveries",
     operation_id="petitions_deliveries",
     summary="Deliveries of the letter and each official's send status (for campaign leads)",
-    description="Newest first. Needs the `view_delivery` permission too. Officials are named, never addressed.",
+    description=(
+        "Newest first. Needs the `view_delivery` permission and the token's `deliver` scope. "
+        "Officials are named, never addressed."
+    ),
 )
 def deliveries(request, response: HttpResponse, id: int = petition_id_param()):
     private(response)
-    if not request.user.has_perm("petitions_cms.view_delivery"):
+    if not request.user.has_perm(VIEW_DELIVERIES):
         raise HttpError(403, "This token's user may not view deliveries.")
-    page = get_petition(id, live=False)
+    page = lead_petition(request, id, "deliver", VIEW_DELIVERIES)
     rows = Delivery.objects.filter(petition_id=page.pk).prefetch_related("recipients").order_by("-created_at", "-pk")
     return {
         "items": [
@@ -161,6 +165,7 @@ class _Echo:
     url_name="export_signatures_csv",
     operation_id="petitions_signatures_csv",
     summary="Every verified signature as CSV, streamed (for campaign leads)",
+    description="Needs the token's `export` scope.",
     openapi_extra={
         "responses": {
             "200": {
@@ -171,7 +176,7 @@ class _Echo:
     },
 )
 def export_signatures_csv(request, id: int = petition_id_param()):
-    page = get_petition(id, live=False)
+    page = lead_petition(request, id, "export")
     rows = verified_signatures(page).values_list(*EXPORT_FIELDS).iterator(chunk_size=2000)
     writer = csv.writer(_Echo())
 

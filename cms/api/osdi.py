@@ -23,7 +23,7 @@ from wagtail.rich_text import expand_db_html
 
 from ..models import PetitionMixin, live_counts
 from . import schemas
-from .auth import LeadTokenAuth, lead_from_request
+from .auth import LeadTokenAuth, lead_petition, lifts_rate_limit
 from .base import (
     ACCEPTED,
     COMMON_ERRORS,
@@ -393,7 +393,7 @@ def signatures(
     page: int = Query(1, ge=1, le=MAX_ID),
     per_page: int = Query(25, ge=1, le=MAX_PAGESIZE),
 ):
-    petition = get_petition(id, live=False)
+    petition = lead_petition(request, id, "read_signatures")
     queryset = verified_signatures(petition)
     total = queryset.count()
     start = (page - 1) * per_page
@@ -422,18 +422,19 @@ def signatures(
     summary="osdi:record_signature_helper — sign on a person's behalf",
     description=(
         "The same rules and answers as `POST /api/petitions/{id}/signatures/`: the person gets the "
-        "confirmation email, and the signature counts once they confirm. A lead's token lifts the rate "
-        "limit, for CRMs that push many signatures from one address, and the challenge (CAPTCHA) a site "
-        "may require; without one, send the widget's token as `challenge_token`."
+        "confirmation email, and the signature counts once they confirm. A token with the `record` scope, "
+        "of a lead granted this petition's campaign, lifts the rate limit, for CRMs that push many "
+        "signatures from one address, and the challenge (CAPTCHA) a site may require; any other token "
+        "changes nothing: without one, send the widget's token as `challenge_token`."
     ),
     openapi_extra={"requestBody": RECORD_SIGNATURE_BODY},
 )
 def record_signature(request, id: int = petition_id_param()):
     check_origin(request)
     page = get_petition(id)
-    # A lead's token marks a CRM's server-to-server call: the person is not there to solve a
-    # challenge, and the lead answers for what it sends. Anonymous calls are challenged.
-    anonymous = lead_from_request(request) is None
+    # A lead's token with the record scope marks a CRM's server-to-server call: the person is not
+    # there to solve a challenge, and the lead answers for what it sends. Other calls are challenged.
+    anonymous = not lifts_rate_limit(request, page)
     admit(request, page, rate_limited=anonymous)
     body = json_body(request, RecordSignatureIn)
     person = body.person

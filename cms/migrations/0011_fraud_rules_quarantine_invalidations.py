@@ -47,7 +47,7 @@ def revoke_leads(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("petitions_cms", "0009_signature_email_status_capped"),
+        ("petitions_cms", "0010_campaign_grants_and_token_scopes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
         migrations.swappable_dependency(settings.WAGTAIL_PAGE_MODEL),
     ]

@@ -1,5 +1,6 @@
 from .deliveries import Delivery, DeliveryRecipient, OfficialResponse
 from .fraud import FraudRule, Invalidation
+from .grants import CampaignGrant, TokenScopes
 from .officials import Official
 from .pages import CampaignIndexPage, PetitionMixin, PetitionPage, SigningStatus
 from .signatures import AbstractSignature, Signature, normalize_email
@@ -7,6 +8,7 @@ from .stats import Milestone, PetitionCountryCount, PetitionStats, live_counts, 
 
 __all__ = [
     "AbstractSignature",
+    "CampaignGrant",
     "CampaignIndexPage",
     "Delivery",
     "DeliveryRecipient",
@@ -21,6 +23,7 @@ __all__ = [
     "PetitionStats",
     "Signature",
     "SigningStatus",
+    "TokenScopes",
     "live_counts",
     "live_values",
     "normalize_email",

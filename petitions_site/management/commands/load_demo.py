@@ -15,4 +15,8 @@ class Command(BaseCommand):
             f"  Lead:   {login['url']}  username: {login['lead_username']}  password: {login['lead_password']}"
             "  (delivers petitions; cannot edit pages)"
         )
+        self.stdout.write(
+            f"  Local lead: username: {login['local_lead_username']}  password: {login['lead_password']}"
+            "  (granted only the Riverside campaign)"
+        )
         self.stdout.write("  Mail:   verification emails are written to var/mail/*.eml")
