@@ -28,6 +28,8 @@ def petition_pages(user):
     # Every live petition, until the fraud tools are scoped to campaign grants (next commit).
     ids = [page.pk for page in Page.objects.live().specific() if hasattr(page, "signing_status")]
     return Page.objects.filter(pk__in=ids).order_by("title")
+
+
 QUARANTINE_PAGE_SIZE = 100
 
 
