@@ -112,6 +112,22 @@ def test_every_address_gets_the_same_status_body_and_headers(petition, steady, p
     assert {case: got for case, got in answers.items() if got != expected} == {}
 
 
+@pytest.mark.parametrize("path", [HTML, API])
+def test_a_disposable_address_gets_the_same_field_error_whether_or_not_it_signed(petition, steady, path, mailoutbox):
+    # Signed before its domain was listed as disposable (the package's list grows).
+    SignatureFactory(petition=petition, email="signed@mailinator.com", verified=True)
+
+    signed = answer(post_sign(petition, path, "signed@mailinator.com"))
+    never = answer(post_sign(petition, path, "never1@mailinator.com"))
+
+    # The form shows the address as typed; apart from that, nothing differs.
+    assert signed[0] == never[0] == 400
+    assert signed[1].replace(b"signed@", b"never1@") == never[1]
+    assert (signed[2], signed[3]) == (never[2], never[3])
+    assert b"disposable addresses, which cannot sign" in never[1]
+    assert mailoutbox == []
+
+
 def test_the_api_answer_carries_no_signature_id_or_anything_about_the_address(petition, steady):
     response = post_sign(petition, API, "ada@example.org")
 
