@@ -103,8 +103,12 @@ def _upsert_postgresql(Signature, values, now):
     a verified or recently emailed address cost a row lock and no row version,
     and return no id, where a new one costs an insert. Writing the row version
     makes every sign one write and one id. ``email_requested_at`` is in no
-    index, so the update is HOT where the page has room and leaves one dead
-    row version for vacuum, the same as a new signature's row would cost.
+    index, so the update is HOT where the page has room; either way it leaves
+    one dead row version for vacuum, less than the live row a sign with a new
+    address adds, so re-signing bloats the table no faster than signing does.
+    The row stays locked until the caller's transaction ends (at once in
+    autocommit; a host with ``ATOMIC_REQUESTS`` holds it for the request), so
+    only signs of the same address wait on each other.
 
     The row lock that ``DO UPDATE`` takes serialises two re-signs racing each
     other: the second sees the first's new ``email_requested_at`` and leaves it,
