@@ -60,6 +60,11 @@ bench: $(VENV)/.runtime
 bench-files: $(VENV)/.test
 	$(BIN)/python bench/delivery_files.py
 
+## Whether a sign request's time tells a new address from one that signed: in-process, PostgreSQL and Redis.
+.PHONY: bench-uniform
+bench-uniform: $(VENV)/.test
+	$(BIN)/python bench/uniform_timing.py
+
 ## The plugin's wheel in dist/: what a host site pip-installs (README, "Install into your Wagtail site").
 .PHONY: wheel
 wheel: $(BIN)/python

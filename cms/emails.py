@@ -120,6 +120,11 @@ def count_sent(signature):
 
 
 def _owed(signature) -> bool:
+    """True if this pending signature is owed an email: the outbox may hold ids owed none.
+
+    Every sign pushes its signature's id, so a re-sign of an address emailed a
+    moment ago lands here too and is skipped (``cms.signing.sign_petition``).
+    """
     if signature.email_status == signature.EmailStatus.REFUSED:
         return False
     return signature.email_sent_at is None or (

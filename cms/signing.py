@@ -1,7 +1,8 @@
 """Signing and verifying: the two writes a signer makes, and the outbox of owed emails.
 
-A sign is one autocommit INSERT; a verification one conditional UPDATE.
-Neither touches a shared row: after commit, the email goes on the outbox
+A sign is one autocommit upsert (the same statement and the same outbox
+push whether or not the address had signed); a verification one conditional
+UPDATE. Neither touches a shared row: after commit, the id goes on the outbox
 (``queue_verification_email``) and the verification into the live counter
 (``record_verification``); the reconcile task (``cms.reconcile``) makes the
 stored totals from the rows. The page's routes, the JSON API and the tasks
@@ -40,11 +41,13 @@ class VerifyResult(enum.Enum):
 
 
 def queue_verification_email(signature_id: int) -> None:
-    """Hand a committed signature's email to the workers, cheaply.
+    """Hand a committed signature's id to the workers, cheaply.
 
-    With Redis, the id goes on the outbox list and at most one drain task is
-    woken per OUTBOX_NUDGE_MS, however many people sign: the sign request pays
-    one Redis round trip, not a Celery publish. Anything lost here is found by
+    Every sign calls this, owed an email or not (``sign_petition``): the
+    sender skips an id whose email is not owed. With Redis, the id goes on
+    the outbox list and at most one drain task is woken per OUTBOX_NUDGE_MS,
+    however many people sign: the sign request pays one Redis round trip,
+    not a Celery publish. Anything lost here is found by
     the overdue sweeper, because the row itself records the owed email.
     """
     from workers import tasks
@@ -60,29 +63,87 @@ def queue_verification_email(signature_id: int) -> None:
         logger.exception("Could not queue the verification email of signature %s", signature_id)
 
 
-def _insert_signature(Signature, values) -> int | None:
-    """Insert a signature; return its id, or None if this address already signed."""
+def _owed_since(now):
+    """Before this instant, a pending signature's last email request makes it owed a new one."""
+    return now - timedelta(seconds=get_setting("RESEND_MIN_INTERVAL"))
+
+
+def _upsert_signature(Signature, values, now) -> tuple[int, bool, bool]:
+    """Store a signature, or touch the one this address already made: (id, created, email owed).
+
+    On PostgreSQL one statement does it, whatever the address's history: the
+    work, and so the time, of the sign request does not tell a new address
+    from one that signed. See ``_upsert_postgresql``.
+    """
     if connection.vendor == "postgresql":
-        # One statement, no exception, no savepoint on the hot path.
-        signature = Signature(**values)
-        fields = [field for field in Signature._meta.concrete_fields if not field.primary_key]
-        table = connection.ops.quote_name(Signature._meta.db_table)
-        columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-        placeholders = ", ".join(["%s"] * len(fields))
-        sql = (
-            f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "  # noqa: S608 (names from the model)
-            "ON CONFLICT (petition_id, email_normalized) DO NOTHING RETURNING id"
-        )
-        params = [field.get_db_prep_save(field.pre_save(signature, True), connection) for field in fields]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            row = cursor.fetchone()
-        return row[0] if row else None
+        return _upsert_postgresql(Signature, values, now)
+    # Elsewhere (SQLite, the embedded demo): correct, but an address that signed before costs
+    # a failed INSERT, a conditional UPDATE and a SELECT, so its timing differs from a new one's.
     try:
         with transaction.atomic():  # a savepoint: a duplicate must not abort the caller's transaction
-            return Signature.objects.create(**values).pk
+            return Signature.objects.create(**values).pk, True, True
     except IntegrityError:
-        return None
+        pass
+    existing = Signature.objects.filter(petition_id=values["petition_id"], email_normalized=values["email_normalized"])
+    # Conditional, so two re-signs racing each other make one email owed.
+    owed = existing.filter(
+        Q(email_requested_at__isnull=True) | Q(email_requested_at__lt=_owed_since(now)),
+        status=Signature.Status.PENDING,
+    ).update(email_requested_at=now)
+    return existing.values_list("pk", flat=True).get(), False, bool(owed)
+
+
+def _upsert_postgresql(Signature, values, now):
+    """``INSERT … ON CONFLICT … DO UPDATE``, always one statement, one row version and one id.
+
+    A conflict updates only ``email_requested_at``, and only of a pending
+    signature past ``RESEND_MIN_INTERVAL`` (or with no request on record); for
+    every other row it writes the value the row already holds. Nothing another
+    person's submission carries (names, choices, status) is written. The
+    update is unconditional on purpose: a ``WHERE`` on ``DO UPDATE`` would make
+    a verified or recently emailed address cost a row lock and no row version,
+    and return no id, where a new one costs an insert. Writing the row version
+    makes every sign one write and one id. ``email_requested_at`` is in no
+    index, so the update is HOT where the page has room; either way it leaves
+    one dead row version for vacuum, less than the live row a sign with a new
+    address adds, so re-signing bloats the table no faster than signing does.
+    The row stays locked until the caller's transaction ends (at once in
+    autocommit; a host with ``ATOMIC_REQUESTS`` holds it for the request), so
+    only signs of the same address wait on each other.
+
+    The row lock that ``DO UPDATE`` takes serialises two re-signs racing each
+    other: the second sees the first's new ``email_requested_at`` and leaves it,
+    so one email is owed. ``created`` is PostgreSQL's ``xmax = 0`` (a row this
+    statement inserted); the email is owed when the row now holds this sign's
+    ``email_requested_at``.
+    """
+    signature = Signature(**values)
+    quote = connection.ops.quote_name
+    fields = [field for field in Signature._meta.concrete_fields if not field.primary_key]
+    table = quote(Signature._meta.db_table)
+    columns = ", ".join(quote(field.column) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    requested = quote(Signature._meta.get_field("email_requested_at").column)
+    status = quote(Signature._meta.get_field("status").column)
+    conflict = ", ".join(quote(Signature._meta.get_field(name).column) for name in ("petition", "email_normalized"))
+    sql = (
+        f"INSERT INTO {table} AS s ({columns}) VALUES ({placeholders}) "  # noqa: S608 (names from the model)
+        f"ON CONFLICT ({conflict}) DO UPDATE SET {requested} = CASE "
+        f"WHEN s.{status} = %s AND (s.{requested} IS NULL OR s.{requested} < %s) "
+        f"THEN EXCLUDED.{requested} ELSE s.{requested} END "
+        f"RETURNING s.{quote(Signature._meta.pk.column)}, s.xmax = 0, s.{requested} = %s"
+    )
+    params = [field.get_db_prep_save(field.pre_save(signature, True), connection) for field in fields]
+    prep = Signature._meta.get_field("email_requested_at")
+    params += [
+        Signature.Status.PENDING,
+        prep.get_db_prep_save(_owed_since(now), connection),
+        prep.get_db_prep_save(now, connection),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        signature_id, created, owed = cursor.fetchone()
+    return signature_id, created, owed
 
 
 def sign_petition(page, data: dict, *, source: str = "", ip: str | None = None) -> int | None:
@@ -91,9 +152,15 @@ def sign_petition(page, data: dict, *, source: str = "", ip: str | None = None) 
     Raises SigningRefused if the petition is closed, not yet open or not
     live. Returns the id of the signature owed an email, or None when none
     is owed (a verified signer, or a pending one emailed in the last
-    RESEND_MIN_INTERVAL). Nothing already stored is overwritten. The email
-    is queued only after the transaction commits. ``ip`` is the client
-    address (``cms.ratelimit.client_address``), kept for the fraud tools.
+    RESEND_MIN_INTERVAL). Nothing already stored is overwritten.
+
+    Whatever the address's history, the request does the same work: one
+    statement (on PostgreSQL), and after commit one outbox push of the
+    signature's id. The worker sends only what is owed
+    (``emails.send_verification_emails``), so a verified or recently emailed
+    address gets nothing more, and the sign's cost does not say which it was.
+    The email is queued only after the transaction commits. ``ip`` is the
+    client address (``cms.clientip.client_address``), kept for the fraud tools.
     """
     status = page.signing_status()
     if not status:
@@ -112,36 +179,18 @@ def sign_petition(page, data: dict, *, source: str = "", ip: str | None = None) 
         email_requested_at=now,
         ip_address=quarantine.clean_client_address(ip),
     )
-    # Each statement below is its own short transaction (or part of the caller's):
-    # a new signature costs one INSERT and no BEGIN/COMMIT round trips.
-    signature_id = _insert_signature(Signature, values)
-    created = signature_id is not None
-    if signature_id is None:
-        signature_id = (
-            Signature.objects.filter(
-                Q(email_requested_at__isnull=True)
-                | Q(email_requested_at__lt=now - timedelta(seconds=get_setting("RESEND_MIN_INTERVAL"))),
-                petition_id=page.pk,
-                email_normalized=values["email_normalized"],
-                status=Signature.Status.PENDING,
-            )
-            .values_list("pk", flat=True)
-            .first()
-        )
-        if signature_id is None:
-            return None
-        # Conditional, so two re-signs racing each other queue one email.
-        still_owed = Q(email_requested_at__isnull=True) | Q(email_requested_at__lt=now)
-        if not Signature.objects.filter(still_owed, pk=signature_id).update(email_requested_at=now):
-            return None
+    # One statement, its own short transaction (or part of the caller's): no BEGIN/COMMIT round trips.
+    signature_id, created, owed = _upsert_signature(Signature, values, now)
     # After the caller's commit (at once in autocommit): a rolled-back sign queues nothing.
-    transaction.on_commit(lambda: _signed(Signature, signature_id, page.pk, created))
-    return signature_id
+    transaction.on_commit(lambda: _signed(Signature, signature_id, page.pk, created, owed))
+    return signature_id if owed else None
 
 
-def _signed(Signature, signature_id, petition_id, created):
+def _signed(Signature, signature_id, petition_id, created, owed):
+    # Every sign pushes its id, owed or not: the worker skips what is not owed.
     queue_verification_email(signature_id)
-    signature_signed.send(Signature, signature_id=signature_id, petition_id=petition_id, created=created)
+    if owed:
+        signature_signed.send(Signature, signature_id=signature_id, petition_id=petition_id, created=created)
 
 
 # --- verifying -------------------------------------------------------------------
