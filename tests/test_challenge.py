@@ -11,13 +11,12 @@ from urllib.parse import parse_qs
 
 import pytest
 from django.core import checks
-from wagtail.models import APIToken
 
 from cms import challenge
 from cms.models import Signature
 
 from .conftest import sign_url
-from .factories import SignatureFactory
+from .factories import LeadFactory, SignatureFactory, lead_token
 
 pytestmark = pytest.mark.django_db
 
@@ -481,20 +480,15 @@ def test_the_openapi_schema_documents_the_token_and_its_errors(client, db):
 
 
 @pytest.fixture
-def lead_token(db):
-    from django.contrib.auth.models import Permission, User
-
-    user = User.objects.create_user("crm", password="not-used")
-    user.user_permissions.add(
-        Permission.objects.get(codename="view_signature", content_type__app_label="petitions_cms")
-    )
-    return APIToken.create_token(user=user, name="CRM")[1]
+def crm_token(index_page):
+    """A token with the record scope, of a lead granted the petition's campaign: a CRM's."""
+    return lead_token(LeadFactory(campaigns=[index_page]), "record")
 
 
-def test_osdi_with_a_leads_token_is_exempt_from_the_challenge(petition, client, require_challenge, lead_token):
+def test_osdi_with_a_leads_token_is_exempt_from_the_challenge(petition, client, require_challenge, crm_token):
     siteverify = require_challenge(MODE="always")
 
-    response = osdi_sign(client, petition, headers={"Authorization": f"Bearer {lead_token}"})
+    response = osdi_sign(client, petition, headers={"Authorization": f"Bearer {crm_token}"})
 
     assert response.status_code == 202
     assert siteverify.received == []

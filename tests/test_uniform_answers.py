@@ -202,7 +202,7 @@ def test_every_address_costs_the_same_queries_store_calls_and_tasks(petition, st
     expected = costs["new"]
     # One statement on the signatures, whatever the address's history (the API also looks the page up).
     assert len([sql for sql in expected["sql"] if Signature._meta.db_table in sql]) == 1
-    assert expected["store"] == ["count_attempt", "push_outbox"]  # the rate limit, the outbox
+    assert expected["store"] == ["count_attempts", "push_outbox"]  # the rate limit, the outbox
     assert expected["tasks"] == ["petitions.drain_outbox"]
     assert {case: cost for case, cost in costs.items() if cost != expected} == {}
 
