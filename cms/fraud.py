@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from django.db.models import BooleanField, F, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
+from wagtail.models import Page
 
 from .conf import get_setting, get_signature_model
 from .models import Invalidation, PetitionStats
@@ -75,6 +76,9 @@ def matching_signatures(invalidation):
     rows = get_signature_model().objects.filter(status__in=INVALIDATABLE)
     if invalidation.petition_id:
         rows = rows.filter(petition_id=invalidation.petition_id)
+    elif invalidation.campaign_id:
+        # The petitions under the campaign: Wagtail tree paths start with their ancestors'.
+        rows = rows.filter(petition__path__startswith=Page.objects.get(pk=invalidation.campaign_id).path)
     if invalidation.email_domain:
         domain = invalidation.email_domain
         rows = rows.filter(Q(email_normalized__endswith="@" + domain) | Q(email_normalized__endswith="." + domain))
@@ -182,8 +186,10 @@ def _restore(Signature, invalidation):
     restored = rows.filter(verified_at__isnull=True).update(status=Signature.Status.PENDING, invalidation=None)
     quarantined = [
         pk
-        for pk, email, ip in rows.filter(verified_at__isnull=False).values_list("pk", "email_normalized", "ip_address")
-        if rules and is_flagged(rules, email, ip)
+        for pk, email, ip, path in rows.filter(verified_at__isnull=False).values_list(
+            "pk", "email_normalized", "ip_address", "petition__path"
+        )
+        if rules and is_flagged(rules, email, ip, path)
     ]
     restored += rows.filter(pk__in=quarantined).update(status=Signature.Status.QUARANTINED, invalidation=None)
     restored += rows.filter(verified_at__isnull=False).update(status=Signature.Status.VERIFIED, invalidation=None)

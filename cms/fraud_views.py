@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.views.decorators.http import require_POST
@@ -18,16 +19,38 @@ from workers import tasks
 
 from . import fraud
 from .conf import get_signature_model
-from .models import Invalidation
-from .permissions import require_fraud_permission
+from .models import CampaignIndexPage, Invalidation, PetitionMixin
+from .permissions import REVIEW_FRAUD, petitions_for, require_fraud_permission
 
 SAMPLE_SIZE = 20
 
 
-def petition_pages(user):
-    # Every live petition, until the fraud tools are scoped to campaign grants (next commit).
-    ids = [page.pk for page in Page.objects.live().specific() if hasattr(page, "signing_status")]
+def scope(user):
+    """The pages under the campaigns ``user`` reviews for fraud (every page, for a superuser)."""
+    return petitions_for(user, REVIEW_FRAUD)
+
+
+def petition_choices(user):
+    ids = [page.pk for page in scope(user).specific() if isinstance(page, PetitionMixin)]
     return Page.objects.filter(pk__in=ids).order_by("title")
+
+
+def campaign_choices(user):
+    return Page.objects.filter(pk__in=scope(user).type(CampaignIndexPage).values("pk")).order_by("title")
+
+
+def invalidations_for(user):
+    """Invalidations of the user's petitions and campaigns; those of every petition only for a superuser."""
+    invalidations = Invalidation.objects.select_related("petition", "campaign", "created_by")
+    if user.is_superuser:
+        return invalidations
+    pages = scope(user)
+    return invalidations.filter(Q(petition__in=pages) | Q(campaign__in=pages))
+
+
+def signatures_for(user):
+    Signature = get_signature_model()
+    return Signature.objects.filter(status=Signature.Status.QUARANTINED, petition__in=scope(user))
 
 
 QUARANTINE_PAGE_SIZE = 100
@@ -36,27 +59,35 @@ QUARANTINE_PAGE_SIZE = 100
 class InvalidationForm(forms.ModelForm):
     class Meta:
         model = Invalidation
-        fields = ["petition", "summary", "email_domain", "ip_network", "created_after", "created_before"]
+        fields = ["petition", "campaign", "summary", "email_domain", "ip_network", "created_after", "created_before"]
         widgets = {
             "created_after": forms.DateTimeInput(attrs={"type": "datetime-local"}),
             "created_before": forms.DateTimeInput(attrs={"type": "datetime-local"}),
         }
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["petition"].queryset = petition_pages(None)
-        self.fields["petition"].empty_label = "Every petition"
+        self.user = user
+        self.fields["petition"].queryset = petition_choices(user)
+        self.fields["petition"].empty_label = "None: a whole campaign"
+        self.fields["campaign"].queryset = campaign_choices(user)
+        self.fields["campaign"].empty_label = "Every campaign" if user.is_superuser else "Choose a campaign"
+
+    def clean(self):
+        cleaned = super().clean()
+        if not (cleaned.get("petition") or cleaned.get("campaign")) and not self.user.is_superuser:
+            raise forms.ValidationError("Choose a petition or one of your campaigns.")
+        return cleaned
 
 
 @require_fraud_permission
 def index(request):
-    Signature = get_signature_model()
     return render(
         request,
         "petitions/admin/fraud_index.html",
         {
-            "invalidations": Invalidation.objects.select_related("petition", "created_by")[:200],
-            "quarantined": Signature.objects.filter(status=Signature.Status.QUARANTINED).count(),
+            "invalidations": invalidations_for(request.user)[:200],
+            "quarantined": signatures_for(request.user).count(),
             "page_title": "Fraud tools",
             "header_icon": "warning",
         },
@@ -65,7 +96,7 @@ def index(request):
 
 @require_fraud_permission
 def create(request):
-    form = InvalidationForm(request.POST or None, initial={"petition": request.GET.get("petition")})
+    form = InvalidationForm(request.POST or None, initial={"petition": request.GET.get("petition")}, user=request.user)
     if request.method == "POST" and form.is_valid():
         invalidation = form.save(commit=False)
         invalidation.created_by = request.user
@@ -81,7 +112,7 @@ def create(request):
 
 @require_fraud_permission
 def detail(request, pk):
-    invalidation = get_object_or_404(Invalidation.objects.select_related("petition", "created_by"), pk=pk)
+    invalidation = get_object_or_404(invalidations_for(request.user), pk=pk)
     # Until it is started the count is taken afresh, so the number confirmed is the number run.
     sample = fraud.preview(invalidation, SAMPLE_SIZE) if invalidation.pending else []
     return render(
@@ -99,7 +130,7 @@ def detail(request, pk):
 @require_POST
 @require_fraud_permission
 def start(request, pk):
-    invalidation = get_object_or_404(Invalidation, pk=pk)
+    invalidation = get_object_or_404(invalidations_for(request.user), pk=pk)
     if fraud.start(invalidation):
         transaction.on_commit(lambda: tasks.run_invalidation.delay(invalidation.pk))
         messages.success(request, "Invalidating in batches: the count below follows its progress.")
@@ -111,7 +142,7 @@ def start(request, pk):
 @require_POST
 @require_fraud_permission
 def restore(request, pk):
-    invalidation = get_object_or_404(Invalidation, pk=pk)
+    invalidation = get_object_or_404(invalidations_for(request.user), pk=pk)
     restored = fraud.restore(invalidation)
     if restored or invalidation.completed_at:
         messages.success(request, f"Restored {restored} signatures; the next reconcile counts them again.")
@@ -123,9 +154,10 @@ def restore(request, pk):
 @require_fraud_permission
 def quarantine(request):
     """Quarantined signatures, newest first: release them (they count) or invalidate them."""
-    Signature = get_signature_model()
     if request.method == "POST":
-        ids = [value for value in request.POST.getlist("signatures") if value.isdigit()]
+        # Only the user's own campaigns' quarantined signatures; any other id changes nothing.
+        picked = [value for value in request.POST.getlist("signatures") if value.isdigit()]
+        ids = list(signatures_for(request.user).filter(pk__in=picked).values_list("pk", flat=True))
         action = request.POST.get("action")
         if action == "release":
             messages.success(request, f"Released {fraud.release(ids)}: the next reconcile counts them.")
@@ -134,7 +166,7 @@ def quarantine(request):
         else:
             messages.error(request, "Choose to release or to invalidate.")
         return redirect("petitions_fraud:quarantine")
-    rows = Signature.objects.filter(status=Signature.Status.QUARANTINED).order_by("-verified_at", "-pk")
+    rows = signatures_for(request.user).order_by("-verified_at", "-pk")
     petition_id = request.GET.get("petition", "")
     if petition_id.isdigit():
         rows = rows.filter(petition_id=petition_id)

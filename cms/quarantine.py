@@ -18,12 +18,13 @@ from .store import get_cache
 logger = logging.getLogger("petitions")
 
 EMAIL, DOMAIN, IP = "email", "domain", "ip"  # FraudRule.Kind
-RULES_KEY = "petitions:fraud-rules"
+RULES_KEY = "petitions:fraud-rules:v2"  # (kind, value, campaign path)
 _memo = LocalMemo()
 
 
 def load_rules() -> list:
-    """Every rule as (kind, value): from this process's memo, the shared cache, or (on a miss) the table.
+    """Every rule as (kind, value, campaign path or ""): from this process's memo, the shared cache,
+    or (on a miss) the table.
 
     The confirm path asks this once per confirmation: no query while the cache holds the list
     (an empty list too), one small one when it does not. Saving or deleting a rule forgets it
@@ -37,10 +38,8 @@ def load_rules() -> list:
     except Exception:  # the cache is down: the table is the truth
         logger.exception("Could not read the fraud rules from the cache")
     if rules is None:
-        rules = [
-            _canonical(kind, value)
-            for kind, value in apps.get_model("petitions_cms", "FraudRule").objects.values_list("kind", "value")
-        ]
+        rows = apps.get_model("petitions_cms", "FraudRule").objects.values_list("kind", "value", "campaign__path")
+        rules = [(*_canonical(kind, value), path or "") for kind, value, path in rows]
         try:
             get_cache().set(RULES_KEY, rules, timeout=get_setting("CACHE_TIMEOUT"))
         except Exception:
@@ -65,11 +64,16 @@ def forget_rules():
     get_cache().delete(RULES_KEY)
 
 
-def is_flagged(rules, email_normalized: str, ip: str | None) -> bool:
-    """Whether any rule flags this canonical address or client address."""
+def is_flagged(rules, email_normalized: str, ip: str | None, page_path: str = "") -> bool:
+    """Whether any rule watching the petition at ``page_path`` flags this canonical address or client address.
+
+    A rule of a campaign watches the pages under it (a Wagtail tree path prefix); one without, every page.
+    """
     domain = (email_normalized or "").rpartition("@")[2]
     address = None
-    for kind, value in rules:
+    for kind, value, campaign_path in rules:
+        if campaign_path and not page_path.startswith(campaign_path):
+            continue
         if kind == EMAIL and value == email_normalized:
             return True
         if kind == DOMAIN and (domain == value or domain.endswith("." + value)):

@@ -214,7 +214,7 @@ def verify_signature(page, token: str) -> VerifyResult:
         rules = quarantine.load_rules()  # cached; with no rules, no query more
         if rules:
             row = pending.values_list("email_normalized", "ip_address").first()
-            if row is not None and quarantine.is_flagged(rules, *row):
+            if row is not None and quarantine.is_flagged(rules, *row, page.path):
                 status = Signature.Status.QUARANTINED
         # One conditional UPDATE: a second click, a scanner or a replay changes nothing.
         if not pending.update(status=status, verified_at=timezone.now()):

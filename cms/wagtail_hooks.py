@@ -2,8 +2,9 @@ from django.db import transaction
 from django.http import Http404
 from django.urls import include, path, reverse_lazy
 from wagtail import hooks
+from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.menu import MenuItem
-from wagtail.admin.panels import FieldPanel
+from wagtail.admin.panels import FieldPanel, ObjectList
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.chooser import (
     ChooseResultsView,
@@ -282,6 +283,46 @@ def register_deliveries_menu_item():
     return DeliveriesMenuItem("Deliveries", reverse_lazy("petitions_deliveries:index"), icon_name="mail", order=250)
 
 
+class FraudRuleForm(WagtailAdminModelForm):
+    """A lead's rule watches one of their campaigns; a rule for every campaign is a superuser's."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        user = self.for_user
+        if user is not None and "campaign" in self.fields:
+            self.fields["campaign"].queryset = fraud_views.campaign_choices(user)
+            self.fields["campaign"].empty_label = "Every campaign" if user.is_superuser else "Choose a campaign"
+
+    def clean(self):
+        cleaned = super().clean()
+        user = self.for_user
+        if user is not None and not user.is_superuser and not cleaned.get("campaign"):
+            self.add_error("campaign", "Choose one of your campaigns: a rule for every campaign is a superuser's.")
+        return cleaned
+
+
+def granted_rules(user, queryset):
+    """The rules of the user's campaigns; those of every campaign only for a superuser."""
+    if user.is_superuser:
+        return queryset
+    return queryset.filter(campaign__in=fraud_views.scope(user))
+
+
+class GrantedRuleMixin:
+    """One rule's admin pages: another campaign's rule (or one for every campaign) is a 404 to a lead."""
+
+    def get_object(self, *args, **kwargs):
+        obj = super().get_object(*args, **kwargs)
+        if not granted_rules(self.request.user, FraudRule.objects.filter(pk=obj.pk)).exists():
+            raise Http404("No such rule")
+        return obj
+
+
+class FraudRuleIndexView(IndexView):
+    def get_base_queryset(self):
+        return granted_rules(self.request.user, super().get_base_queryset())
+
+
 class FraudRuleViewSet(SnippetViewSet):
     """Addresses, domains and networks whose signatures are quarantined when confirmed (``cms.fraud``)."""
 
@@ -289,10 +330,18 @@ class FraudRuleViewSet(SnippetViewSet):
     icon = "warning"
     menu_label = "Fraud rules"
     add_to_admin_menu = False  # under "Fraud tools"
-    list_display = ["kind", "value", "note", "created_at"]
+    index_view_class = FraudRuleIndexView
+    edit_view_class = type("FraudRuleEditView", (GrantedRuleMixin, EditView), {})
+    delete_view_class = type("FraudRuleDeleteView", (GrantedRuleMixin, DeleteView), {})
+    history_view_class = type("FraudRuleHistoryView", (GrantedRuleMixin, HistoryView), {})
+    usage_view_class = type("FraudRuleUsageView", (GrantedRuleMixin, UsageView), {})
+    list_display = ["kind", "value", "campaign", "note", "created_at"]
     list_filter = ["kind"]
     search_fields = ["value", "note"]
-    panels = [FieldPanel("kind"), FieldPanel("value"), FieldPanel("note")]
+    edit_handler = ObjectList(
+        [FieldPanel("kind"), FieldPanel("value"), FieldPanel("campaign"), FieldPanel("note")],
+        base_form_class=FraudRuleForm,
+    )
 
 
 register_snippet(FraudRuleViewSet)

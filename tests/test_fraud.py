@@ -156,11 +156,11 @@ def test_a_malformed_client_address_is_stored_as_none_not_an_error(petition, sig
     assert Signature.objects.get().ip_address is None
 
 
-def test_a_rule_a_lead_adds_in_the_admin_quarantines_the_next_confirmation(petition, lead, client, commit):
+def test_a_rule_a_lead_adds_in_the_admin_quarantines_the_next_confirmation(petition, index_page, lead, client, commit):
     client.force_login(lead)
     response = client.post(
         reverse("wagtailsnippets_petitions_cms_fraudrule:add"),
-        {"kind": "domain", "value": " Spam.Example ", "note": "A wave from one domain"},
+        {"kind": "domain", "value": " Spam.Example ", "note": "A wave from one domain", "campaign": index_page.pk},
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     assert FraudRule.objects.get().value == "spam.example"
@@ -328,7 +328,7 @@ def test_a_bulk_invalidation_invalidates_what_its_preview_counted_and_the_next_r
     assert sorted(feed_names(mixed_petition)) == sorted(counted)
 
 
-def test_a_bulk_invalidation_across_all_petitions_reaches_every_petition(
+def test_a_bulk_invalidation_of_a_campaign_reaches_every_petition_of_it(
     mixed_petition, index_page, lead, client, reconcile, django_capture_on_commit_callbacks
 ):
     other = PetitionPageFactory(parent=index_page)
@@ -336,7 +336,7 @@ def test_a_bulk_invalidation_across_all_petitions_reaches_every_petition(
     reconcile()
     client.force_login(lead)
 
-    invalidation, _ = create_and_preview(client, invalidation_form(email_domain="spam.example"))
+    invalidation, _ = create_and_preview(client, invalidation_form(email_domain="spam.example", campaign=index_page.pk))
     start(client, invalidation, django_capture_on_commit_callbacks)
     reconcile()
 

@@ -46,6 +46,14 @@ class FraudRule(models.Model):
         max_length=255,
         help_text="An address (ada@example.org), a domain (example.org) or a network (203.0.113.0/24, 2001:db8::/32).",
     )
+    campaign = models.ForeignKey(
+        "wagtailcore.Page",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="The campaign whose petitions it watches. Empty: every campaign (superusers only).",
+    )
     note = models.TextField(blank=True, help_text="Why: for the other leads.")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -53,7 +61,14 @@ class FraudRule(models.Model):
 
     class Meta:
         ordering = ["kind", "value"]
-        constraints = [models.UniqueConstraint(fields=["kind", "value"], name="petitions_cms_one_fraud_rule")]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "value", "campaign"], name="petitions_cms_one_fraud_rule"),
+            models.UniqueConstraint(
+                fields=["kind", "value"],
+                condition=models.Q(campaign__isnull=True),
+                name="petitions_cms_one_fraud_rule_everywhere",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.get_kind_display()}: {self.value}"
@@ -90,7 +105,15 @@ class Invalidation(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="+",
-        help_text="Leave empty for every petition.",
+        help_text="One petition; or leave empty and choose a campaign.",
+    )
+    campaign = models.ForeignKey(
+        "wagtailcore.Page",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="Every petition of this campaign. Both empty: every petition (superusers only).",
     )
     summary = models.CharField(max_length=255, help_text="What this is about, for the record.")
     email_domain = models.CharField(max_length=255, blank=True, help_text="e.g. example.org (subdomains included)")
@@ -130,6 +153,8 @@ class Invalidation(models.Model):
                 "Give at least one condition (a domain, an IP network or a time), or every signature would match."
             )
         errors = {}
+        if self.petition_id and self.campaign_id:
+            errors["campaign"] = "Choose a petition or a campaign, not both."
         if self.email_domain:
             try:
                 self.email_domain = clean_domain(self.email_domain)
@@ -144,6 +169,15 @@ class Invalidation(models.Model):
             errors["created_before"] = "The window must end after it starts (“signed before” is after “signed after”)."
         if errors:
             raise ValidationError(errors)
+
+    @property
+    def reach(self) -> str:
+        """What it reaches, in words: a petition, a campaign's petitions, or every petition."""
+        if self.petition_id:
+            return self.petition.title
+        if self.campaign_id:
+            return f"Every petition of {self.campaign.title}"
+        return "Every petition"
 
     @property
     def state(self) -> str:
