@@ -6,38 +6,64 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('petitions_cms', '0011_fraud_rules_quarantine_invalidations'),
+        ("petitions_cms", "0011_fraud_rules_quarantine_invalidations"),
         migrations.swappable_dependency(settings.WAGTAIL_PAGE_MODEL),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='fraudrule',
-            name='petitions_cms_one_fraud_rule',
+            model_name="fraudrule",
+            name="petitions_cms_one_fraud_rule",
         ),
         migrations.AddField(
-            model_name='fraudrule',
-            name='campaign',
-            field=models.ForeignKey(blank=True, help_text='The campaign whose petitions it watches. Empty: every campaign (superusers only).', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.WAGTAIL_PAGE_MODEL),
+            model_name="fraudrule",
+            name="campaign",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The campaign whose petitions it watches. Empty: every campaign (superusers only).",
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to=settings.WAGTAIL_PAGE_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='invalidation',
-            name='campaign',
-            field=models.ForeignKey(blank=True, help_text='Every petition of this campaign. Both empty: every petition (superusers only).', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.WAGTAIL_PAGE_MODEL),
+            model_name="invalidation",
+            name="campaign",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="Every petition of this campaign. Both empty: every petition (superusers only).",
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to=settings.WAGTAIL_PAGE_MODEL,
+            ),
         ),
         migrations.AlterField(
-            model_name='invalidation',
-            name='petition',
-            field=models.ForeignKey(blank=True, help_text='One petition; or leave empty and choose a campaign.', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.WAGTAIL_PAGE_MODEL),
+            model_name="invalidation",
+            name="petition",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="One petition; or leave empty and choose a campaign.",
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to=settings.WAGTAIL_PAGE_MODEL,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='fraudrule',
-            constraint=models.UniqueConstraint(fields=('kind', 'value', 'campaign'), name='petitions_cms_one_fraud_rule'),
+            model_name="fraudrule",
+            constraint=models.UniqueConstraint(
+                fields=("kind", "value", "campaign"), name="petitions_cms_one_fraud_rule"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='fraudrule',
-            constraint=models.UniqueConstraint(condition=models.Q(('campaign__isnull', True)), fields=('kind', 'value'), name='petitions_cms_one_fraud_rule_everywhere'),
+            model_name="fraudrule",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("campaign__isnull", True)),
+                fields=("kind", "value"),
+                name="petitions_cms_one_fraud_rule_everywhere",
+            ),
         ),
     ]
