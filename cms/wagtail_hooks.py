@@ -1,3 +1,4 @@
+from django import forms
 from django.db import transaction
 from django.http import Http404
 from django.urls import include, path, reverse_lazy
@@ -290,6 +291,8 @@ class FraudRuleForm(WagtailAdminModelForm):
         super().__init__(*args, **kwargs)
         user = self.for_user
         if user is not None and "campaign" in self.fields:
+            # A list of the user's campaigns, not Wagtail's page chooser, which browses every page.
+            self.fields["campaign"].widget = forms.Select()
             self.fields["campaign"].queryset = fraud_views.campaign_choices(user)
             self.fields["campaign"].empty_label = "Every campaign" if user.is_superuser else "Choose a campaign"
 

@@ -82,6 +82,8 @@ def test_a_rule_for_every_campaign_quarantines_everywhere(petition_a, petition_b
 def test_a_lead_makes_rules_only_for_their_own_campaigns(lead_a, campaign_a, campaign_b, client):
     client.force_login(lead_a)
     add = reverse("wagtailsnippets_petitions_cms_fraudrule:add")
+    form = client.get(add).context["form"]
+    assert [label for _, label in form.fields["campaign"].choices] == ["Choose a campaign", campaign_a.title]
 
     everywhere = client.post(add, {"kind": "domain", "value": "spam.example"})
     elsewhere = client.post(add, {"kind": "domain", "value": "spam.example", "campaign": campaign_b.pk})
