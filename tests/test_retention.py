@@ -11,6 +11,8 @@ from datetime import timedelta
 import pytest
 from dateutil.relativedelta import relativedelta
 from django.core.checks import run_checks
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -98,7 +100,9 @@ def test_the_purge_runs_in_batches_and_a_second_run_deletes_nothing(petition, se
     for _ in range(5):
         SignatureFactory(petition=petition, created_at=ago(days=40), email_requested_at=ago(days=40))
 
-    assert tasks.purge_unverified_signatures() == 5
+    with CaptureQueriesContext(connection) as queries:
+        assert tasks.purge_unverified_signatures() == 5
+    assert len([q for q in queries if q["sql"].startswith("DELETE")]) == 3  # ids in ranges of 2: 2 + 2 + 1
     assert tasks.purge_unverified_signatures() == 0
     assert not Signature.objects.exists()
 
@@ -181,7 +185,9 @@ def test_a_second_anonymisation_run_changes_nothing(closed_long_ago, settings):
     settings.PETITIONS = {**settings.PETITIONS, "RETENTION_BATCH": 2}
     for _ in range(5):
         SignatureFactory(petition=closed_long_ago, verified=True, verified_at=ago(months=8))
-    assert tasks.anonymise_closed_petitions() == 5
+    with CaptureQueriesContext(connection) as queries:
+        assert tasks.anonymise_closed_petitions() == 5
+    assert len([q for q in queries if q["sql"].startswith(f'UPDATE "{Signature._meta.db_table}"')]) == 3
     stamps = dict(Signature.objects.values_list("pk", "anonymised_at"))
 
     assert tasks.anonymise_closed_petitions() == 0
@@ -316,6 +322,15 @@ def test_a_purge_shorter_than_a_verification_links_life_is_a_warning(settings):
     settings.PETITIONS = {**settings.PETITIONS, "RETENTION_UNVERIFIED_DAYS": 7}
 
     assert any(message.id == "petitions.W030" for message in run_checks())
+
+
+@pytest.mark.parametrize("value", [0, -3, "30", 2.5, True])
+def test_a_retention_setting_that_is_not_a_whole_number_of_days_is_a_system_check_error(settings, value):
+    settings.PETITIONS = {**settings.PETITIONS, "RETENTION_DELIVERY_FILES_DAYS": value}
+
+    errors = [message for message in run_checks() if message.id == "petitions.E031"]
+
+    assert errors and "RETENTION_DELIVERY_FILES_DAYS" in errors[0].msg
 
 
 # --- at scale -------------------------------------------------------------------------------------
