@@ -9,6 +9,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from celery import current_app
 from dateutil.relativedelta import relativedelta
 from django.core.checks import run_checks
 from django.db import connection
@@ -314,6 +315,7 @@ def test_the_retention_tasks_are_in_the_beat_schedule_daily_and_take_no_argument
     ):
         assert name in schedule
         assert not schedule[name].get("args")
+        assert current_app.tasks[name].name == name  # registered under the scheduled name
         crontab = schedule[name]["schedule"]
         assert (len(crontab.hour), len(crontab.minute), len(crontab.day_of_week)) == (1, 1, 7)  # once a day
 
