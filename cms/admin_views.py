@@ -7,7 +7,7 @@ A lead sees only the deliveries of petitions under their granted campaigns
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponseGone
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
@@ -138,6 +138,11 @@ def retry(request, pk):
 def download(request, pk, kind):
     delivery = get_object_or_404(deliveries_for(request.user), pk=pk)
     field = {"csv": delivery.csv_file, "pdf": delivery.pdf_file}.get(kind)
+    if field is not None and delivery.files_deleted_at:
+        return HttpResponseGone(
+            f"The signature files were deleted on {delivery.files_deleted_at:%-d %B %Y} under the retention policy.",
+            content_type="text/plain; charset=utf-8",
+        )
     if not field:
         raise Http404("No such file")
     return FileResponse(field.open("rb"), as_attachment=True, filename=field.name.rsplit("/", 1)[-1])

@@ -37,6 +37,7 @@ def check_petitions_settings(app_configs, **kwargs):
         )
     messages += _check_swappables()
     messages += _check_rate_limits()
+    messages += _check_retention()
     return messages
 
 
@@ -92,4 +93,46 @@ def _check_rate_limits():
                     f"PETITIONS[{name!r}] must be a whole number of {what} above 0, not {value!r}.", id="petitions.E022"
                 )
             )
+    return messages
+
+
+def _check_retention():
+    messages = []
+    for name in ("RETENTION_UNVERIFIED_DAYS", "RETENTION_ANONYMISE_MONTHS", "RETENTION_DELIVERY_FILES_DAYS",
+                 "RETENTION_BATCH"):  # fmt: skip
+        value = get_setting(name)
+        if value is None and name != "RETENTION_BATCH":
+            continue  # that job is off
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            messages.append(
+                Error(
+                    f"PETITIONS[{name!r}] must be a whole number above 0"
+                    f"{'' if name == 'RETENTION_BATCH' else ' (or None: never)'}, not {value!r}.",
+                    id="petitions.E031",
+                )
+            )
+    days = get_setting("RETENTION_UNVERIFIED_DAYS")
+    if isinstance(days, int) and days * 24 * 3600 < get_setting("VERIFY_TOKEN_MAX_AGE"):
+        messages.append(
+            Warning(
+                f"PETITIONS['RETENTION_UNVERIFIED_DAYS'] ({days}) is shorter than a verification link lives "
+                "(VERIFY_TOKEN_MAX_AGE): a signer could follow a valid link to a signature already deleted.",
+                hint="Keep unverified signatures at least as long as VERIFY_TOKEN_MAX_AGE.",
+                id="petitions.W030",
+            )
+        )
+    try:
+        model = get_signature_model()
+    except ImproperlyConfigured:
+        return messages  # petitions.E002 says so
+    names = {field.name for field in model._meta.get_fields()}
+    unknown = [name for name in getattr(model, "PERSONAL_FIELDS", ()) if name not in names]
+    if unknown:
+        messages.append(
+            Error(
+                f"{model._meta.label}.PERSONAL_FIELDS names {', '.join(unknown)}, which the model does not have: "
+                "retention could not anonymise its signatures.",
+                id="petitions.E030",
+            )
+        )
     return messages

@@ -140,6 +140,21 @@ DEFAULTS = {
     # Signatures one UPDATE of a bulk invalidation marks (cms.fraud.run_invalidation); each batch is
     # its own short transaction, so signers confirming meanwhile never wait long on its row locks.
     "INVALIDATION_BATCH": 5000,
+    # Retention (cms.retention; README: "Retention"): three daily beat tasks, each off when None.
+    # Pending signatures are deleted this many days after their last verification email was asked
+    # for: an address that never confirmed gave no consent to be kept. Keep it longer than a
+    # verification link lives (VERIFY_TOKEN_MAX_AGE; system check petitions.W030).
+    "RETENTION_UNVERIFIED_DAYS": 30,
+    # Every signature of a petition is anonymised this many months after it closes (as the UK
+    # Parliament's petitions site does, six months on: alphagov/e-petitions AnonymizePetitionsJob):
+    # personal fields blanked (AbstractSignature.PERSONAL_FIELDS), status and country kept, so
+    # counts and tallies stay. A petition with no closing time is never anonymised.
+    "RETENTION_ANONYMISE_MONTHS": 6,
+    # A delivery's CSV and PDF (signers' names) are deleted this many days after it was sent (or
+    # prepared, if never sent); its record, letter and totals stay.
+    "RETENTION_DELIVERY_FILES_DAYS": 30,
+    # Rows one retention statement deletes or anonymises: each batch is its own short transaction.
+    "RETENTION_BATCH": 5000,
     # Addresses at the domains the disposable-email-domains package lists (and their subdomains)
     # cannot sign; a domain named here may all the same (the list has had false positives).
     "DISPOSABLE_DOMAINS_ALLOWED": (),

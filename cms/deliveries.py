@@ -202,6 +202,10 @@ def start_sending(delivery):
     """Queue the send of a ready (or partly failed) delivery."""
     from workers.tasks import send_delivery
 
+    if delivery.files_deleted_at:
+        raise DeliveryError(
+            "The signature files were deleted under the retention policy; prepare a new delivery to send again."
+        )
     if not delivery.files_ready:
         raise DeliveryError("The signature files are still being built.")
     updated = Delivery.objects.filter(

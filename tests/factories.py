@@ -6,6 +6,7 @@ import factory
 import wagtail_factories
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.db import connection
 from django.utils import timezone
 from wagtail.models import APIToken
 
@@ -109,3 +110,17 @@ def lead_token(user, *scopes, name="CRM"):
     scopes = scopes or TokenScopes.NAMES
     TokenScopes.objects.create(token=api_token, **{name: name in scopes for name in TokenScopes.NAMES})
     return plaintext
+
+
+def copy_rows(model, columns, rows):
+    """Write ``rows`` (sequences in ``columns`` order) into ``model``'s table with PostgreSQL's COPY.
+
+    Seeds 100k signatures in a second or two, where ``bulk_create`` takes ten times as long;
+    for the tests at scale (``@pytest.mark.services``).
+    """
+    with (
+        connection.cursor() as cursor,
+        cursor.connection.cursor().copy(f"COPY {model._meta.db_table} ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)

@@ -11,7 +11,6 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group
-from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -23,7 +22,7 @@ from cms.tokens import make_token
 from workers import tasks
 
 from .conftest import confirm_url
-from .factories import LeadFactory, PetitionPageFactory, SignatureFactory
+from .factories import LeadFactory, PetitionPageFactory, SignatureFactory, copy_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -522,19 +521,17 @@ def copy_signatures(petition_id, count):
     ]  # fmt: skip
     countries = ["GB", "US", "FR", "DE"]
     created = timezone.now() - timedelta(hours=1)
-    with (
-        connection.cursor() as cursor,
-        cursor.connection.cursor().copy(f"COPY {Signature._meta.db_table} ({', '.join(columns)}) FROM STDIN") as copy,
-    ):
+
+    def rows():
         for i in range(count):
             spam = i % 2 == 0
             email = f"s{i}@spam.example" if spam else f"h{i}@example.org"
             ip = f"203.0.113.{i % 250}" if spam else f"198.51.{i % 250}.{i % 200}"
-            copy.write_row(
-                [petition_id, f"Signer{i}", "Example", email, email, countries[i % 4], "",
-                 True, "first", False, False, False, "", "verified",
-                 created, created + timedelta(seconds=1 + i / count), "sent", "", ip]
-            )  # fmt: skip
+            yield [petition_id, f"Signer{i}", "Example", email, email, countries[i % 4], "",
+                   True, "first", False, False, False, "", "verified",
+                   created, created + timedelta(seconds=1 + i / count), "sent", "", ip]  # fmt: skip
+
+    copy_rows(Signature, columns, rows())
 
 
 @pytest.mark.services

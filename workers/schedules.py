@@ -30,4 +30,17 @@ def beat_schedule(reconcile_seconds: float = 30, sweep_seconds: float = 60, drai
             "schedule": sweep_seconds,
             "options": {"expires": sweep_seconds},
         },
+        # Retention (cms.retention), nightly after the recount; each job is off when its setting is None.
+        "petitions-purge-unverified-signatures": {
+            "task": "petitions.purge_unverified_signatures",
+            "schedule": crontab(hour=4, minute=7),
+        },
+        "petitions-anonymise-closed-petitions": {
+            "task": "petitions.anonymise_closed_petitions",
+            "schedule": crontab(hour=4, minute=27),
+        },
+        "petitions-delete-delivery-files": {
+            "task": "petitions.delete_delivery_files",
+            "schedule": crontab(hour=4, minute=47),
+        },
     }

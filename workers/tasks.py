@@ -10,7 +10,7 @@ from anymail.exceptions import AnymailAPIError
 from celery import shared_task
 from django.db import DatabaseError
 
-from cms import deliveries, emails, fraud, milestones, reconcile, signing
+from cms import deliveries, emails, fraud, milestones, reconcile, retention, signing
 from cms.conf import get_setting
 from cms.store import get_store
 
@@ -130,3 +130,24 @@ def send_signer_updates(self, kind: str, object_id: int) -> int:
     if sent is not None:
         send_signer_updates.delay(kind, object_id)  # the next batch
     return sent or 0
+
+
+# --- retention (daily; README: "Retention") ----------------------------------------------------
+
+
+@shared_task(name="petitions.purge_unverified_signatures", **RETRYING)
+def purge_unverified_signatures() -> int:
+    """Delete pending signatures older than RETENTION_UNVERIFIED_DAYS, in batches."""
+    return retention.purge_unverified()
+
+
+@shared_task(name="petitions.anonymise_closed_petitions", **RETRYING)
+def anonymise_closed_petitions() -> int:
+    """Anonymise the signatures of petitions closed RETENTION_ANONYMISE_MONTHS ago; counts and tallies stay."""
+    return retention.anonymise_closed_petitions()
+
+
+@shared_task(name="petitions.delete_delivery_files", **RETRYING)
+def delete_delivery_files() -> int:
+    """Delete deliveries' CSV and PDF after RETENTION_DELIVERY_FILES_DAYS; records and totals stay."""
+    return retention.delete_delivery_files()

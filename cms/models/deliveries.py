@@ -58,6 +58,8 @@ class Delivery(models.Model):
 
     csv_file = models.FileField(upload_to=delivery_file_path, blank=True)
     pdf_file = models.FileField(upload_to=delivery_file_path, blank=True)
+    # When retention deleted the two files (cms.retention); the record and its totals stay.
+    files_deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
     rows_total = models.PositiveIntegerField(default=0)
     rows_done = models.PositiveIntegerField(default=0)
 

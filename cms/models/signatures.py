@@ -1,5 +1,6 @@
 from django.db import models
-from django.db.models.functions import Now
+from django.db.models import Value
+from django.db.models.functions import Cast, Concat, Now
 from django.utils import timezone
 from django_countries.fields import CountryField
 
@@ -86,6 +87,8 @@ class AbstractSignature(models.Model):
     invalidation = models.ForeignKey(
         "petitions_cms.Invalidation", null=True, blank=True, editable=False, on_delete=models.SET_NULL, related_name="+"
     )
+    # When retention blanked its personal fields (cms.retention), some months after the petition closed.
+    anonymised_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = SignatureQuerySet.as_manager()
 
@@ -93,6 +96,14 @@ class AbstractSignature(models.Model):
     SIGNER_FIELDS = (
         "first_name", "last_name", "email", "country", "postcode",
         "show_in_feed", "feed_name", "share_with_officials", "opt_in_updates",
+    )  # fmt: skip
+
+    #: What anonymisation blanks (``anonymised_values``): everything that names or finds the signer.
+    #: A subclass that stores more about the signer adds its fields here (system check petitions.E030).
+    #: The country stays (the tallies count it), and so do status and times (the count does).
+    PERSONAL_FIELDS = (
+        "first_name", "last_name", "email", "email_normalized", "postcode", "ip_address", "source",
+        "email_message_id",
     )  # fmt: skip
 
     #: The columns a feed entry is built from (``feed_entry``).
@@ -132,6 +143,29 @@ class AbstractSignature(models.Model):
         if self.country and getattr(page, "feed_show_place", False):
             place = self.country.name
         return {"id": self.pk, "name": self.display_name, "place": place, "at": self.verified_at}
+
+    @classmethod
+    def anonymised_values(cls) -> dict:
+        """The UPDATE that anonymises signatures (``cms.retention``); override to blank a field otherwise.
+
+        Each of ``PERSONAL_FIELDS`` becomes NULL where the column allows it, else its default,
+        else ""; ``email_normalized`` becomes "anonymised-<id>", unique as the one-per-address
+        constraint needs, and no address. Every consent is withdrawn, so nothing can put the row
+        back in the feed, a delivery's list or an update email.
+        """
+        values = {}
+        for name in cls.PERSONAL_FIELDS:
+            field = cls._meta.get_field(name)
+            if name == "email_normalized":
+                values[name] = Concat(Value("anonymised-"), Cast("pk", models.CharField()))
+            elif field.null:
+                values[name] = None
+            elif field.has_default():
+                values[name] = field.get_default()
+            else:
+                values[name] = ""
+        values.update(show_in_feed=False, share_with_officials=False, opt_in_updates=False, anonymised_at=Now())
+        return values
 
     def verify(self) -> bool:
         """Mark verified if still pending; True only for the call that did it.

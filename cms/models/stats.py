@@ -40,7 +40,7 @@ def live_counts(petition_ids) -> dict:
 
 
 class PetitionStats(models.Model):
-    """The reconciled totals of one petition, written only by the counter task.
+    """The reconciled totals of one petition (written only by the counter task), and its retention state.
 
     Kept off the page row so publishing a revision never overwrites a count.
     """
@@ -54,6 +54,9 @@ class PetitionStats(models.Model):
     # Counted signatures changed status (a bulk invalidation, a release from quarantine): the next
     # reconcile recounts this petition in full, then clears this if no newer request came meanwhile.
     recount_requested_at = models.DateTimeField(null=True, blank=True)
+    # When retention last anonymised this petition's signatures (cms.retention); a petition closed
+    # again after that (it was reopened) is anonymised again.
+    anonymised_at = models.DateTimeField(null=True, blank=True)
     # A goal raised automatically at a milestone; wins over the page's goal.
     raised_goal = models.PositiveIntegerField(null=True, blank=True)
 

@@ -9,6 +9,7 @@ class MemberSignature(AbstractSignature):
     membership_number = models.CharField(max_length=20, blank=True)
 
     SIGNER_FIELDS = AbstractSignature.SIGNER_FIELDS + ("membership_number",)
+    PERSONAL_FIELDS = AbstractSignature.PERSONAL_FIELDS + ("membership_number",)
 
     class Meta(AbstractSignature.Meta):
         pass
