@@ -108,7 +108,7 @@ def _check_retention():
                 Error(
                     f"PETITIONS[{name!r}] must be a whole number above 0"
                     f"{'' if name == 'RETENTION_BATCH' else ' (or None: never)'}, not {value!r}.",
-                    id="petitions.E031",
+                    id="petitions.E041",
                 )
             )
     days = get_setting("RETENTION_UNVERIFIED_DAYS")
@@ -118,7 +118,7 @@ def _check_retention():
                 f"PETITIONS['RETENTION_UNVERIFIED_DAYS'] ({days}) is shorter than a verification link lives "
                 "(VERIFY_TOKEN_MAX_AGE): a signer could follow a valid link to a signature already deleted.",
                 hint="Keep unverified signatures at least as long as VERIFY_TOKEN_MAX_AGE.",
-                id="petitions.W030",
+                id="petitions.W040",
             )
         )
     try:
@@ -132,7 +132,7 @@ def _check_retention():
             Error(
                 f"{model._meta.label}.PERSONAL_FIELDS names {', '.join(unknown)}, which the model does not have: "
                 "retention could not anonymise its signatures.",
-                id="petitions.E030",
+                id="petitions.E040",
             )
         )
     return messages

@@ -143,7 +143,7 @@ DEFAULTS = {
     # Retention (cms.retention; README: "Retention"): three daily beat tasks, each off when None.
     # Pending signatures are deleted this many days after their last verification email was asked
     # for: an address that never confirmed gave no consent to be kept. Keep it longer than a
-    # verification link lives (VERIFY_TOKEN_MAX_AGE; system check petitions.W030).
+    # verification link lives (VERIFY_TOKEN_MAX_AGE; system check petitions.W040).
     "RETENTION_UNVERIFIED_DAYS": 30,
     # Every signature of a petition is anonymised this many months after it closes (as the UK
     # Parliament's petitions site does, six months on: alphagov/e-petitions AnonymizePetitionsJob):

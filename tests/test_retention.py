@@ -224,7 +224,7 @@ def test_a_host_models_own_personal_fields_are_blanked_too(closed_long_ago, sett
 def test_a_personal_field_the_model_does_not_have_is_a_system_check_error(settings, monkeypatch):
     monkeypatch.setattr(Signature, "PERSONAL_FIELDS", (*Signature.PERSONAL_FIELDS, "shoe_size"))
 
-    errors = [message for message in run_checks() if message.id == "petitions.E030"]
+    errors = [message for message in run_checks() if message.id == "petitions.E040"]
 
     assert errors and "shoe_size" in errors[0].msg
 
@@ -323,14 +323,14 @@ def test_the_retention_tasks_are_in_the_beat_schedule_daily_and_take_no_argument
 def test_a_purge_shorter_than_a_verification_links_life_is_a_warning(settings):
     settings.PETITIONS = {**settings.PETITIONS, "RETENTION_UNVERIFIED_DAYS": 7}
 
-    assert any(message.id == "petitions.W030" for message in run_checks())
+    assert any(message.id == "petitions.W040" for message in run_checks())
 
 
 @pytest.mark.parametrize("value", [0, -3, "30", 2.5, True])
 def test_a_retention_setting_that_is_not_a_whole_number_of_days_is_a_system_check_error(settings, value):
     settings.PETITIONS = {**settings.PETITIONS, "RETENTION_DELIVERY_FILES_DAYS": value}
 
-    errors = [message for message in run_checks() if message.id == "petitions.E031"]
+    errors = [message for message in run_checks() if message.id == "petitions.E041"]
 
     assert errors and "RETENTION_DELIVERY_FILES_DAYS" in errors[0].msg
 

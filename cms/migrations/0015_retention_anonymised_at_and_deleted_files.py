@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("petitions_cms", "0011_fraud_rules_quarantine_invalidations"),
+        ("petitions_cms", "0012_fraud_rules_and_invalidations_per_campaign"),
     ]
 
     operations = [

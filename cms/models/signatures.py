@@ -99,7 +99,7 @@ class AbstractSignature(models.Model):
     )  # fmt: skip
 
     #: What anonymisation blanks (``anonymised_values``): everything that names or finds the signer.
-    #: A subclass that stores more about the signer adds its fields here (system check petitions.E030).
+    #: A subclass that stores more about the signer adds its fields here (system check petitions.E040).
     #: The country stays (the tallies count it), and so do status and times (the count does).
     PERSONAL_FIELDS = (
         "first_name", "last_name", "email", "email_normalized", "postcode", "ip_address", "source",
