@@ -264,14 +264,13 @@ def verify_signature(page, token: str, changes: dict | None = None) -> VerifyRes
     except InvalidToken:
         return VerifyResult.INVALID
     Signature = get_signature_model()
-    now = timezone.now()
     changes = dict(changes or {})
     wording = changes.pop("consent_text", None)
     allowed = {field.name for field in replaced_fields(Signature)}
     if set(changes) - allowed:
         raise ValueError(f"Not a signer's field: {sorted(set(changes) - allowed)}")
     if wording:
-        changes.update(consent_version=consent_version(wording), consent_given_at=now)
+        changes["consent_version"] = consent_version(wording)
     with transaction.atomic():
         pending = Signature.objects.filter(pk=signature_id, petition_id=page.pk, status=Signature.Status.PENDING)
         status = Signature.Status.VERIFIED
@@ -281,6 +280,10 @@ def verify_signature(page, token: str, changes: dict | None = None) -> VerifyRes
             if row is not None and quarantine.is_flagged(rules, *row):
                 status = Signature.Status.QUARANTINED
         # One conditional UPDATE: a second click, a scanner or a replay changes nothing.
+        # The time as late as it can be: the reconcile's lag covers the commit that follows.
+        now = timezone.now()
+        if wording:
+            changes["consent_given_at"] = now
         if not pending.update(status=status, verified_at=now, **changes):
             status = Signature.objects.filter(pk=signature_id, petition_id=page.pk).values_list("status", flat=True)
             confirmed = (Signature.Status.VERIFIED, Signature.Status.QUARANTINED)

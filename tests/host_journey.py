@@ -52,6 +52,11 @@ class Forms(HTMLParser):
         if tag == "form":
             self.forms.append({"action": attrs.get("action", ""), "fields": {}})
         elif tag == "input" and self.forms and attrs.get("name"):
+            # As a browser posts: a radio or checkbox only when checked (a checkbox's value is "on").
+            if attrs.get("type") in ("radio", "checkbox"):
+                if "checked" in attrs:
+                    self.forms[-1]["fields"][attrs["name"]] = attrs.get("value") or "on"
+                return
             self.forms[-1]["fields"].setdefault(attrs["name"], attrs.get("value") or "")
 
 

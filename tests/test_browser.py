@@ -108,6 +108,7 @@ def test_sign_confirm_by_email_and_see_the_count_and_feed(
     assert before == 2
     page.get_by_role("textbox", name="First name").fill("Grace")
     page.get_by_role("textbox", name="Email").fill("grace@example.org")
+    page.get_by_role("radio", name="My first name", exact=True).check()  # no default: the signer picks
     page.get_by_role("button", name="Sign", exact=True).click()
 
     page.get_by_role("heading", name="Check your email").wait_for()

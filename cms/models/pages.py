@@ -288,11 +288,20 @@ class PetitionMixin(RoutablePageMixin, models.Model):
             )
         )
 
-    def get_privacy_settings(self):
+    def get_privacy_settings(self, request=None):
+        """The site's privacy setting, read once per page object (with a request: its site, no lookup)."""
         if not hasattr(self, "_petitions_privacy"):
-            site = self.get_site()
-            self._petitions_privacy = PetitionPrivacySettings.for_site(site) if site else PetitionPrivacySettings()
+            if request is not None:
+                self._petitions_privacy = PetitionPrivacySettings.for_request(request)
+            else:
+                site = self.get_site()
+                self._petitions_privacy = PetitionPrivacySettings.for_site(site) if site else PetitionPrivacySettings()
         return self._petitions_privacy
+
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        self.get_privacy_settings(request)  # the notice's link is on every page of the petition
+        return context
 
     def get_privacy_notice(self) -> str:
         """The privacy notice for this petition's signers (rich text): the page's own, or the site's."""

@@ -89,8 +89,9 @@ class AbstractSignature(models.Model):
     share_with_officials = models.BooleanField(
         default=False, help_text="The signer consents to their name, country and signing date being delivered."
     )
+    # The database defaults too: bulk loaders that COPY rows (bench/, tests) need not name these.
     share_postcode_with_officials = models.BooleanField(
-        default=False, help_text="The signer consents to their postcode being delivered as well."
+        default=False, db_default=False, help_text="The signer consents to their postcode being delivered as well."
     )
     opt_in_updates = models.BooleanField(default=False)
     hidden_from_feed = models.BooleanField(
@@ -99,7 +100,7 @@ class AbstractSignature(models.Model):
     source = models.CharField(max_length=64, blank=True)
     # The consent wording the signer was shown (a ConsentWording's hash) and when they gave it:
     # on signing, and again when they confirm (the confirm page shows the same fields).
-    consent_version = models.CharField(max_length=16, blank=True)
+    consent_version = models.CharField(max_length=16, blank=True, default="", db_default="")
     consent_given_at = models.DateTimeField(null=True, blank=True)
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
