@@ -19,6 +19,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from wagtail.models import Site
+from wagtail.test.utils.form_data import rich_text
 
 from cms import deliveries, exports, milestones, reconcile
 from cms.forms import FEED_CHOICE_REQUIRED
@@ -495,3 +496,26 @@ def test_every_email_links_the_privacy_notice(petition, client, commit, mailoutb
     assert set(tags) >= {"petition-verification", "petition-milestone", "petition-delivery", "petition-delivery-update"}
     for tag, message in tags.items():
         assert url in message.body, tag
+
+
+def test_the_site_notice_is_edited_in_the_admin_settings(index_page, admin_client, client):
+    site = Site.objects.get(is_default_site=True)
+    url = reverse("wagtailsettings:edit", args=["petitions_cms", "petitionprivacysettings", site.pk])
+
+    assert admin_client.get(url).status_code == 200
+    response = admin_client.post(url, {"notice": rich_text("<p>Edited in the admin.</p>"), "url": ""})
+
+    assert response.status_code == 302
+    assert "Edited in the admin." in PetitionPrivacySettings.for_site(site).notice
+
+
+def test_confirming_through_the_form_records_the_same_wording_the_sign_form_showed(petition, client, commit):
+    commit(html_sign, client, petition, OWNER)
+    signed = row()
+
+    commit(client.post, confirm_url(petition), {**OWNER, "token": make_token(signed), "review": "1"})
+
+    confirmed = row()
+    assert confirmed.status == Signature.Status.VERIFIED
+    assert confirmed.consent_version == signed.consent_version
+    assert confirmed.consent_given_at > signed.consent_given_at
