@@ -64,10 +64,11 @@ def html_paragraphs(template: str, values: dict) -> list:
 
 def build_verification_message(page, signature) -> AnymailMessage:
     values = {"first_name": GENERIC_GREETING, "petition": page.title, "link": confirm_url(page, signature)}
+    privacy_url = page.get_privacy_url()
     message = AnymailMessage(
         # One line: no editor text can add a header.
         subject=" ".join(fill(page.verification_email_subject, values).split()),
-        body=fill(page.verification_email_body, values),
+        body=fill(page.verification_email_body, values) + f"\n\nHow we use your data (privacy notice): {privacy_url}",
         from_email=get_setting("FROM_EMAIL") or settings.DEFAULT_FROM_EMAIL,
         # The address alone, never "name <address>": no display name from the signer's input.
         to=[signature.email],
@@ -76,7 +77,11 @@ def build_verification_message(page, signature) -> AnymailMessage:
     )
     html = render_to_string(
         "petitions/email/verify_signature.html",
-        {"page": page, "paragraphs": html_paragraphs(page.verification_email_body, values)},
+        {
+            "page": page,
+            "paragraphs": html_paragraphs(page.verification_email_body, values),
+            "privacy_url": privacy_url,
+        },
     )
     message.attach_alternative(html, "text/html")
     return message

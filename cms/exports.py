@@ -1,7 +1,9 @@
 """Signature lists for deliveries, as CSV and PDF, streamed row by row.
 
-Only verified signers who consented to be passed on appear, with names and
-places; email addresses never. The CSV escapes what a spreadsheet would run
+Only verified signers who consented to be passed on appear, with what the
+consent box names (``cms.forms.officials_receive``): name, country and the date
+signed; the postcode only of those who ticked its own box
+(``share_postcode_with_officials``); email addresses never. The CSV escapes what a spreadsheet would run
 as a formula (``cms.spreadsheets``); the PDF prints names as typed. Rows come from a server-side cursor in
 chunks, so memory does not grow with the list.
 """
@@ -31,7 +33,9 @@ def consenting_signers(petition_id, counted_until):
 
 
 def _rows(petition_id, counted_until, with_postcode):
-    fields = ["first_name", "last_name", "country", "verified_at"] + (["postcode"] if with_postcode else [])
+    fields = ["first_name", "last_name", "country", "verified_at"]
+    if with_postcode:  # a petition that asks for it; each row's own consent decides
+        fields += ["postcode", "share_postcode_with_officials"]
     names = {}  # country code -> name, looked up once per country
     zone = timezone.get_current_timezone()
     for row in consenting_signers(petition_id, counted_until).values_list(*fields).iterator(chunk_size=CHUNK):
@@ -39,7 +43,7 @@ def _rows(petition_id, counted_until, with_postcode):
         place = names.get(country)
         if place is None:
             place = names[country] = str(countries.name(country)) if country else ""
-        if with_postcode and row[4]:
+        if with_postcode and row[4] and row[5]:
             place = f"{row[4]}, {place}" if place else row[4]
         yield f"{first} {last}".strip(), place, verified_at.astimezone(zone).date().isoformat()
 
@@ -73,7 +77,12 @@ def write_pdf(fileobj, delivery, petition_title, with_postcode=False, progress=N
     for country, n in sorted(delivery.breakdown.items(), key=lambda item: -item[1])[:30]:
         cover.line(f"{countries.name(country) or 'Not given'}: {n:,}", leading=13)
     cover.y -= 10
-    cover.line("The signers listed on the following pages consented to be named to the recipients.", size=9, leading=13)
+    cover.line(
+        "The signers listed on the following pages consented to be named to the recipients, with their country;",
+        size=9,
+        leading=13,
+    )
+    cover.line("a postcode appears only where its signer consented to pass it on as well.", size=9, leading=13)
     pdf.add_page(cover.operations)
 
     page, count = None, 0

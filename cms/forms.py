@@ -17,6 +17,43 @@ FEED_DISPLAY_CHOICES = [
 ]
 
 
+FEED_CHOICE_REQUIRED = "Choose how you appear in the list of signers."
+POSTCODE_CONSENT_LABEL = "Pass my postcode on to them as well"
+
+#: The fields whose labels make up the consent a signer gives (``consent_text``).
+CONSENT_FIELDS = ("feed_display", "share_with_officials", "share_postcode_with_officials", "opt_in_updates")
+
+
+def officials_receive(page) -> str:
+    """What a delivery sends of a signer who ticks the officials box: ``cms.exports`` sends exactly this.
+
+    The postcode goes only with its own box (``share_postcode_with_officials``).
+    """
+    parts = ["your name"]
+    if getattr(page, "ask_country", True):
+        parts.append("your country")
+    return f"They receive {', '.join(parts)} and the date you signed; never your email address."
+
+
+def consent_text(form) -> str:
+    """The consent wording as the form renders it: the label (and help, and choices) of each consent field.
+
+    Its hash is the ``consent_version`` a signature records (``cms.signing.consent_version``).
+    """
+    lines = []
+    for name in CONSENT_FIELDS:
+        field = form.fields.get(name)
+        if field is None:
+            continue
+        line = f"{name}: {field.label}"
+        if field.help_text:
+            line += f" ({field.help_text})"
+        if isinstance(field, forms.ChoiceField):
+            line += " [" + " | ".join(str(label) for _, label in field.choices) + "]"
+        lines.append(line)
+    return "\n".join(lines)
+
+
 class SignatureForm(forms.Form):
     """The sign form. Field limits match the model so bad input is a form error, not a 500."""
 
@@ -26,14 +63,16 @@ class SignatureForm(forms.Form):
     # Callable choices: a form instance then shares the list instead of deep-copying 250 pairs.
     country = forms.ChoiceField(choices=country_choices, required=False, label="Country")
     postcode = forms.CharField(max_length=20, required=False, label="Postcode")
+    # No initial value: a pre-selected option is not the signer's choice (issue 10).
     feed_display = forms.ChoiceField(
         choices=FEED_DISPLAY_CHOICES,
-        initial="first",
-        required=False,
+        required=True,
         widget=forms.RadioSelect,
         label="Show me in the list of signers as",
+        error_messages={"required": FEED_CHOICE_REQUIRED},
     )
     share_with_officials = forms.BooleanField(required=False)
+    share_postcode_with_officials = forms.BooleanField(required=False, label=POSTCODE_CONSENT_LABEL)
     opt_in_updates = forms.BooleanField(required=False, label="Email me about this campaign")
     # A honeypot: hidden from people, filled in by naive bots.
     website = forms.CharField(required=False, label="Leave this empty", max_length=200)
@@ -43,12 +82,14 @@ class SignatureForm(forms.Form):
         self.page = page
         if page is not None:
             self.fields["share_with_officials"].label = page.consent_wording
+            self.fields["share_with_officials"].help_text = officials_receive(page)
             if not page.ask_last_name:
                 del self.fields["last_name"]
             if not page.ask_country:
                 del self.fields["country"]
             if not page.ask_postcode:
                 del self.fields["postcode"]
+                del self.fields["share_postcode_with_officials"]
 
     def clean_first_name(self):
         name = self.cleaned_data["first_name"].strip()
@@ -82,15 +123,55 @@ class SignatureForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        # No choice (an old form, an API client) shows nobody: the feed is opt-in.
-        display = cleaned.get("feed_display") or "hidden"
+        display = cleaned.get("feed_display") or "hidden"  # a missing pick is a field error already
         cleaned["show_in_feed"] = display != "hidden"
         cleaned["feed_name"] = "first_initial" if display == "first_initial" else "first"
+        # The postcode goes to officials only with both boxes: its own names the postcode, the other them.
+        cleaned["share_postcode_with_officials"] = bool(
+            cleaned.get("share_postcode_with_officials") and cleaned.get("share_with_officials")
+        )
+        cleaned["consent_text"] = consent_text(self)
         return cleaned
 
     @property
     def is_bot(self):
         return bool(self.cleaned_data.get("website"))
+
+
+class ConfirmForm(SignatureForm):
+    """The confirm page's form: what will be stored and published, for the signer to check or change.
+
+    The sign form without the address (the token names the signature) or the honeypot; its
+    consent fields carry the same labels, so the wording recorded on confirming is the one shown.
+    """
+
+    def __init__(self, *args, signature=None, **kwargs):
+        if signature is not None and not args and "initial" not in kwargs:
+            kwargs["initial"] = self.initial_from(signature)
+        super().__init__(*args, **kwargs)
+        del self.fields["email"]
+        del self.fields["website"]
+
+    @staticmethod
+    def initial_from(signature):
+        initial = {name: getattr(signature, name) for name in signature.SIGNER_FIELDS if name != "email"}
+        initial["country"] = str(signature.country or "")
+        if not signature.show_in_feed:
+            initial["feed_display"] = "hidden"
+        else:
+            initial["feed_display"] = signature.feed_name
+        return initial
+
+    def changes(self) -> dict:
+        """The signer's fields as confirmed, for ``cms.signing.verify_signature``."""
+        cleaned = self.cleaned_data
+        signer_fields = ("first_name", "last_name", "country", "postcode", "show_in_feed", "feed_name")
+        changes = {name: cleaned[name] for name in signer_fields if name in cleaned}
+        for name in ("share_with_officials", "share_postcode_with_officials", "opt_in_updates"):
+            if name in self.fields:
+                changes[name] = cleaned[name]
+        changes["consent_text"] = cleaned["consent_text"]
+        return changes
 
 
 #: The page settings that make a petition deliver to officials, or email leads, by itself.

@@ -7,9 +7,13 @@ import models, so the models can call them without an import circle.
 """
 
 from django.http import HttpResponseRedirect
+from django.utils.cache import add_never_cache_headers
 
 from . import challenge, ratelimit
+from .conf import get_signature_model
+from .forms import ConfirmForm
 from .signing import SigningRefused, VerifyResult, verify_signature
+from .tokens import read_token
 
 
 def serve_sign(page, request):
@@ -47,12 +51,46 @@ def serve_sign(page, request):
 
 
 def serve_confirm(page, request):
-    """Verify the signature the posted token names, once however often the button is pressed."""
-    token = request.POST.get("token", "")
+    """The confirm page (GET) and its button (POST): what will be stored, the signer's changes, the verification.
+
+    A GET shows the pending signature as it will be stored and published, in a form the signer
+    may correct; it changes nothing (mail scanners prefetch links). The POST verifies once
+    however often the button is pressed; the changes it carries are written by the same
+    conditional UPDATE, so only while the signature is pending (``signing.verify_signature``).
+    A POST without the form (``review``; an older confirm page) verifies the signature as it stands.
+    """
+    source = request.POST if request.method == "POST" else request.GET
+    token = source.get("token", "")
     refusal = page.refuse_token(request, token)
     if refusal is not None:
         return refusal
-    result = verify_signature(page, token)
+    if request.method != "POST":
+        return _private(_confirm_page(page, request, token))
+    changes = None
+    if "review" in request.POST:  # the confirm page's form, reviewed by the signer
+        form = ConfirmForm(request.POST, page=page)
+        if not form.is_valid():
+            return _private(page.render_landing(request, "confirm", status=400, token=token, form=form))
+        changes = form.changes()
+    result = verify_signature(page, token, changes)
     if result == VerifyResult.INVALID:
         return page.render_landing(request, "invalid", status=400)
     return page.render_landing(request, "confirmed", already=result == VerifyResult.ALREADY)
+
+
+def _confirm_page(page, request, token):
+    Signature = get_signature_model()
+    signature = Signature.objects.filter(pk=read_token(token, page.pk), petition_id=page.pk).first()
+    if signature is None or signature.status in (Signature.Status.INVALIDATED, Signature.Status.FRAUDULENT):
+        return page.render_landing(request, "invalid", status=400)
+    if signature.status != Signature.Status.PENDING:
+        return page.render_landing(request, "confirmed", already=True)
+    form = ConfirmForm(page=page, signature=signature)
+    return page.render_landing(request, "confirm", token=token, form=form, signature=signature)
+
+
+def _private(response):
+    """The confirm page shows one signer's data: never cached, by us or anyone between."""
+    add_never_cache_headers(response)
+    response["Cache-Control"] += ", private"
+    return response

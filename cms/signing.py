@@ -10,9 +10,11 @@ call these; they take the page object and never import models.
 """
 
 import enum
+import hashlib
 import logging
 from datetime import timedelta
 
+from django.apps import apps
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -68,7 +70,32 @@ def _owed_since(now):
     return now - timedelta(seconds=get_setting("RESEND_MIN_INTERVAL"))
 
 
-def _upsert_signature(Signature, values, now) -> tuple[int, bool, bool]:
+def consent_version(text: str) -> str:
+    """The short hash a signature records of the consent wording it was given."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _wording_model():
+    return apps.get_model("petitions_cms", "ConsentWording")
+
+
+def record_wording(version: str, text: str, now) -> None:
+    """Keep the wording a version names, once (a repeat does nothing)."""
+    ConsentWording = _wording_model()
+    ConsentWording.objects.bulk_create([ConsentWording(hash=version, text=text, first_seen=now)], ignore_conflicts=True)
+
+
+def replaced_fields(Signature) -> list:
+    """The columns a new submission replaces while its address's signature is still pending.
+
+    The signer's fields and consent, never the address the link was mailed to: the latest
+    submission's name and choices are what the owner of the inbox is asked to confirm.
+    """
+    names = [name for name in Signature.SIGNER_FIELDS if name != "email"] + list(Signature.CONSENT_FIELDS)
+    return [Signature._meta.get_field(name) for name in names]
+
+
+def _upsert_signature(Signature, values, now, wording=None) -> tuple[int, bool, bool]:
     """Store a signature, or touch the one this address already made: (id, created, email owed).
 
     On PostgreSQL one statement does it, whatever the address's history: the
@@ -76,15 +103,22 @@ def _upsert_signature(Signature, values, now) -> tuple[int, bool, bool]:
     from one that signed. See ``_upsert_postgresql``.
     """
     if connection.vendor == "postgresql":
-        return _upsert_postgresql(Signature, values, now)
+        return _upsert_postgresql(Signature, values, now, wording)
     # Elsewhere (SQLite, the embedded demo): correct, but an address that signed before costs
-    # a failed INSERT, a conditional UPDATE and a SELECT, so its timing differs from a new one's.
+    # a failed INSERT, conditional UPDATEs and a SELECT, so its timing differs from a new one's.
+    if wording is not None:
+        record_wording(values["consent_version"], wording, now)
     try:
         with transaction.atomic():  # a savepoint: a duplicate must not abort the caller's transaction
             return Signature.objects.create(**values).pk, True, True
     except IntegrityError:
         pass
     existing = Signature.objects.filter(petition_id=values["petition_id"], email_normalized=values["email_normalized"])
+    # While pending, the latest submission's name, choices and consent replace the earlier ones.
+    signature = Signature(**values)
+    existing.filter(status=Signature.Status.PENDING).update(
+        **{field.attname: getattr(signature, field.attname) for field in replaced_fields(Signature)}
+    )
     # Conditional, so two re-signs racing each other make one email owed.
     owed = existing.filter(
         Q(email_requested_at__isnull=True) | Q(email_requested_at__lt=_owed_since(now)),
@@ -93,14 +127,20 @@ def _upsert_signature(Signature, values, now) -> tuple[int, bool, bool]:
     return existing.values_list("pk", flat=True).get(), False, bool(owed)
 
 
-def _upsert_postgresql(Signature, values, now):
+def _upsert_postgresql(Signature, values, now, wording=None):
     """``INSERT … ON CONFLICT … DO UPDATE``, always one statement, one row version and one id.
 
-    A conflict updates only ``email_requested_at``, and only of a pending
-    signature past ``RESEND_MIN_INTERVAL`` (or with no request on record); for
-    every other row it writes the value the row already holds. Nothing another
-    person's submission carries (names, choices, status) is written. The
-    update is unconditional on purpose: a ``WHERE`` on ``DO UPDATE`` would make
+    A conflict on a pending signature replaces its signer's fields and consent
+    (``replaced_fields``: the latest submission is what the inbox's owner
+    confirms, and can still change on the confirm page) and moves
+    ``email_requested_at``, the latter only past ``RESEND_MIN_INTERVAL`` (or
+    with no request on record). Every other row (verified, quarantined,
+    invalidated, fraudulent) gets the values it already holds: nothing a
+    submission carries (names, choices, status) changes it. Each column is a
+    ``CASE`` on the old row's status, so the statement is the same whatever
+    the address's history. The consent wording rides in the same statement
+    (a CTE that inserts it unless already stored). The update is
+    unconditional on purpose: a ``WHERE`` on ``DO UPDATE`` would make
     a verified or recently emailed address cost a row lock and no row version,
     and return no id, where a new one costs an insert. Writing the row version
     makes every sign one write and one id. ``email_requested_at`` is in no
@@ -126,20 +166,29 @@ def _upsert_postgresql(Signature, values, now):
     requested = quote(Signature._meta.get_field("email_requested_at").column)
     status = quote(Signature._meta.get_field("status").column)
     conflict = ", ".join(quote(Signature._meta.get_field(name).column) for name in ("petition", "email_normalized"))
+    replaced = "".join(
+        f", {column} = CASE WHEN s.{status} = %s THEN EXCLUDED.{column} ELSE s.{column} END"
+        for column in (quote(field.column) for field in replaced_fields(Signature))
+    )
+    prefix, prefix_params = "", []
+    if wording is not None:
+        prefix = (
+            f"WITH wording AS (INSERT INTO {quote(_wording_model()._meta.db_table)} (hash, text, first_seen) "  # noqa: S608
+            "VALUES (%s, %s, %s) ON CONFLICT (hash) DO NOTHING) "
+        )
+        prefix_params = [values["consent_version"], wording, now]
     sql = (
-        f"INSERT INTO {table} AS s ({columns}) VALUES ({placeholders}) "  # noqa: S608 (names from the model)
+        f"{prefix}INSERT INTO {table} AS s ({columns}) VALUES ({placeholders}) "  # noqa: S608 (names from the model)
         f"ON CONFLICT ({conflict}) DO UPDATE SET {requested} = CASE "
         f"WHEN s.{status} = %s AND (s.{requested} IS NULL OR s.{requested} < %s) "
-        f"THEN EXCLUDED.{requested} ELSE s.{requested} END "
+        f"THEN EXCLUDED.{requested} ELSE s.{requested} END{replaced} "
         f"RETURNING s.{quote(Signature._meta.pk.column)}, s.xmax = 0, s.{requested} = %s"
     )
-    params = [field.get_db_prep_save(field.pre_save(signature, True), connection) for field in fields]
+    params = prefix_params + [field.get_db_prep_save(field.pre_save(signature, True), connection) for field in fields]
     prep = Signature._meta.get_field("email_requested_at")
-    params += [
-        Signature.Status.PENDING,
-        prep.get_db_prep_save(_owed_since(now), connection),
-        prep.get_db_prep_save(now, connection),
-    ]
+    params += [Signature.Status.PENDING, prep.get_db_prep_save(_owed_since(now), connection)]
+    params += [Signature.Status.PENDING] * len(replaced_fields(Signature))
+    params.append(prep.get_db_prep_save(now, connection))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         signature_id, created, owed = cursor.fetchone()
@@ -179,8 +228,11 @@ def sign_petition(page, data: dict, *, source: str = "", ip: str | None = None) 
         email_requested_at=now,
         ip_address=quarantine.clean_client_address(ip),
     )
+    wording = data.get("consent_text") or None
+    if wording is not None:
+        values.update(consent_version=consent_version(wording), consent_given_at=now)
     # One statement, its own short transaction (or part of the caller's): no BEGIN/COMMIT round trips.
-    signature_id, created, owed = _upsert_signature(Signature, values, now)
+    signature_id, created, owed = _upsert_signature(Signature, values, now, wording)
     # After the caller's commit (at once in autocommit): a rolled-back sign queues nothing.
     transaction.on_commit(lambda: _signed(Signature, signature_id, page.pk, created, owed))
     return signature_id if owed else None
@@ -196,10 +248,14 @@ def _signed(Signature, signature_id, petition_id, created, owed):
 # --- verifying -------------------------------------------------------------------
 
 
-def verify_signature(page, token: str) -> VerifyResult:
+def verify_signature(page, token: str, changes: dict | None = None) -> VerifyResult:
     """Verify the signature a token names, once however often it is called.
 
-    A signature a fraud rule flags (``cms.fraud``) is QUARANTINED instead: the
+    ``changes`` are the signer's corrections from the confirm page
+    (``cms.forms.ConfirmForm.changes``: signer fields, and ``consent_text``,
+    the wording shown there): written by the same conditional UPDATE that
+    verifies, so they apply only to a pending signature, and never to one
+    already confirmed. A signature a fraud rule flags (``cms.fraud``) is QUARANTINED instead: the
     signer gets the same answers (VERIFIED, then ALREADY), but it is neither
     counted nor announced until a lead releases it.
     """
@@ -208,6 +264,13 @@ def verify_signature(page, token: str) -> VerifyResult:
     except InvalidToken:
         return VerifyResult.INVALID
     Signature = get_signature_model()
+    changes = dict(changes or {})
+    wording = changes.pop("consent_text", None)
+    allowed = {field.name for field in replaced_fields(Signature)}
+    if set(changes) - allowed:
+        raise ValueError(f"Not a signer's field: {sorted(set(changes) - allowed)}")
+    if wording:
+        changes["consent_version"] = consent_version(wording)
     with transaction.atomic():
         pending = Signature.objects.filter(pk=signature_id, petition_id=page.pk, status=Signature.Status.PENDING)
         status = Signature.Status.VERIFIED
@@ -217,10 +280,16 @@ def verify_signature(page, token: str) -> VerifyResult:
             if row is not None and quarantine.is_flagged(rules, *row, page.path):
                 status = Signature.Status.QUARANTINED
         # One conditional UPDATE: a second click, a scanner or a replay changes nothing.
-        if not pending.update(status=status, verified_at=timezone.now()):
+        # The time as late as it can be: the reconcile's lag covers the commit that follows.
+        now = timezone.now()
+        if wording:
+            changes["consent_given_at"] = now
+        if not pending.update(status=status, verified_at=now, **changes):
             status = Signature.objects.filter(pk=signature_id, petition_id=page.pk).values_list("status", flat=True)
             confirmed = (Signature.Status.VERIFIED, Signature.Status.QUARANTINED)
             return VerifyResult.ALREADY if status.first() in confirmed else VerifyResult.INVALID
+        if wording:
+            record_wording(changes["consent_version"], wording, now)
         if status == Signature.Status.QUARANTINED:
             return VerifyResult.VERIFIED  # what the signer sees; nothing counts it
         signature = Signature.objects.only(*Signature.FEED_FIELDS).get(pk=signature_id)

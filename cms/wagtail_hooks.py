@@ -133,7 +133,20 @@ class SignatureViewSet(SnippetViewSet):
     ]
     search_fields = ["first_name", "last_name", "email"]
     ordering = ["-created_at"]
-    panels = [FieldPanel("hidden_from_feed"), FieldPanel("status")]
+    # What the signer gave is shown, never editable: a lead moderates (hides from the feed, changes
+    # the status), and only the signer's own link changes their data (issue 10).
+    panels = [
+        *(
+            FieldPanel(name, read_only=True)
+            for name in (
+                "first_name", "last_name", "country", "postcode", "show_in_feed", "feed_name",
+                "share_with_officials", "share_postcode_with_officials", "opt_in_updates", "consent_version",
+                "consent_given_at",
+            )
+        ),
+        FieldPanel("hidden_from_feed"),
+        FieldPanel("status"),
+    ]  # fmt: skip
 
 
 class CampaignGrantViewSet(SnippetViewSet):

@@ -77,6 +77,7 @@ class SignatureFactory(factory.django.DjangoModelFactory):
     email = factory.Sequence(lambda n: f"signer{n}@example.org")
     email_normalized = factory.LazyAttribute(lambda o: normalize_email(o.email))
     country = "GB"
+    show_in_feed = True  # the signer's pick: the model has no default they did not choose
     email_requested_at = factory.LazyFunction(timezone.now)
 
     class Params:

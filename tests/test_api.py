@@ -155,6 +155,7 @@ def test_the_detail_has_countries_recent_signers_the_form_and_live_blocks(petiti
         "first_name", "last_name", "email", "country", "feed_display", "share_with_officials", "opt_in_updates"
     }  # fmt: skip
     assert data["consent_wording"] == petition.consent_wording
+    assert data["privacy_url"] == petition.get_privacy_url()
     blocks = {block["type"]: block["value"] for block in data["body"]}
     assert (blocks["counter"]["count"], blocks["counter"]["goal"], blocks["counter"]["percent"]) == (3, 100, 3)
     assert [entry["name"] for entry in blocks["signer_feed"]["entries"]] == ["Grace", "Grace"]
@@ -175,9 +176,9 @@ def test_the_form_description_follows_the_page_settings(index_page, client):
     assert "last_name" not in fields and "country" not in fields
     assert fields["postcode"] == {
         "name": "postcode", "label": "Postcode", "type": "text", "required": False, "max_length": 20,
-        "choices": None, "initial": None,
+        "choices": None, "initial": None, "help": None,
     }  # fmt: skip
-    assert fields["feed_display"]["initial"] == "first"
+    assert fields["feed_display"]["initial"] is None and fields["feed_display"]["required"]  # the signer picks
     assert fields["email"]["type"] == "email" and fields["email"]["required"]
 
 
@@ -264,11 +265,12 @@ def test_the_answer_is_the_same_whether_the_address_had_signed_before(petition, 
     first = api_sign(petition, email="ada@example.org")
     again = api_sign(petition, email=" ADA@example.org ", first_name="Someone else")
     Signature.objects.update(status=Signature.Status.VERIFIED, verified_at=timezone.now())
-    verified = api_sign(petition, email="ada@example.org")
+    verified = api_sign(petition, email="ada@example.org", first_name="Mallory")
 
     assert first.status_code == again.status_code == verified.status_code == 202
     assert first.content == again.content == verified.content
-    assert Signature.objects.get().first_name == "Ada"
+    # The latest while pending (tests/test_consent.py); never changed once verified.
+    assert Signature.objects.get().first_name == "Someone else"
     assert len(mailoutbox) == 1
 
 
@@ -295,10 +297,11 @@ def test_a_disposable_address_is_a_400_naming_the_email_and_stores_nothing(petit
     assert mailoutbox == []
 
 
-def test_without_a_feed_choice_the_signer_stays_out_of_the_feed(petition, api_sign):
-    api_sign(petition, feed_display=None)
+def test_without_a_feed_choice_nothing_is_stored(petition, api_sign):
+    response = api_sign(petition, feed_display=None)
 
-    assert Signature.objects.get().show_in_feed is False
+    assert response.status_code == 400 and "feed_display" in response.json()["errors"]
+    assert not Signature.objects.exists()
 
 
 @pytest.mark.parametrize(
@@ -516,7 +519,7 @@ def test_anonymous_posts_need_no_csrf_token(petition, django_capture_on_commit_c
     from django.test import Client
 
     client = Client(enforce_csrf_checks=True)
-    body = json.dumps({"first_name": "Ada", "email": "ada@example.org"})
+    body = json.dumps({"first_name": "Ada", "email": "ada@example.org", "feed_display": "hidden"})
 
     assert client.post(sign_url(petition), body, content_type="application/json").status_code == 202
 

@@ -108,6 +108,7 @@ def test_sign_confirm_by_email_and_see_the_count_and_feed(
     assert before == 2
     page.get_by_role("textbox", name="First name").fill("Grace")
     page.get_by_role("textbox", name="Email").fill("grace@example.org")
+    page.get_by_role("radio", name="My first name", exact=True).check()  # no default: the signer picks
     page.get_by_role("button", name="Sign", exact=True).click()
 
     page.get_by_role("heading", name="Check your email").wait_for()
@@ -144,6 +145,7 @@ def test_a_malformed_email_is_a_field_error_not_a_server_error(page, petition):
     page.goto(petition.url)
     page.get_by_role("textbox", name="First name").fill("Grace")
     page.get_by_role("textbox", name="Email").fill("grace-at-example.org")
+    page.get_by_role("radio", name="My first name", exact=True).check()
     with page.expect_navigation() as navigation:
         page.get_by_role("button", name="Sign", exact=True).click()
 
@@ -153,3 +155,45 @@ def test_a_malformed_email_is_a_field_error_not_a_server_error(page, petition):
     assert page.get_by_role("textbox", name="First name").input_value() == "Grace"  # nothing typed is lost
     assert not Signature.objects.exists()
     assert mail.outbox == []
+
+
+def test_sign_with_every_option_change_them_on_the_confirm_page_and_confirm(
+    page, petition, live_server, emailed_links_to_live_server, settings
+):
+    """Issue 10's journey: the confirm page shows what will be published and takes the signer's changes."""
+    petition.ask_postcode = True
+    petition.save_revision().publish()
+    page.goto(petition.url)
+    page.get_by_role("textbox", name="First name").fill("Vera")
+    page.get_by_role("textbox", name="Last name").fill("Real")
+    page.get_by_role("textbox", name="Email").fill("vera@example.org")
+    page.get_by_role("combobox", name="Country").select_option("GB")
+    page.get_by_role("textbox", name="Postcode").fill("SW1A 1AA")
+    page.get_by_role("radio", name="My first name and initial").check()
+    for box in (petition.consent_wording, "Pass my postcode on to them as well", "Email me about this campaign"):
+        page.get_by_role("checkbox", name=box).check()
+    page.get_by_role("button", name="Sign", exact=True).click()
+    page.get_by_role("heading", name="Check your email").wait_for()
+
+    link = re.search(r"https?://\S+/confirm/\?token=\S+", mail.outbox[0].body).group(0)
+    page.goto(link)
+    summary = page.locator(".confirm-summary").inner_text()
+    assert "Vera R." in summary and "SW1A 1AA" in summary and "postcode" in summary
+    page.get_by_role("radio", name="Don't show me").check()  # changed her mind about the feed ...
+    page.get_by_role("checkbox", name="Pass my postcode on to them as well").uncheck()  # ... and the postcode
+    page.get_by_role("button", name="Confirm my signature").click()
+    page.get_by_role("heading", name=re.compile("counted")).wait_for()
+
+    signature = Signature.objects.get(email="vera@example.org")
+    assert signature.status == Signature.Status.VERIFIED
+    assert (signature.show_in_feed, signature.share_with_officials, signature.share_postcode_with_officials) == (
+        False,
+        True,
+        False,
+    )
+    assert signature.opt_in_updates and signature.consent_version and signature.consent_given_at
+    reconcile.reconcile_counts([petition.pk])
+    settings.PETITIONS = {**settings.PETITIONS, "PAGE_CACHE_SECONDS": 0}
+    page.goto(petition.url)
+    assert "Vera" not in page.locator(".block-feed").first.inner_text()
+    assert page.get_by_role("link", name=re.compile("privacy notice")).first.get_attribute("href").endswith("/privacy/")

@@ -75,6 +75,7 @@ def open_widget(page, partner_site, live_server, petition):
     widget.get_by_role("link", name=petition.title).wait_for()
     widget.get_by_role("textbox", name="First name").fill("Ada")
     widget.get_by_role("textbox", name="Email").fill("ada@example.org")
+    widget.get_by_role("combobox", name="Show me in the list of signers as").select_option("first")
     return widget
 
 
@@ -124,6 +125,7 @@ def test_the_headless_example_renders_the_challenge_and_signs_with_its_token(
     page.goto(f"{partner}/headless.html?api={live_server.url}&petition={petition.pk}")
     page.get_by_role("textbox", name="First name").fill("Grace")
     page.get_by_role("textbox", name="Email").fill("grace@example.org")
+    page.get_by_role("combobox", name="Show me in the list of signers as").select_option("first")
     page.get_by_role("button", name="Sign").click()
     page.get_by_text("Please complete the check below.").wait_for()
     page.get_by_role("button", name="I am a person").click()

@@ -135,7 +135,7 @@ def test_the_client_address_is_stored_with_the_signature_for_fraud_review(petiti
 
 
 def test_the_json_api_stores_the_client_address_too(petition, client, django_capture_on_commit_callbacks):
-    body = {"first_name": "Ada", "email": "ada@example.org"}
+    body = {"first_name": "Ada", "email": "ada@example.org", "feed_display": "hidden"}
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             f"/api/petitions/{petition.pk}/signatures/",

@@ -27,7 +27,10 @@ def test_one_signature_per_petition_and_email_folds_case_and_whitespace(petition
     sign(petition, email="  ADA@Example.ORG ", first_name="Someone else")
 
     assert Signature.objects.count() == 1
-    assert Signature.objects.get().first_name == "Ada"  # nothing stored is overwritten
+    # While pending, the latest submission's name replaces the first (tests/test_consent.py);
+    # the address stays the one first typed, where the link went.
+    assert Signature.objects.get().first_name == "Someone else"
+    assert Signature.objects.get().email == "ada@example.org"
 
 
 #: One Gmail inbox typed four ways (the security finding): one signature.
@@ -222,7 +225,9 @@ def test_the_sign_service_itself_refuses_a_closed_petition(index_page):
     ],
 )
 def test_only_the_sites_own_pages_can_post_a_signature(petition, client, headers, allowed):
-    response = client.post(sign_url(petition), {"first_name": "Ada", "email": "ada@example.org"}, **headers)
+    response = client.post(
+        sign_url(petition), {"first_name": "Ada", "email": "ada@example.org", "feed_display": "first"}, **headers
+    )
 
     assert (response.status_code == 302) is allowed
     assert Signature.objects.exists() is allowed
@@ -234,7 +239,9 @@ def test_an_allowed_partner_origin_can_post_a_signature(petition, client, settin
     settings.PETITIONS = {**settings.PETITIONS, "ALLOWED_ORIGINS": ["https://partner.example"]}
 
     response = client.post(
-        sign_url(petition), {"first_name": "Ada", "email": "ada@example.org"}, HTTP_ORIGIN="https://partner.example"
+        sign_url(petition),
+        {"first_name": "Ada", "email": "ada@example.org", "feed_display": "hidden"},
+        HTTP_ORIGIN="https://partner.example",
     )
 
     assert response.status_code == 302
@@ -250,10 +257,11 @@ def test_the_cached_sign_form_carries_no_per_visitor_token(petition, client):
 def test_the_feed_choice_is_stored_as_the_signer_made_it(petition, sign):
     sign(petition, email="a@example.org", feed_display="first_initial")
     sign(petition, email="b@example.org", feed_display="hidden")
-    sign(petition, email="c@example.org", feed_display="")
+    missing = sign(petition, email="c@example.org", feed_display="")
 
+    assert missing.status_code == 400  # no default: the signer must pick (tests/test_consent.py)
     rows = dict(Signature.objects.values_list("email", "show_in_feed"))
-    assert rows == {"a@example.org": True, "b@example.org": False, "c@example.org": False}
+    assert rows == {"a@example.org": True, "b@example.org": False}
     assert Signature.objects.get(email="a@example.org").feed_name == "first_initial"
 
 
@@ -278,7 +286,7 @@ def test_a_cross_site_post_from_an_origin_that_is_not_allowed_is_a_403_and_store
 ):
     pending = SignatureFactory(petition=petition, email="pending@example.org")
     if endpoint == "sign":
-        url, data = sign_url(petition), {"first_name": "Ada", "email": "ada@example.org"}
+        url, data = sign_url(petition), {"first_name": "Ada", "email": "ada@example.org", "feed_display": "first"}
     else:
         url, data = confirm_url(petition), {"token": make_token(pending)}
 
@@ -294,7 +302,7 @@ def test_a_cross_site_post_from_an_allowed_partner_origin_still_signs(petition, 
 
     response = client.post(
         sign_url(petition),
-        {"first_name": "Ada", "email": "ada@example.org"},
+        {"first_name": "Ada", "email": "ada@example.org", "feed_display": "first"},
         HTTP_SEC_FETCH_SITE="cross-site",
         HTTP_ORIGIN=PARTNER,
     )
@@ -307,13 +315,13 @@ def test_a_cross_site_post_from_an_allowed_partner_origin_still_signs(petition, 
 def test_other_sec_fetch_site_values_keep_the_origin_rule(petition, client, fetch_site):
     own = client.post(
         sign_url(petition),
-        {"first_name": "Ada", "email": "ada@example.org"},
+        {"first_name": "Ada", "email": "ada@example.org", "feed_display": "first"},
         HTTP_SEC_FETCH_SITE=fetch_site,
         HTTP_ORIGIN="http://testserver",
     )
     stranger = client.post(
         sign_url(petition),
-        {"first_name": "Eve", "email": "eve@example.org"},
+        {"first_name": "Eve", "email": "eve@example.org", "feed_display": "first"},
         HTTP_SEC_FETCH_SITE=fetch_site,
         HTTP_ORIGIN="https://evil.example",
     )

@@ -96,6 +96,9 @@ def test_the_static_page_shows_the_petition_signs_and_the_emailed_link_confirms(
     page.get_by_role("textbox", name="Email").fill("not-an-address")
     page.get_by_role("textbox", name="First name").fill("Grace")
     page.get_by_role("button", name="Sign").click()
+    page.get_by_text("Choose how you appear in the list of signers.").wait_for()  # no default: a field error
+    page.get_by_role("combobox", name="Show me in the list of signers as").select_option("first")
+    page.get_by_role("button", name="Sign").click()
     page.get_by_text("Enter a valid email address.").wait_for()  # the API's 400, shown by the field
 
     page.get_by_role("textbox", name="Email").fill("grace@example.org")
@@ -126,6 +129,7 @@ def test_the_widget_shows_the_counter_and_signs_with_its_source(
     assert widget.locator(".pw__count").inner_text() == "2"
     widget.get_by_role("textbox", name="First name").fill("Ada")
     widget.get_by_role("textbox", name="Email").fill("ada@example.org")
+    widget.get_by_role("combobox", name="Show me in the list of signers as").select_option("first")
     widget.get_by_role("button", name="Sign").click()
     widget.get_by_role("status").wait_for()
 

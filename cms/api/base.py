@@ -21,6 +21,7 @@ from wagtail.models import Page
 
 from .. import challenge, ratelimit
 from ..conf import get_setting, get_signature_model
+from ..forms import FEED_CHOICE_REQUIRED
 from ..models import PetitionMixin
 from ..origin import origin_allowed
 from ..signing import SigningRefused
@@ -203,6 +204,7 @@ def describe_form(page):
                 "max_length": getattr(field, "max_length", None),
                 "choices": choices,
                 "initial": field.initial,
+                "help": str(field.help_text) or None,
             }
         )
     return fields
@@ -220,11 +222,17 @@ def check_origin(request):
         raise Refusal(403, "origin_refused", REFUSED_ORIGIN)
 
 
+#: The sign form's words for a required field left out, where pydantic's "Field required" would say less.
+MISSING = {"feed_display": FEED_CHOICE_REQUIRED}
+
+
 def pydantic_errors(exc):
     errors = {}
     for error in exc.errors(include_url=False):
         location = [str(part) for part in error["loc"] if isinstance(part, str)]
-        errors.setdefault(location[0] if location else "__all__", []).append(error["msg"])
+        name = location[0] if location else "__all__"
+        message = MISSING.get(name, error["msg"]) if error["type"] == "missing" else error["msg"]
+        errors.setdefault(name, []).append(message)
     return errors
 
 

@@ -209,8 +209,11 @@ class ReferrerDataIn(HalSchema):
 
 class SignatureCustomFieldsIn(HalSchema):
     share_with_officials: bool = False
+    share_postcode_with_officials: bool = False
     opt_in_updates: bool = False
-    feed_display: Literal["first", "first_initial", "hidden"] | None = None
+    feed_display: Literal["first", "first_initial", "hidden"] | None = Field(
+        None, description="How the feed names the signer; left out: not at all (they can choose when they confirm)."
+    )
 
 
 class RecordSignatureIn(HalSchema):
@@ -446,8 +449,10 @@ def record_signature(request, id: int = petition_id_param()):
         "email": next((e for e in person.email_addresses if e.primary), person.email_addresses[0]).address,
         "country": address.country,
         "postcode": address.postal_code,
-        "feed_display": custom.feed_display,
+        # A record made elsewhere: no pick sent publishes nothing; the confirm page lets the person pick.
+        "feed_display": custom.feed_display or "hidden",
         "share_with_officials": custom.share_with_officials,
+        "share_postcode_with_officials": custom.share_postcode_with_officials,
         "opt_in_updates": custom.opt_in_updates,
     }
     source = (body.referrer_data.source if body.referrer_data else None) or request.GET.get("source", "")

@@ -20,6 +20,8 @@ from wagtail.api.rich_text import RichTextOutputFormat
 from wagtail.models import Page
 
 from .. import challenge, views
+from ..conf import get_signature_model
+from ..forms import ConfirmForm
 from ..models import PetitionCountryCount, PetitionMixin, live_values
 from ..signing import VerifyResult, verify_signature
 from ..tokens import SALT as TOKEN_SALT
@@ -116,6 +118,7 @@ def petition_detail(
             for entry in page.get_feed()
         ],
         "consent_wording": page.consent_wording,
+        "privacy_url": page.get_privacy_url(),
         "form": describe_form(page),
         "challenge": provider.describe() if (provider := challenge.get_challenge()) else None,
         "body": []
@@ -185,6 +188,28 @@ def invalid_token():
     return Refusal(400, "invalid_token", detail, errors={"token": [detail]})
 
 
+def confirm_changes(page, data):
+    """The corrections sent with a confirmation, validated as the confirm page's form; None without any.
+
+    Fields left out keep what the pending signature holds. A signature no longer pending gets
+    None: ``verify_signature`` then only answers, and changes nothing.
+    """
+    sent = data.changes.model_dump(exclude_none=True) if data.changes else {}
+    if not sent:
+        return None
+    Signature = get_signature_model()
+    signature = Signature.objects.filter(
+        pk=read_token(data.token, page.pk), petition_id=page.pk, status=Signature.Status.PENDING
+    ).first()
+    if signature is None:
+        return None
+    form = ConfirmForm({**ConfirmForm.initial_from(signature), **sent}, page=page)
+    if not form.is_valid():
+        errors = {field: [e["message"] for e in messages] for field, messages in form.errors.get_json_data().items()}
+        raise Refusal(400, "invalid", "Please correct the fields named.", errors=errors)
+    return form.changes()
+
+
 def token_petition_id(token):
     """The petition a verification token names (its signature is checked later), or 400."""
     try:
@@ -204,7 +229,10 @@ def token_petition_id(token):
     summary="Confirm a signature with the token from its emailed link",
     description=(
         "For front ends that host their own confirm page. Confirming twice is harmless and says so. "
-        "400 for a token that is not valid, 410 for an expired one."
+        "`changes` carries the signer's corrections (the confirm page's form: name, country, postcode, "
+        "feed choice, consents); they are applied with the confirmation, only while the signature is "
+        "pending: a confirmed signature is never changed here. 400 for a token that is not valid or "
+        "changes that are not (naming the fields), 410 for an expired one."
     ),
 )
 def confirm(request, data: schemas.ConfirmIn):
@@ -219,9 +247,11 @@ def confirm(request, data: schemas.ConfirmIn):
         raise Refusal(410, "expired_token", "This confirmation link has expired. Please sign again.")
     except InvalidToken:
         raise invalid_token()
-    result = verify_signature(page, data.token)
+    changes = confirm_changes(page, data)
+    result = verify_signature(page, data.token, changes)
     if result == VerifyResult.INVALID:
         raise invalid_token()
     if result == VerifyResult.ALREADY:
-        return {"status": "already_verified", "petition_id": page.pk, "detail": "You have already confirmed."}
+        detail = "You have already confirmed." + (" Nothing was changed." if data.changes else "")
+        return {"status": "already_verified", "petition_id": page.pk, "detail": detail}
     return {"status": "verified", "petition_id": page.pk, "detail": "Thank you, your signature is counted."}

@@ -74,7 +74,10 @@ class FormField(Schema):
     required: bool
     max_length: int | None = None
     choices: list[Choice] | None = None
-    initial: str | bool | None = Field(None, description="The value to start with.")
+    initial: str | bool | None = Field(
+        None, description="The value to start with; none for `feed_display`, which the signer must pick."
+    )
+    help: str | None = Field(None, description="Text to show with the field (the officials box: what they receive).")
 
 
 class Challenge(Schema):
@@ -94,6 +97,7 @@ class PetitionDetail(PetitionSummary):
     countries: list[CountryCount] = Field(description="Verified signatures per country, as of the last recount.")
     recent_signers: list[Signer]
     consent_wording: str
+    privacy_url: str = Field(description="The privacy notice for signers, to link next to the form.")
     form: list[FormField] = Field(description="The fields the sign endpoint takes for this petition.")
     challenge: Challenge | None = Field(
         None, description="The challenge (CAPTCHA) signers may have to pass; null when the site has none."
@@ -117,10 +121,15 @@ class SignatureIn(Schema):
     last_name: str | None = Field(None, max_length=100)
     country: str | None = Field(None, max_length=2, description="ISO 3166-1 alpha-2 code, e.g. GB.")
     postcode: str | None = Field(None, max_length=20)
-    feed_display: FeedDisplay | None = Field(
-        None, description="How the public feed names the signer; absent or null: not at all."
+    feed_display: FeedDisplay = Field(
+        description="How the public feed names the signer, or `hidden`: required, the signer must pick (no default)."
     )
-    share_with_officials: bool = Field(False, description="Consent to be named in deliveries to the officials.")
+    share_with_officials: bool = Field(
+        False, description="Consent to be named in deliveries to the officials (name, country, date signed)."
+    )
+    share_postcode_with_officials: bool = Field(
+        False, description="Consent to pass the postcode on as well; counts only with `share_with_officials`."
+    )
     opt_in_updates: bool = False
     website: str | None = Field(None, max_length=200, description="A honeypot: leave it out or empty.")
     source: str | None = Field(None, description="Where the signature came from (at most 64 characters).")
@@ -136,9 +145,28 @@ class Accepted(Schema):
     detail: str
 
 
+class ConfirmChanges(Schema):
+    """The signer's corrections, made before confirming; fields left out keep what was signed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    first_name: str | None = Field(None, min_length=1, max_length=100)
+    last_name: str | None = Field(None, max_length=100)
+    country: str | None = Field(None, max_length=2)
+    postcode: str | None = Field(None, max_length=20)
+    feed_display: FeedDisplay | None = None
+    share_with_officials: bool | None = None
+    share_postcode_with_officials: bool | None = None
+    opt_in_updates: bool | None = None
+
+
 class ConfirmIn(Schema):
     token: str = Field(description="The token from the emailed link (its `token` query parameter).")
     petition_id: int | None = Field(None, description="Optional: the token names its petition.")
+    changes: ConfirmChanges | None = Field(
+        None,
+        description="Optional corrections, applied with the confirmation and only while the signature is pending.",
+    )
 
 
 class Confirmed(Schema):

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("petitions_cms", "0012_fraud_rules_and_invalidations_per_campaign"),
+        ("petitions_cms", "0013_consent_wording_privacy_notice"),
     ]
 
     operations = [

@@ -3,13 +3,15 @@ from .fraud import FraudRule, Invalidation
 from .grants import CampaignGrant, TokenScopes
 from .officials import Official
 from .pages import CampaignIndexPage, PetitionMixin, PetitionPage, SigningStatus
-from .signatures import AbstractSignature, Signature, normalize_email
+from .privacy import PetitionPrivacySettings
+from .signatures import AbstractSignature, ConsentWording, Signature, normalize_email
 from .stats import Milestone, PetitionCountryCount, PetitionStats, live_counts, live_values
 
 __all__ = [
     "AbstractSignature",
     "CampaignGrant",
     "CampaignIndexPage",
+    "ConsentWording",
     "Delivery",
     "DeliveryRecipient",
     "FraudRule",
@@ -20,6 +22,7 @@ __all__ = [
     "PetitionMixin",
     "PetitionCountryCount",
     "PetitionPage",
+    "PetitionPrivacySettings",
     "PetitionStats",
     "Signature",
     "SigningStatus",

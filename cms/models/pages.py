@@ -15,12 +15,13 @@ from wagtail.search import index
 
 from petition_blocks.blocks import PetitionStreamBlock
 
-from ..conf import get_signature_model
+from ..conf import get_setting, get_signature_model
 from ..forms import PetitionPageForm, SignatureForm
 from ..permissions import DELIVER
 from ..store import get_store
 from ..tokens import ExpiredToken, InvalidToken, read_token
 from .deliveries import Delivery, OfficialResponse
+from .privacy import PetitionPrivacySettings
 from .stats import live_counts, live_values
 
 DEFAULT_EMAIL_SUBJECT = "Please confirm your signature on “{petition}”"
@@ -66,6 +67,10 @@ class PetitionMixin(RoutablePageMixin, models.Model):
         max_length=255,
         default="Pass my name and country on to the officials this letter is addressed to",
         help_text="The label of the checkbox by which signers consent to be named in deliveries.",
+    )
+    privacy_notice = RichTextField(
+        blank=True,
+        help_text="This petition's own privacy notice for signers; blank: the site's (Settings → Petition privacy).",
     )
     thank_you_message = RichTextField(
         blank=True,
@@ -156,6 +161,7 @@ class PetitionMixin(RoutablePageMixin, models.Model):
                 FieldPanel("ask_postcode"),
                 FieldPanel("consent_wording"),
                 FieldPanel("feed_show_place"),
+                FieldPanel("privacy_notice"),
             ],
             heading="Sign form",
         ),
@@ -282,6 +288,40 @@ class PetitionMixin(RoutablePageMixin, models.Model):
             )
         )
 
+    def get_privacy_settings(self, request=None):
+        """The site's privacy setting, read once per page object (with a request: its site, no lookup)."""
+        if not hasattr(self, "_petitions_privacy"):
+            if request is not None:
+                self._petitions_privacy = PetitionPrivacySettings.for_request(request)
+            else:
+                site = self.get_site()
+                self._petitions_privacy = PetitionPrivacySettings.for_site(site) if site else PetitionPrivacySettings()
+        return self._petitions_privacy
+
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        self.get_privacy_settings(request)  # the notice's link is on every page of the petition
+        return context
+
+    def get_privacy_notice(self) -> str:
+        """The privacy notice for this petition's signers (rich text): the page's own, or the site's."""
+        return self.privacy_notice or self.get_privacy_settings().notice
+
+    def get_privacy_url(self) -> str:
+        """The privacy notice's absolute URL, for the sign form, the API and every email.
+
+        The petition's ``privacy/`` route, or the site's external notice when neither the page nor
+        the site setting holds one.
+        """
+        settings_ = self.get_privacy_settings()
+        if not self.privacy_notice and not settings_.notice and settings_.url:
+            return settings_.url
+        site_url = get_setting("SITE_URL")
+        parts = self.get_url_parts()
+        if site_url and parts:
+            return site_url.rstrip("/") + parts[2] + self.reverse_subpage("privacy")
+        return (self.get_full_url() or "") + self.reverse_subpage("privacy")
+
     def get_share_blocks(self):
         """The body's share-links blocks, repeated on the thank-you screens."""
         return [block for block in getattr(self, "body", None) or [] if block.block_type == "share_links"]
@@ -327,15 +367,17 @@ class PetitionMixin(RoutablePageMixin, models.Model):
     def signed_route(self, request):
         return self.render_landing(request, "signed")
 
+    @path("privacy/", name="privacy")
+    def privacy_route(self, request):
+        return self.render_landing(request, "privacy", notice=self.get_privacy_notice())
+
     @path("confirm/", name="confirm")
     def confirm_route(self, request):
         # The token rides in the query string: Wagtail's page paths allow no ":".
-        # A GET never verifies: mail scanners prefetch links. The button POSTs
-        # to the plugin's confirm endpoint (cms.views.confirm -> serve_confirm).
-        if request.method == "POST":
-            return self.serve_confirm(request)
-        token = request.GET.get("token", "")
-        return self.refuse_token(request, token) or self.render_landing(request, "confirm", token=token)
+        # A GET never verifies or changes anything: mail scanners prefetch links. It shows
+        # what will be stored and published, in a form whose button POSTs to the plugin's
+        # confirm endpoint (cms.views.confirm -> serve_confirm).
+        return self.serve_confirm(request)
 
     def refuse_token(self, request, token):
         """The landing page that explains why ``token`` cannot confirm here, or None if it can."""
@@ -348,7 +390,7 @@ class PetitionMixin(RoutablePageMixin, models.Model):
         return None
 
     def serve_confirm(self, request):
-        """Answer the confirm button's POST (see ``cms.page_views.serve_confirm``)."""
+        """Show the confirm page (GET) or answer its button's POST (see ``cms.page_views.serve_confirm``)."""
         from ..page_views import serve_confirm
 
         return serve_confirm(self, request)

@@ -7,7 +7,27 @@ from django_countries.fields import CountryField
 from ..addresses import normalize_email
 from ..conf import get_setting
 
-__all__ = ["AbstractSignature", "Signature", "normalize_email"]
+__all__ = ["AbstractSignature", "ConsentWording", "Signature", "normalize_email"]
+
+
+class ConsentWording(models.Model):
+    """The consent wording a signer was shown, stored once: a signature keeps only its ``hash``.
+
+    ``text`` is the labels of the sign form's consent fields as rendered (``cms.forms.consent_text``),
+    so an answer to "what did I agree to?" quotes what the signer saw, whatever the page says now.
+    """
+
+    hash = models.CharField(max_length=16, primary_key=True)
+    text = models.TextField()
+    first_seen = models.DateTimeField(default=timezone.now)
+
+    wagtail_reference_index_ignore = True
+
+    class Meta:
+        verbose_name = "consent wording"
+
+    def __str__(self):
+        return self.hash
 
 
 class SignatureQuerySet(models.QuerySet):
@@ -60,18 +80,29 @@ class AbstractSignature(models.Model):
         FIRST = "first", "First name"
         FIRST_INITIAL = "first_initial", "First name and initial"
 
-    show_in_feed = models.BooleanField(default=True, help_text="The signer allows their first name in the public feed.")
+    # No default the signer did not pick: the sign form requires a choice (cms.forms.SignatureForm).
+    show_in_feed = models.BooleanField(
+        default=False, help_text="The signer allows their name in the public feed (their own pick)."
+    )
     feed_name = models.CharField(
         max_length=16, choices=FeedName.choices, default=FeedName.FIRST, help_text="How the feed names the signer."
     )
     share_with_officials = models.BooleanField(
-        default=False, help_text="The signer consents to their name and place being delivered."
+        default=False, help_text="The signer consents to their name, country and signing date being delivered."
+    )
+    # The database defaults too: bulk loaders that COPY rows (bench/, tests) need not name these.
+    share_postcode_with_officials = models.BooleanField(
+        default=False, db_default=False, help_text="The signer consents to their postcode being delivered as well."
     )
     opt_in_updates = models.BooleanField(default=False)
     hidden_from_feed = models.BooleanField(
         default=False, help_text="Hidden by a campaign lead, whatever the signer allowed."
     )
     source = models.CharField(max_length=64, blank=True)
+    # The consent wording the signer was shown (a ConsentWording's hash) and when they gave it:
+    # on signing, and again when they confirm (the confirm page shows the same fields).
+    consent_version = models.CharField(max_length=16, blank=True, default="", db_default="")
+    consent_given_at = models.DateTimeField(null=True, blank=True)
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     created_at = models.DateTimeField(default=timezone.now)
@@ -95,7 +126,7 @@ class AbstractSignature(models.Model):
     #: What a signer's submission may set; a subclass that asks more adds its fields here.
     SIGNER_FIELDS = (
         "first_name", "last_name", "email", "country", "postcode",
-        "show_in_feed", "feed_name", "share_with_officials", "opt_in_updates",
+        "show_in_feed", "feed_name", "share_with_officials", "share_postcode_with_officials", "opt_in_updates",
     )  # fmt: skip
 
     #: What anonymisation blanks (``anonymised_values``): everything that names or finds the signer.
@@ -105,6 +136,9 @@ class AbstractSignature(models.Model):
         "first_name", "last_name", "email", "email_normalized", "postcode", "ip_address", "source",
         "email_message_id",
     )  # fmt: skip
+
+    #: Set with the signer's fields, from the form the signer was shown (``cms.signing``).
+    CONSENT_FIELDS = ("consent_version", "consent_given_at")
 
     #: The columns a feed entry is built from (``feed_entry``).
     FEED_FIELDS = (
@@ -164,7 +198,13 @@ class AbstractSignature(models.Model):
                 values[name] = field.get_default()
             else:
                 values[name] = ""
-        values.update(show_in_feed=False, share_with_officials=False, opt_in_updates=False, anonymised_at=Now())
+        values.update(
+            show_in_feed=False,
+            share_with_officials=False,
+            share_postcode_with_officials=False,
+            opt_in_updates=False,
+            anonymised_at=Now(),
+        )
         return values
 
     def verify(self) -> bool:

@@ -34,6 +34,7 @@
     ".pw__field--check label { display: inline; font-weight: 400; }",
     ".pw input[type=text], .pw input[type=email], .pw select { width: 100%; box-sizing: border-box; padding: 6px; font: inherit; }",
     ".pw__error { color: #b00020; font-size: .9em; margin: 2px 0 0; }",
+    ".pw__help, .pw__privacy { font-size: .85em; color: #555; margin: 2px 0 0; }",
     ".pw__hp { position: absolute; left: -9999px; }",
     ".pw button { margin-top: 8px; padding: 8px 16px; font: inherit; font-weight: 600; color: #fff; background: #c8102e; border: 0; border-radius: 4px; cursor: pointer; }",
     ".pw__notice { margin: 8px 0 0; }",
@@ -141,7 +142,11 @@
       var label = el("label", { for: id }, field.name === "share_with_officials" ? petition.consent_wording : field.label);
       var input;
       if (field.type === "choice") {
-        input = el("select", { id: id, name: field.name });
+        input = el("select", { id: id, name: field.name, required: field.required });
+        // No pick made for the signer: with no initial value the first option is a prompt, not a choice.
+        if (field.initial === null || field.initial === undefined) {
+          input.appendChild(el("option", { value: "" }, "Choose…"));
+        }
         (field.choices || []).forEach(function (choice) {
           var option = input.appendChild(el("option", { value: choice.value }, choice.label));
           if (choice.value === field.initial) option.selected = true;
@@ -163,6 +168,7 @@
         wrap.appendChild(input);
         wrap.appendChild(document.createTextNode(" "));
         wrap.appendChild(label);
+        if (field.help) wrap.appendChild(el("p", { class: "pw__help" }, field.help));
       } else {
         wrap.appendChild(label);
         wrap.appendChild(input);
@@ -187,6 +193,10 @@
       if (this.challenge.mode === "always") this.showChallenge();
     }
     this.button = form.appendChild(el("button", { type: "submit" }, "Sign"));
+    if (petition.privacy_url) {
+      var privacy = form.appendChild(el("p", { class: "pw__privacy" }));
+      privacy.appendChild(el("a", { href: petition.privacy_url, target: "_blank", rel: "noopener" }, "How we use your data"));
+    }
     this.notice = form.appendChild(el("p", { class: "pw__notice", role: "alert" }));
     form.addEventListener("submit", function (event) {
       event.preventDefault();
@@ -225,8 +235,9 @@
     var body = { website: this.trap.value };
     Object.keys(this.inputs).forEach(function (name) {
       var input = self.inputs[name];
-      body[name] = input.type === "checkbox" ? input.checked : input.value;
       self.errors[name].hidden = true;
+      if (input.tagName === "SELECT" && input.value === "") return; // not picked: the server names the field
+      body[name] = input.type === "checkbox" ? input.checked : input.value;
     });
     if (this.challengeToken) body.challenge_token = this.challengeToken;
     this.notice.textContent = "";

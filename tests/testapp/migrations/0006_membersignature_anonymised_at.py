@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("petitions_testapp", "0003_membersignature_ip_address_quarantine"),
+        ("petitions_testapp", "0004_membersignature_consent"),
     ]
 
     operations = [
