@@ -1,4 +1,5 @@
 from .deliveries import Delivery, DeliveryRecipient, OfficialResponse
+from .erasure import ErasureLog
 from .fraud import FraudRule, Invalidation
 from .grants import CampaignGrant, TokenScopes
 from .officials import Official
@@ -12,6 +13,7 @@ __all__ = [
     "CampaignIndexPage",
     "Delivery",
     "DeliveryRecipient",
+    "ErasureLog",
     "FraudRule",
     "Invalidation",
     "Milestone",
