@@ -8,7 +8,7 @@ import models, so the models can call them without an import circle.
 
 from django.http import HttpResponseRedirect
 
-from . import challenge, ratelimit
+from . import challenge, manage_links, ratelimit
 from .signing import SigningRefused, VerifyResult, verify_signature
 
 
@@ -55,4 +55,6 @@ def serve_confirm(page, request):
     result = verify_signature(page, token)
     if result == VerifyResult.INVALID:
         return page.render_landing(request, "invalid", status=400)
-    return page.render_landing(request, "confirmed", already=result == VerifyResult.ALREADY)
+    # The token's holder (the inbox's owner) gets the link to manage the signature from now on.
+    manage_url = manage_links.path_for_confirm_token(page, token)
+    return page.render_landing(request, "confirmed", already=result == VerifyResult.ALREADY, manage_url=manage_url)

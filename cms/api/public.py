@@ -19,7 +19,7 @@ from ninja import Query, Status
 from wagtail.api.rich_text import RichTextOutputFormat
 from wagtail.models import Page
 
-from .. import challenge, views
+from .. import challenge, manage, views
 from ..models import PetitionCountryCount, PetitionMixin, live_values
 from ..signing import VerifyResult, verify_signature
 from ..tokens import SALT as TOKEN_SALT
@@ -222,6 +222,10 @@ def confirm(request, data: schemas.ConfirmIn):
     result = verify_signature(page, data.token)
     if result == VerifyResult.INVALID:
         raise invalid_token()
+    path = manage.path_for_confirm_token(page, data.token)
+    manage_url = request.build_absolute_uri(path) if path else None
     if result == VerifyResult.ALREADY:
-        return {"status": "already_verified", "petition_id": page.pk, "detail": "You have already confirmed."}
-    return {"status": "verified", "petition_id": page.pk, "detail": "Thank you, your signature is counted."}
+        detail = "You have already confirmed."
+        return {"status": "already_verified", "petition_id": page.pk, "detail": detail, "manage_url": manage_url}
+    detail = "Thank you, your signature is counted."
+    return {"status": "verified", "petition_id": page.pk, "detail": detail, "manage_url": manage_url}
