@@ -22,10 +22,10 @@ from wagtail.snippets.views.snippets import (
     UsageView,
 )
 
-from . import admin_views, fraud, fraud_views
+from . import admin_views, fraud, fraud_views, signer_views
 from .conf import get_signature_model
 from .models import CampaignGrant, FraudRule, Official, OfficialResponse
-from .permissions import VIEW_SIGNATURES, can_deliver, can_review_fraud, petitions_for
+from .permissions import VIEW_SIGNATURES, can_deliver, can_erase, can_review_fraud, petitions_for
 from .spreadsheets import spreadsheet_safe
 
 
@@ -311,3 +311,18 @@ class FraudMenuItem(MenuItem):
 @hooks.register("register_admin_menu_item")
 def register_fraud_menu_item():
     return FraudMenuItem("Fraud tools", reverse_lazy("petitions_fraud:index"), icon_name="warning", order=260)
+
+
+@hooks.register("register_admin_urls")
+def register_signer_urls():
+    return [path("petitions/signers/", include((signer_views.urlpatterns(), "petitions_signers")))]
+
+
+class SignersMenuItem(MenuItem):
+    def is_shown(self, request):
+        return can_erase(request.user)
+
+
+@hooks.register("register_admin_menu_item")
+def register_signers_menu_item():
+    return SignersMenuItem("Signers' rights", reverse_lazy("petitions_signers:index"), icon_name="user", order=265)
