@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from wagtail.models import Page
 
-from . import erasure
+from . import erasure, manage
 from .addresses import MAX_LENGTH
 from .models import ErasureLog
 from .permissions import can_erase, erasable_petitions
@@ -61,8 +61,8 @@ def index(request):
     if not form.is_valid():
         return render(request, TEMPLATE, context, status=400)
     action = request.POST.get("action")
-    if action not in ("find", "export", "review", "erase"):
-        context["notice"] = "Choose to find, export or erase."
+    if action not in ("find", "export", "review", "erase", "revoke"):
+        context["notice"] = "Choose to find, export, erase or revoke the links."
         return render(request, TEMPLATE, context, status=400)
     signatures = list(erasure.signatures_of(form.cleaned_data["email"], petitions))
     if not signatures:
@@ -79,6 +79,11 @@ def index(request):
         )
         context["form"] = AddressForm()
         return render(request, TEMPLATE, context)
+    if action == "revoke":
+        # A signer whose link leaked (a forwarded email): the old links stop working; the lead
+        # answers that signer's requests from here from now on.
+        revoked = manage.revoke_links([signature.pk for signature in signatures])
+        context["notice"] = f"Revoked the manage links of {revoked} signatures of that address."
     titles = dict(Page.objects.filter(pk__in={s.petition_id for s in signatures}).values_list("pk", "title"))
     context.update(rows=[(signature, titles.get(signature.petition_id, "")) for signature in signatures])
     context["review"] = action == "review"

@@ -224,13 +224,26 @@ def test_a_lead_erases_after_a_confirmation_stating_the_count(client, lead_a, ad
     assert ask(client, "erase").content.decode().count("No signatures of that address in your campaigns") == 1
 
 
+def test_a_lead_revokes_the_manage_links_of_an_address_whose_link_leaked(client, lead_a, ada):
+    links = {key: make_manage_token(signature) for key, signature in ada.items()}
+    client.force_login(lead_a)
+
+    response = ask(client, "revoke")
+
+    assert "Revoked the manage links of 2 signatures" in response.content.decode()
+    for key, token in links.items():
+        petition = ada[key].petition
+        opened = client.get(reverse("petitions:manage", args=[petition.pk]) + "?token=" + token)
+        assert opened.status_code == (200 if key == "b" else 410)  # campaign B's link untouched
+
+
 def test_erasing_an_unknown_address_says_so_without_revealing_anything(client, lead_a, ada):
     client.force_login(lead_a)
     Signature.objects.filter(pk__in=[ada["a1"].pk, ada["a2"].pk]).delete()  # now signed in campaign B only
 
     answers = {}
     for email in ("ada@gmail.com", "nobody@example.org"):
-        for action in ("find", "export", "review", "erase"):
+        for action in ("find", "export", "review", "erase", "revoke"):
             response = ask(client, action, email=email)
             assert response.status_code == 200
             html = response.content.decode()
