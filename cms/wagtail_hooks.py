@@ -1,5 +1,7 @@
+from django.contrib import messages
 from django.db import transaction
 from django.http import Http404
+from django.shortcuts import redirect
 from django.urls import include, path, reverse_lazy
 from wagtail import hooks
 from wagtail.admin.menu import MenuItem
@@ -22,9 +24,9 @@ from wagtail.snippets.views.snippets import (
     UsageView,
 )
 
-from . import admin_views, fraud, fraud_views, signer_views
+from . import admin_views, erasure, fraud, fraud_views, signer_views
 from .conf import get_signature_model
-from .models import CampaignGrant, FraudRule, Official, OfficialResponse
+from .models import CampaignGrant, ErasureLog, FraudRule, Official, OfficialResponse
 from .permissions import VIEW_SIGNATURES, can_deliver, can_erase, can_review_fraud, petitions_for
 from .spreadsheets import spreadsheet_safe
 
@@ -80,7 +82,10 @@ class SignatureEditView(GrantedSignatureMixin, EditView):
 
 
 class SignatureDeleteView(GrantedSignatureMixin, DeleteView):
-    pass
+    def delete_action(self):
+        # An erasure like any other: logged without the address, recounted, the feed rebuilt
+        # (Wagtail's own delete would log the signature's name in the admin's history).
+        erasure.erase_signatures([self.object.pk], reason=ErasureLog.Reason.LEAD, actor=self.request.user)
 
 
 class SignatureHistoryView(GrantedSignatureMixin, HistoryView):
@@ -147,6 +152,17 @@ class CampaignGrantViewSet(SnippetViewSet):
 register_snippet(OfficialViewSet)
 register_snippet(SignatureViewSet)
 register_snippet(CampaignGrantViewSet)
+
+
+@hooks.register("before_bulk_action")
+def erase_signatures_deleted_in_bulk(request, action_type, objects, action):
+    """The snippets' bulk delete of signatures goes through the erasure too (see SignatureDeleteView)."""
+    Signature = get_signature_model()
+    if action_type != "delete" or not objects or not all(isinstance(obj, Signature) for obj in objects):
+        return None
+    erased = erasure.erase_signatures([obj.pk for obj in objects], reason=ErasureLog.Reason.LEAD, actor=request.user)
+    messages.success(request, f"Erased {erased} signatures. Counts and feeds correct themselves at the next reconcile.")
+    return redirect(action.next_url)
 
 
 @hooks.register("after_edit_snippet")

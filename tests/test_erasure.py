@@ -279,3 +279,39 @@ def test_erasure_needs_the_erase_permission_and_a_grant(client, campaigns, ada):
 def test_the_campaign_leads_group_holds_the_erase_permission(db):
     group = Group.objects.get(name="Campaign leads")
     assert group.permissions.filter(codename="erase_signature", content_type__app_label="petitions_cms").exists()
+
+
+# --- deleting in the Signatures snippet is an erasure too -----------------------------------------
+
+
+@pytest.fixture
+def superuser(db):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_superuser("root", "root@example.org", "not-used")
+
+
+def test_deleting_a_signature_in_the_admin_is_a_logged_erasure_with_a_recount(client, superuser, petition, commit):
+    signature = SignatureFactory(petition=petition, verified=True, first_name="Vera")
+    client.force_login(superuser)
+
+    response = commit(client.post, reverse("wagtailsnippets_petitions_cms_signature:delete", args=[signature.pk]))
+
+    assert response.status_code == 302
+    assert not Signature.objects.filter(pk=signature.pk).exists()
+    [log] = ErasureLog.objects.all()
+    assert (log.signature_id, log.actor_id, log.reason) == (signature.pk, superuser.pk, ErasureLog.Reason.LEAD)
+    assert PetitionStats.objects.get(petition_id=petition.pk).recount_requested_at is not None
+
+
+def test_bulk_deleting_signatures_in_the_admin_is_a_logged_erasure(client, superuser, petition, commit):
+    signatures = SignatureFactory.create_batch(2, petition=petition, verified=True)
+    client.force_login(superuser)
+    url = reverse("wagtail_bulk_action", args=["petitions_cms", "signature", "delete"])
+    query = "?" + "&".join(f"id={signature.pk}" for signature in signatures) + "&next=/admin/"
+
+    response = commit(client.post, url + query)
+
+    assert response.status_code == 302
+    assert not Signature.objects.exists()
+    assert {log.signature_id for log in ErasureLog.objects.all()} == {s.pk for s in signatures}
