@@ -69,7 +69,9 @@ def manage_signature(request, page_id):
 
     Per signer, so never cached, and CSRF-protected like any form with a session (unlike the
     cached petition pages); a POST a browser marks cross-site is refused as on sign and confirm.
-    The token rides in the query string and is kept out of Referer headers.
+    The token rides in the query string and is kept out of Referer headers to other sites
+    (``same-origin``: with ``no-referrer`` browsers send ``Origin: null`` on the form's POST, which
+    the CSRF and Origin checks rightly refuse).
     """
     page = get_object_or_404(Page, pk=page_id).specific
     if not isinstance(page, PetitionMixin):
@@ -79,7 +81,7 @@ def manage_signature(request, page_id):
     else:
         response = _manage(request, page)
     response["Cache-Control"] = "private, no-store"
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex"
     return response
 
