@@ -175,6 +175,7 @@ def ask(client, action, email="ADA@gmail.com", **extra):
 
 def test_a_lead_finds_every_signature_of_an_address_across_their_own_campaigns_only(client, lead_a, ada):
     client.force_login(lead_a)
+    assert client.get(SIGNERS).status_code == 200
 
     response = ask(client, "find")
 
