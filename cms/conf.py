@@ -24,6 +24,10 @@ DEFAULTS = {
     "SITE_URL": None,
     # How long a verification link stays valid, in seconds.
     "VERIFY_TOKEN_MAX_AGE": 14 * 24 * 3600,
+    # How long a signer's "manage my signature" link (emailed, and on the thank-you page) stays valid,
+    # in seconds. Long, so the signer can withdraw years later; each link is revocable on its own
+    # (cms.manage.revoke_links), and withdrawing ends it.
+    "MANAGE_TOKEN_MAX_AGE": 2 * 365 * 24 * 3600,
     # A pending signer who signs again gets a new email at most this often.
     "RESEND_MIN_INTERVAL": 5 * 60,
     # Emails not handed to the ESP after this long are re-enqueued by the sweeper.

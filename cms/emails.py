@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from .addresses import normalize_email
 from .conf import get_setting, get_signature_model
+from .manage_links import manage_url
 from .store import EMAIL_CAP_KEY, get_store
 from .tokens import make_token
 
@@ -26,6 +27,8 @@ PLACEHOLDER = re.compile(r"\{(first_name|petition|link)\}")
 #: into a public form, so a name field would let anyone make our sender greet a stranger with
 #: their own text (a URL, an offer). The email's To header is the bare address for the same reason.
 GENERIC_GREETING = "there"
+#: After the page's text, in every verification email: the signer's own link (``cms.manage``).
+MANAGE_TEXT = "To change how you appear, withdraw a consent or withdraw your signature at any time:\n{manage_link}"
 # anymail recipient statuses after which the ESP will never deliver.
 REFUSED_STATUSES = {"rejected", "invalid", "failed"}
 
@@ -65,10 +68,14 @@ def html_paragraphs(template: str, values: dict) -> list:
 def build_verification_message(page, signature) -> AnymailMessage:
     values = {"first_name": GENERIC_GREETING, "petition": page.title, "link": confirm_url(page, signature)}
     privacy_url = page.get_privacy_url()
+    manage_link = manage_url(page, signature)
     message = AnymailMessage(
         # One line: no editor text can add a header.
         subject=" ".join(fill(page.verification_email_subject, values).split()),
-        body=fill(page.verification_email_body, values) + f"\n\nHow we use your data (privacy notice): {privacy_url}",
+        body=fill(page.verification_email_body, values)
+        + "\n\n"
+        + MANAGE_TEXT.format(manage_link=manage_link)
+        + f"\n\nHow we use your data (privacy notice): {privacy_url}",
         from_email=get_setting("FROM_EMAIL") or settings.DEFAULT_FROM_EMAIL,
         # The address alone, never "name <address>": no display name from the signer's input.
         to=[signature.email],
@@ -81,6 +88,7 @@ def build_verification_message(page, signature) -> AnymailMessage:
             "page": page,
             "paragraphs": html_paragraphs(page.verification_email_body, values),
             "privacy_url": privacy_url,
+            "manage_link": manage_link,
         },
     )
     message.attach_alternative(html, "text/html")

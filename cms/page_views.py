@@ -9,7 +9,7 @@ import models, so the models can call them without an import circle.
 from django.http import HttpResponseRedirect
 from django.utils.cache import add_never_cache_headers
 
-from . import challenge, ratelimit
+from . import challenge, manage_links, ratelimit
 from .conf import get_signature_model
 from .forms import ConfirmForm
 from .signing import SigningRefused, VerifyResult, verify_signature
@@ -75,7 +75,12 @@ def serve_confirm(page, request):
     result = verify_signature(page, token, changes)
     if result == VerifyResult.INVALID:
         return page.render_landing(request, "invalid", status=400)
-    return page.render_landing(request, "confirmed", already=result == VerifyResult.ALREADY)
+    # The token's holder (the inbox's owner) gets the link to manage the signature from now on.
+    manage_url = manage_links.path_for_confirm_token(page, token)
+    # The thank-you page carries that signer's manage link: never cached either.
+    return _private(
+        page.render_landing(request, "confirmed", already=result == VerifyResult.ALREADY, manage_url=manage_url)
+    )
 
 
 def _confirm_page(page, request, token):

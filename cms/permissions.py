@@ -20,6 +20,8 @@ from wagtail.models import Page
 DELIVER = "petitions_cms.deliver_petition"
 VIEW_SIGNATURES = "petitions_cms.view_signature"
 VIEW_DELIVERIES = "petitions_cms.view_delivery"
+#: Find, export and erase a signer's signatures (with VIEW_SIGNATURES, within the grants).
+ERASE_SIGNATURES = "petitions_cms.erase_signature"
 
 
 def granted_pages(user):
@@ -93,3 +95,15 @@ def require_fraud_permission(view):
         return view(request, *args, **kwargs)
 
     return wrapped
+
+
+def can_erase(user) -> bool:
+    """Campaign leads (and superusers) find, export and erase an address's signatures; editors do not."""
+    return user is not None and user.is_active and user.has_perm(VIEW_SIGNATURES) and user.has_perm(ERASE_SIGNATURES)
+
+
+def erasable_petitions(user):
+    """The pages whose signatures ``user`` may export and erase: both permissions, within their grants."""
+    if not can_erase(user):
+        return Page.objects.none()
+    return petitions_for(user, ERASE_SIGNATURES)

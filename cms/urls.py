@@ -9,6 +9,8 @@ app_name = "petitions"
 urlpatterns = [
     path("petitions/<int:page_id>/sign/", views.sign, name="sign"),
     path("petitions/<int:page_id>/confirm/", views.confirm, name="confirm"),
+    # A signer's own page for their signature: the link in the email and on the thank-you page.
+    path("petitions/<int:page_id>/manage/", views.manage_signature, name="manage"),
     # The most polled URL, so it skips the API framework: a plain view with CORS (views.count).
     # The API below documents it in its schema with the same behaviour.
     path("api/petitions/<int:page_id>/count.json", views.count, name="count"),

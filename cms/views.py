@@ -1,14 +1,16 @@
-"""The plugin's own endpoints: sign and confirm POSTs, and the count for polling."""
+"""The plugin's own endpoints: sign and confirm POSTs, the count for polling, and a signer's manage page."""
 
 import time
 
 from django.http import Http404, HttpResponseForbidden, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 from wagtail.models import Page
 
+from . import manage
 from .api.cors import add_cors_headers, preflight
 from .conf import get_setting
 from .localcache import LocalMemo
@@ -59,6 +61,56 @@ def confirm(request, page_id):
     if not origin_allowed(request):
         return HttpResponseForbidden(REFUSED_ORIGIN)
     return get_petition(page_id).serve_confirm(request)
+
+
+@require_http_methods(["GET", "POST"])
+def manage_signature(request, page_id):
+    """A signer's own page for their signature, opened by the link we emailed (``cms.manage``).
+
+    Per signer, so never cached, and CSRF-protected like any form with a session (unlike the
+    cached petition pages); a POST a browser marks cross-site is refused as on sign and confirm.
+    The token rides in the query string and is kept out of Referer headers to other sites
+    (``same-origin``: with ``no-referrer`` browsers send ``Origin: null`` on the form's POST, which
+    the CSRF and Origin checks rightly refuse).
+    """
+    page = get_object_or_404(Page, pk=page_id).specific
+    if not isinstance(page, PetitionMixin):
+        raise Http404("Not a petition")
+    if request.method == "POST" and not origin_allowed(request):
+        response = HttpResponseForbidden("Your signature can only be changed from this site's own page.")
+    else:
+        response = _manage(request, page)
+    response["Cache-Control"] = "private, no-store"
+    response["Referrer-Policy"] = "same-origin"
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def _manage(request, page):
+    link = manage.open_link(page, request.GET.get("token", ""))
+    context = {"page": page, "stage": link.refusal or "manage"}
+    if link.refusal:
+        return TemplateResponse(request, MANAGE_TEMPLATE, context, status=link.status)
+    signature, status = link.signature, 200
+    form = manage.ManageForm.for_signature(signature)
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "withdraw":
+            manage.withdraw(page, signature)
+            return TemplateResponse(request, MANAGE_TEMPLATE, {**context, "stage": "withdrawn_now"})
+        form = manage.ManageForm.for_signature(signature, request.POST)
+        if action != "save":
+            status, context["error"] = 400, "Choose “Save my choices” or “Withdraw my signature”."
+        elif form.is_valid():
+            manage.update_choices(page, signature, form.cleaned_data)
+            form, context["saved"] = manage.ManageForm.for_signature(signature), True
+        else:
+            status = 400
+    context.update(signature=signature, form=form)
+    return TemplateResponse(request, MANAGE_TEMPLATE, context, status=status)
+
+
+MANAGE_TEMPLATE = "petitions/pages/manage_signature.html"
 
 
 @csrf_exempt  # it changes nothing; other methods get a JSON 405 rather than a CSRF page

@@ -1,6 +1,8 @@
 from django import forms
+from django.contrib import messages
 from django.db import transaction
 from django.http import Http404
+from django.shortcuts import redirect
 from django.urls import include, path, reverse_lazy
 from wagtail import hooks
 from wagtail.admin.forms import WagtailAdminModelForm
@@ -24,10 +26,10 @@ from wagtail.snippets.views.snippets import (
     UsageView,
 )
 
-from . import admin_views, fraud, fraud_views
+from . import admin_views, erasure, fraud, fraud_views, signer_views
 from .conf import get_signature_model
-from .models import CampaignGrant, FraudRule, Official, OfficialResponse
-from .permissions import VIEW_SIGNATURES, can_deliver, can_review_fraud, petitions_for
+from .models import CampaignGrant, ErasureLog, FraudRule, Official, OfficialResponse
+from .permissions import VIEW_SIGNATURES, can_deliver, can_erase, can_review_fraud, petitions_for
 from .spreadsheets import spreadsheet_safe
 
 
@@ -82,7 +84,10 @@ class SignatureEditView(GrantedSignatureMixin, EditView):
 
 
 class SignatureDeleteView(GrantedSignatureMixin, DeleteView):
-    pass
+    def delete_action(self):
+        # An erasure like any other: logged without the address, recounted, the feed rebuilt
+        # (Wagtail's own delete would log the signature's name in the admin's history).
+        erasure.erase_signatures([self.object.pk], reason=ErasureLog.Reason.LEAD, actor=self.request.user)
 
 
 class SignatureHistoryView(GrantedSignatureMixin, HistoryView):
@@ -162,6 +167,17 @@ class CampaignGrantViewSet(SnippetViewSet):
 register_snippet(OfficialViewSet)
 register_snippet(SignatureViewSet)
 register_snippet(CampaignGrantViewSet)
+
+
+@hooks.register("before_bulk_action")
+def erase_signatures_deleted_in_bulk(request, action_type, objects, action):
+    """The snippets' bulk delete of signatures goes through the erasure too (see SignatureDeleteView)."""
+    Signature = get_signature_model()
+    if action_type != "delete" or not objects or not all(isinstance(obj, Signature) for obj in objects):
+        return None
+    erased = erasure.erase_signatures([obj.pk for obj in objects], reason=ErasureLog.Reason.LEAD, actor=request.user)
+    messages.success(request, f"Erased {erased} signatures. Counts and feeds correct themselves at the next reconcile.")
+    return redirect(action.next_url)
 
 
 @hooks.register("after_edit_snippet")
@@ -376,3 +392,18 @@ class FraudMenuItem(MenuItem):
 @hooks.register("register_admin_menu_item")
 def register_fraud_menu_item():
     return FraudMenuItem("Fraud tools", reverse_lazy("petitions_fraud:index"), icon_name="warning", order=260)
+
+
+@hooks.register("register_admin_urls")
+def register_signer_urls():
+    return [path("petitions/signers/", include((signer_views.urlpatterns(), "petitions_signers")))]
+
+
+class SignersMenuItem(MenuItem):
+    def is_shown(self, request):
+        return can_erase(request.user)
+
+
+@hooks.register("register_admin_menu_item")
+def register_signers_menu_item():
+    return SignersMenuItem("Signers' rights", reverse_lazy("petitions_signers:index"), icon_name="user", order=265)

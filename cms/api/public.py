@@ -19,7 +19,7 @@ from ninja import Query, Status
 from wagtail.api.rich_text import RichTextOutputFormat
 from wagtail.models import Page
 
-from .. import challenge, views
+from .. import challenge, manage, views
 from ..conf import get_signature_model
 from ..forms import ConfirmForm
 from ..models import PetitionCountryCount, PetitionMixin, live_values
@@ -251,7 +251,10 @@ def confirm(request, data: schemas.ConfirmIn):
     result = verify_signature(page, data.token, changes)
     if result == VerifyResult.INVALID:
         raise invalid_token()
+    path = manage.path_for_confirm_token(page, data.token)
+    manage_url = request.build_absolute_uri(path) if path else None
     if result == VerifyResult.ALREADY:
         detail = "You have already confirmed." + (" Nothing was changed." if data.changes else "")
-        return {"status": "already_verified", "petition_id": page.pk, "detail": detail}
-    return {"status": "verified", "petition_id": page.pk, "detail": "Thank you, your signature is counted."}
+        return {"status": "already_verified", "petition_id": page.pk, "detail": detail, "manage_url": manage_url}
+    detail = "Thank you, your signature is counted."
+    return {"status": "verified", "petition_id": page.pk, "detail": detail, "manage_url": manage_url}

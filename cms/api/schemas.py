@@ -173,6 +173,8 @@ class Confirmed(Schema):
     status: Literal["verified", "already_verified"]
     petition_id: int
     detail: str
+    #: The signer's own link to change or withdraw the signature (only the token's holder gets it).
+    manage_url: str | None = None
 
 
 class ExportedSignature(Schema):

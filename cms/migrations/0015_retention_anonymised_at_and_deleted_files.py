@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("petitions_cms", "0013_consent_wording_privacy_notice"),
+        ("petitions_cms", "0014_manage_links_and_erasure_log"),
     ]
 
     operations = [

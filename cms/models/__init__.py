@@ -1,4 +1,5 @@
 from .deliveries import Delivery, DeliveryRecipient, OfficialResponse
+from .erasure import ErasureLog
 from .fraud import FraudRule, Invalidation
 from .grants import CampaignGrant, TokenScopes
 from .officials import Official
@@ -14,6 +15,7 @@ __all__ = [
     "ConsentWording",
     "Delivery",
     "DeliveryRecipient",
+    "ErasureLog",
     "FraudRule",
     "Invalidation",
     "Milestone",

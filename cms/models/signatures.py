@@ -114,6 +114,9 @@ class AbstractSignature(models.Model):
     email_message_id = models.CharField(max_length=255, blank=True)
     # The client address it was signed from (cms.ratelimit.client_address), kept for fraud review.
     ip_address = models.GenericIPAddressField(null=True, blank=True, editable=False)
+    # The signer's manage link names this version; bumping it revokes every link given so far (cms.manage).
+    # (A database default too, so that rows copied in bulk with explicit columns need not name it.)
+    manage_token_version = models.PositiveIntegerField(default=0, db_default=0, editable=False)
     # The bulk invalidation that invalidated it, so that the invalidation can be undone.
     invalidation = models.ForeignKey(
         "petitions_cms.Invalidation", null=True, blank=True, editable=False, on_delete=models.SET_NULL, related_name="+"

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("petitions_testapp", "0004_membersignature_consent"),
+        ("petitions_testapp", "0005_membersignature_manage_token_version"),
     ]
 
     operations = [

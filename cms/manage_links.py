@@ -1,0 +1,37 @@
+"""The signer's manage link (``cms.manage``): made for emails, the thank-you page and the API's confirm answer.
+
+Apart from ``cms.manage`` so that the confirm flow (``cms.page_views``, which the page models
+call) can give the link without importing the models.
+"""
+
+from urllib.parse import urlencode
+
+from django.urls import reverse
+
+from .conf import get_setting, get_signature_model
+from .tokens import InvalidToken, make_manage_token, read_token
+
+
+def manage_path(page, signature) -> str:
+    return reverse("petitions:manage", args=[page.pk]) + "?" + urlencode({"token": make_manage_token(signature)})
+
+
+def manage_url(page, signature) -> str:
+    """The link as an email carries it: absolute, on ``SITE_URL`` or the page's site."""
+    base = get_setting("SITE_URL") or page.get_site().root_url
+    return base.rstrip("/") + manage_path(page, signature)
+
+
+def path_for_confirm_token(page, token: str) -> str:
+    """The manage link of the signature a verification token names ("" if none): for its holder only."""
+    try:
+        signature_id = read_token(token, page.pk)
+    except InvalidToken:
+        return ""
+    signature = (
+        get_signature_model()
+        .objects.filter(pk=signature_id, petition_id=page.pk)
+        .only("pk", "petition_id", "manage_token_version")
+        .first()
+    )
+    return manage_path(page, signature) if signature is not None else ""

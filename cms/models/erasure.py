@@ -1,0 +1,36 @@
+"""The record of every erasure: which signature of which petition, when, why and by whom; never the address."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class ErasureLog(models.Model):
+    """One erased signature (``cms.erasure.erase_signatures``).
+
+    ``address_hash`` is a keyed hash (HMAC with the site's ``SECRET_KEY``) of the canonical
+    address: it proves an erasure of a given address when someone who knows the address
+    asks, and tells nothing to anyone who does not.
+    """
+
+    class Reason(models.TextChoices):
+        WITHDRAWN = "withdrawn", "Withdrawn by the signer"
+        LEAD = "lead", "Erased by a campaign lead"
+
+    address_hash = models.CharField(max_length=64, db_index=True, editable=False)
+    petition = models.ForeignKey(
+        "wagtailcore.Page", null=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    signature_id = models.PositiveBigIntegerField(db_index=True, editable=False)
+    reason = models.CharField(max_length=16, choices=Reason.choices, editable=False)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    erased_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-erased_at", "-pk"]
+        permissions = [("erase_signature", "Can find, export and erase a signer's signatures")]
+
+    def __str__(self):
+        return f"Signature {self.signature_id} of petition {self.petition_id}, {self.get_reason_display()}"
