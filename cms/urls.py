@@ -2,13 +2,15 @@
 
 from django.urls import path
 
-from . import views
+from . import mail_views, views
 from .api.urls import api_urls
 
 app_name = "petitions"
 urlpatterns = [
     path("petitions/<int:page_id>/sign/", views.sign, name="sign"),
     path("petitions/<int:page_id>/confirm/", views.confirm, name="confirm"),
+    # The link in update emails and their List-Unsubscribe header (RFC 8058 one-click POST).
+    path("petitions/unsubscribe/<str:token>/", mail_views.unsubscribe, name="unsubscribe"),
     # The most polled URL, so it skips the API framework: a plain view with CORS (views.count).
     # The API below documents it in its schema with the same behaviour.
     path("api/petitions/<int:page_id>/count.json", views.count, name="count"),

@@ -22,7 +22,7 @@ from wagtail.snippets.views.snippets import (
     UsageView,
 )
 
-from . import admin_views, fraud, fraud_views
+from . import admin_views, fraud, fraud_views, mail_views
 from .conf import get_signature_model
 from .models import CampaignGrant, FraudRule, Official, OfficialResponse
 from .permissions import VIEW_SIGNATURES, can_deliver, can_review_fraud, petitions_for
@@ -311,3 +311,20 @@ class FraudMenuItem(MenuItem):
 @hooks.register("register_admin_menu_item")
 def register_fraud_menu_item():
     return FraudMenuItem("Fraud tools", reverse_lazy("petitions_fraud:index"), icon_name="warning", order=260)
+
+
+@hooks.register("register_admin_urls")
+def register_email_report_urls():
+    return [path("petitions/email-report/", include((mail_views.admin_urlpatterns(), "petitions_email_report")))]
+
+
+class EmailReportMenuItem(MenuItem):
+    def is_shown(self, request):
+        return request.user.has_perm(VIEW_SIGNATURES)
+
+
+@hooks.register("register_reports_menu_item")
+def register_email_report_menu_item():
+    return EmailReportMenuItem(
+        "Bounces and complaints", reverse_lazy("petitions_email_report:index"), icon_name="mail", order=710
+    )

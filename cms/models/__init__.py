@@ -4,6 +4,7 @@ from .grants import CampaignGrant, TokenScopes
 from .officials import Official
 from .pages import CampaignIndexPage, PetitionMixin, PetitionPage, SigningStatus
 from .signatures import AbstractSignature, Signature, normalize_email
+from .suppression import Suppression, address_hash
 from .stats import Milestone, PetitionCountryCount, PetitionStats, live_counts, live_values
 
 __all__ = [
@@ -23,7 +24,9 @@ __all__ = [
     "PetitionStats",
     "Signature",
     "SigningStatus",
+    "Suppression",
     "TokenScopes",
+    "address_hash",
     "live_counts",
     "live_values",
     "normalize_email",
