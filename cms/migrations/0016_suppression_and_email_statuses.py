@@ -31,32 +31,56 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ('petitions_cms', '0011_fraud_rules_quarantine_invalidations'),
+        ("petitions_cms", "0011_fraud_rules_quarantine_invalidations"),
         migrations.swappable_dependency(settings.WAGTAIL_PAGE_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Suppression',
+            name="Suppression",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('address_hash', models.CharField(editable=False, max_length=64)),
-                ('reason', models.CharField(choices=[('bounced', 'Bounced'), ('rejected', 'Rejected by the ESP'), ('complained', 'Complained (marked as spam)'), ('unsubscribed', 'Unsubscribed from all petitions')], max_length=16)),
-                ('source', models.CharField(blank=True, max_length=32)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("address_hash", models.CharField(editable=False, max_length=64)),
+                (
+                    "reason",
+                    models.CharField(
+                        choices=[
+                            ("bounced", "Bounced"),
+                            ("rejected", "Rejected by the ESP"),
+                            ("complained", "Complained (marked as spam)"),
+                            ("unsubscribed", "Unsubscribed from all petitions"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("source", models.CharField(blank=True, max_length=32)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
             ],
         ),
         migrations.AlterField(
-            model_name='signature',
-            name='email_status',
-            field=models.CharField(blank=True, choices=[('', 'Not sent yet'), ('sent', 'Sent'), ('refused', 'Refused by the ESP'), ('capped', "Not sent: the address's daily email cap"), ('bounced', 'Bounced'), ('complained', 'Complained (marked as spam)'), ('suppressed', 'Not sent: the address is suppressed')], default='', max_length=16),
+            model_name="signature",
+            name="email_status",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("", "Not sent yet"),
+                    ("sent", "Sent"),
+                    ("refused", "Refused by the ESP"),
+                    ("capped", "Not sent: the address's daily email cap"),
+                    ("bounced", "Bounced"),
+                    ("complained", "Complained (marked as spam)"),
+                    ("suppressed", "Not sent: the address is suppressed"),
+                ],
+                default="",
+                max_length=16,
+            ),
         ),
         AddIndexOnline(
-            model_name='signature',
-            index=models.Index(fields=['email_normalized'], name='petitions_cms_signature_addr'),
+            model_name="signature",
+            index=models.Index(fields=["email_normalized"], name="petitions_cms_signature_addr"),
         ),
         migrations.AddConstraint(
-            model_name='suppression',
-            constraint=models.UniqueConstraint(fields=('address_hash', 'reason'), name='petitions_suppression_once'),
+            model_name="suppression",
+            constraint=models.UniqueConstraint(fields=("address_hash", "reason"), name="petitions_suppression_once"),
         ),
     ]

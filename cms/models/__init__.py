@@ -4,8 +4,8 @@ from .grants import CampaignGrant, TokenScopes
 from .officials import Official
 from .pages import CampaignIndexPage, PetitionMixin, PetitionPage, SigningStatus
 from .signatures import AbstractSignature, Signature, normalize_email
-from .suppression import Suppression, address_hash
 from .stats import Milestone, PetitionCountryCount, PetitionStats, live_counts, live_values
+from .suppression import Suppression, address_hash
 
 __all__ = [
     "AbstractSignature",

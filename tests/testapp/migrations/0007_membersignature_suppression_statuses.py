@@ -5,21 +5,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('petitions_cms', '0016_suppression_and_email_statuses'),
-        ('petitions_testapp', '0003_membersignature_ip_address_quarantine'),
+        ("petitions_cms", "0016_suppression_and_email_statuses"),
+        ("petitions_testapp", "0003_membersignature_ip_address_quarantine"),
         migrations.swappable_dependency(settings.WAGTAIL_PAGE_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='membersignature',
-            name='email_status',
-            field=models.CharField(blank=True, choices=[('', 'Not sent yet'), ('sent', 'Sent'), ('refused', 'Refused by the ESP'), ('capped', "Not sent: the address's daily email cap"), ('bounced', 'Bounced'), ('complained', 'Complained (marked as spam)'), ('suppressed', 'Not sent: the address is suppressed')], default='', max_length=16),
+            model_name="membersignature",
+            name="email_status",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("", "Not sent yet"),
+                    ("sent", "Sent"),
+                    ("refused", "Refused by the ESP"),
+                    ("capped", "Not sent: the address's daily email cap"),
+                    ("bounced", "Bounced"),
+                    ("complained", "Complained (marked as spam)"),
+                    ("suppressed", "Not sent: the address is suppressed"),
+                ],
+                default="",
+                max_length=16,
+            ),
         ),
         migrations.AddIndex(
-            model_name='membersignature',
-            index=models.Index(fields=['email_normalized'], name='petitions_t_email_n_0c40d5_idx'),
+            model_name="membersignature",
+            index=models.Index(fields=["email_normalized"], name="petitions_t_email_n_0c40d5_idx"),
         ),
     ]
