@@ -38,6 +38,10 @@ from .signals import delivery_sent
 logger = logging.getLogger("petitions")
 
 SIGNER_UPDATE_BATCH = 200
+SUPPRESSED_ERROR = (
+    "Not sent: this address bounced, was refused or complained before, and is on the suppression list. "
+    "Correct the official's address, or lift the suppression (manage.py petitions_suppression lift)."
+)
 
 
 class DeliveryError(Exception):
@@ -243,9 +247,18 @@ def send(delivery_id) -> dict:
         recipients = DeliveryRecipient.objects.select_for_update(skip_locked=True).filter(
             delivery=delivery, status=DeliveryRecipient.Status.PENDING
         )
+        recipients = list(recipients)
+        suppressed = Suppression.hashes_among([r.email for r in recipients], Suppression.UNDELIVERABLE)
         for recipient in recipients:
-            message = build_message(delivery, recipient)
             recipient.attempts += 1
+            if suppressed and address_hash(recipient.email) in suppressed:
+                # Never mailed again (cms.suppression); the lead sees why, and may lift it (README).
+                recipient.status = DeliveryRecipient.Status.REJECTED
+                recipient.error = SUPPRESSED_ERROR
+                recipient.save(update_fields=["status", "error", "attempts"])
+                outcomes[recipient.email] = recipient.status
+                continue
+            message = build_message(delivery, recipient)
             try:
                 message.send()
             except AnymailRecipientsRefused as exc:

@@ -293,3 +293,59 @@ def test_the_rates_are_not_for_users_who_may_not_view_signatures(petition, clien
     client.force_login(editor)
 
     assert client.get(reverse("petitions_email_report:index")).status_code == 403
+
+
+# --- every send checks the list ----------------------------------------------------------
+
+
+def test_an_official_whose_address_bounced_is_not_sent_the_delivery_and_the_lead_sees_why(
+    petition, official, commit, mailoutbox
+):
+    SignatureFactory(petition=petition, verified=True, share_with_officials=True)
+    Suppression.add(official.email.upper(), Suppression.Reason.BOUNCED, source="Postmark")
+    delivery = commit(deliveries.prepare_delivery, petition, [official])
+    delivery.refresh_from_db()  # its files are built
+
+    commit(deliveries.start_sending, delivery)
+
+    assert [m for m in mailoutbox if m.anymail_test_params["tags"] == ["petition-delivery"]] == []
+    recipient = delivery.recipients.get()
+    assert recipient.status == "rejected" and "suppression list" in recipient.error
+    delivery.refresh_from_db()
+    assert delivery.status == "partial"  # the lead can correct the address and retry
+
+
+def test_milestone_emails_skip_suppressed_addresses(index_page, mailoutbox):
+    from django.utils import timezone
+
+    from cms import milestones
+    from cms.models import Milestone
+
+    page = PetitionPageFactory(parent=index_page, milestone_notify_emails="gone@example.org\nlead@example.org")
+    Suppression.add("gone@example.org", Suppression.Reason.COMPLAINED)
+    milestone = Milestone.objects.create(
+        petition=page, threshold=10, kind="step", reached_at=timezone.now(), total_when_recorded=10
+    )
+
+    assert milestones.notify(milestone.pk) is True
+
+    [message] = mailoutbox
+    assert message.to == ["lead@example.org"]
+
+
+def test_a_suppression_can_be_shown_and_lifted_by_address(petition):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    Suppression.add("bounce@example.com", Suppression.Reason.BOUNCED, source="Postmark")
+
+    def run(*args):
+        out = StringIO()
+        call_command("petitions_suppression", *args, stdout=out)
+        return out.getvalue()
+
+    assert run("show", "Bounce@example.com").startswith("bounced\tPostmark\t")
+    assert run("lift", "bounce@example.com") == "Lifted 1 suppression(s).\n"
+    assert run("lift", "bounce@example.com") == "Not suppressed: nothing to lift.\n"
+    assert run("show", "bounce@example.com") == "Not suppressed.\n"

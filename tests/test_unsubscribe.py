@@ -4,6 +4,8 @@ Issue 10, item 5: an unsubscribed signer never gets another update for that peti
 any petition if they chose "all"; a tampered link gets a clear 4xx and changes nothing.
 """
 
+import email
+import email.policy
 import re
 
 import pytest
@@ -201,3 +203,15 @@ def test_the_link_of_an_erased_signature_says_there_is_nothing_to_unsubscribe(pe
 
 def test_other_methods_are_refused(petition, subscriber, client):
     assert client.put(path_of(suppression.unsubscribe_url(subscriber))).status_code == 405
+
+
+def test_the_demo_mail_files_show_the_unsubscribe_headers(petition, official, subscriber, settings, tmp_path):
+    settings.EMAIL_BACKEND = "petitions_site.mail.EmlFileEmailBackend"
+    settings.EMAIL_FILE_PATH = str(tmp_path)
+
+    send_response_update(petition, official)
+
+    [eml] = tmp_path.glob("*.eml")
+    mime = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert re.fullmatch(r"<http://testserver/petitions/unsubscribe/\S+/>", str(mime["List-Unsubscribe"]).strip())
+    assert mime["List-Unsubscribe-Post"] == ONE_CLICK
