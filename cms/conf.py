@@ -30,6 +30,10 @@ DEFAULTS = {
     "MANAGE_TOKEN_MAX_AGE": 2 * 365 * 24 * 3600,
     # A pending signer who signs again gets a new email at most this often.
     "RESEND_MIN_INTERVAL": 5 * 60,
+    # How long the unsubscribe link in update emails works, in seconds (None: for ever). Mailbox
+    # providers keep the List-Unsubscribe URL of an old email and POST to it whenever the signer
+    # presses their "Unsubscribe" button, so a link that expires would leave them no way out.
+    "UNSUBSCRIBE_TOKEN_MAX_AGE": None,
     # Emails not handed to the ESP after this long are re-enqueued by the sweeper.
     "EMAIL_OVERDUE_AFTER": 2 * 60,
     # Verification emails one recipient (its canonical address) gets a day, across all petitions

@@ -21,15 +21,27 @@ from django.utils.html import strip_tags
 from django_countries import countries
 from wagtail.rich_text import expand_db_html
 
-from . import exports, reconcile
+from . import exports, reconcile, suppression
 from .conf import get_setting, get_signature_model
-from .models import Delivery, DeliveryRecipient, OfficialResponse, PetitionCountryCount, PetitionStats
+from .models import (
+    Delivery,
+    DeliveryRecipient,
+    OfficialResponse,
+    PetitionCountryCount,
+    PetitionStats,
+    Suppression,
+    address_hash,
+)
 from .permissions import can_deliver
 from .signals import delivery_sent
 
 logger = logging.getLogger("petitions")
 
 SIGNER_UPDATE_BATCH = 200
+SUPPRESSED_ERROR = (
+    "Not sent: this address bounced, was refused or complained before, and is on the suppression list. "
+    "Correct the official's address, or lift the suppression (manage.py petitions_suppression lift)."
+)
 
 
 class DeliveryError(Exception):
@@ -239,9 +251,18 @@ def send(delivery_id) -> dict:
         recipients = DeliveryRecipient.objects.select_for_update(skip_locked=True).filter(
             delivery=delivery, status=DeliveryRecipient.Status.PENDING
         )
+        recipients = list(recipients)
+        suppressed = Suppression.hashes_among([r.email for r in recipients], Suppression.UNDELIVERABLE)
         for recipient in recipients:
-            message = build_message(delivery, recipient)
             recipient.attempts += 1
+            if suppressed and address_hash(recipient.email) in suppressed:
+                # Never mailed again (cms.suppression); the lead sees why, and may lift it (README).
+                recipient.status = DeliveryRecipient.Status.REJECTED
+                recipient.error = SUPPRESSED_ERROR
+                recipient.save(update_fields=["status", "error", "attempts"])
+                outcomes[recipient.email] = recipient.status
+                continue
+            message = build_message(delivery, recipient)
             try:
                 message.send()
             except AnymailRecipientsRefused as exc:
@@ -307,22 +328,36 @@ def send_signer_updates(kind, object_id) -> int | None:
                 pk__gt=target.signer_updates_after,
             )
             .order_by("pk")
-            .values_list("pk", "first_name", "email")[:SIGNER_UPDATE_BATCH]
+            .only("pk", "first_name", "email", "email_normalized")[:SIGNER_UPDATE_BATCH]
         )
         if not batch:
             target.signer_updates_done = True
             target.save(update_fields=["signer_updates_done"])
             return None
+        # Any suppression stops updates: bounced, refused, complained of, or unsubscribed from all.
+        suppressed = Suppression.hashes_among(signature.email_normalized or signature.email for signature in batch)
         sent, error = 0, None
-        for signature_id, first_name, email in batch:
-            context = {"page": page, "kind": kind, "item": target, "first_name": first_name, "url": page.full_url}
+        for signature in batch:
+            if address_hash(signature.email_normalized or signature.email) in suppressed:
+                target.signer_updates_after = signature.pk
+                continue
+            unsubscribe = suppression.unsubscribe_url(signature, page)
+            context = {
+                "page": page,
+                "kind": kind,
+                "item": target,
+                "first_name": signature.first_name,
+                "url": page.full_url,
+                "unsubscribe_url": unsubscribe,
+            }
             message = AnymailMessage(
                 subject=f"“{page.title}” was delivered" if kind == "delivery" else f"A response to “{page.title}”",
                 body=render_to_string("petitions/email/signer_update.txt", context),
                 from_email=get_setting("FROM_EMAIL") or settings.DEFAULT_FROM_EMAIL,
-                to=[email],
+                to=[signature.email],
+                headers=suppression.unsubscribe_headers(unsubscribe),
                 tags=[f"petition-{kind}-update"],
-                metadata={"petition_id": str(page.pk), f"{kind}_id": str(target.pk)},
+                metadata={"petition_id": str(page.pk), f"{kind}_id": str(target.pk), "signature_id": str(signature.pk)},
             )
             try:
                 message.send()
@@ -332,7 +367,7 @@ def send_signer_updates(kind, object_id) -> int | None:
             except AnymailAPIError as exc:  # the ESP is in trouble: keep our place and retry later
                 error = exc
                 break
-            target.signer_updates_after = signature_id
+            target.signer_updates_after = signature.pk
         # Whoever was emailed stays recorded as emailed, even if the ESP failed half way.
         target.signer_updates_sent += sent
         target.save(update_fields=["signer_updates_after", "signer_updates_sent"])

@@ -16,6 +16,7 @@ from django.utils import timezone
 from .addresses import normalize_email
 from .conf import get_setting, get_signature_model
 from .manage_links import manage_url
+from .models import Suppression, address_hash
 from .store import EMAIL_CAP_KEY, get_store
 from .tokens import make_token
 
@@ -158,18 +159,32 @@ def send_verification_emails(signature_ids) -> tuple[list, list]:
     overdue sweeper never picks it up again; the signature stays pending, and
     the signer, who saw the same answer as everyone, gets an email if they
     sign again once the cap has reset (each sign after ``RESEND_MIN_INTERVAL``
-    makes the email owed again).
+    makes the email owed again). An address on the suppression list for a
+    bounce, a refusal or a complaint (``cms.suppression``) is handled the same
+    way, with status ``suppressed``; the sign request itself never looks.
     """
     Signature = get_signature_model()
     sent, retry, done = [], [], []
     pages = {}
     # One ESP connection (one HTTP session) for the whole batch.
     with transaction.atomic(), get_connection() as connection:
-        rows = Signature.objects.select_for_update(skip_locked=True, of=("self",)).filter(
-            pk__in=list(signature_ids), status=Signature.Status.PENDING
+        rows = list(
+            Signature.objects.select_for_update(skip_locked=True, of=("self",)).filter(
+                pk__in=list(signature_ids), status=Signature.Status.PENDING
+            )
+        )
+        # One query for the batch: the addresses that bounced, were refused or complained before.
+        suppressed = Suppression.hashes_among(
+            (signature.email_normalized or signature.email for signature in rows), Suppression.UNDELIVERABLE
         )
         for signature in rows:
             if not _owed(signature):
+                continue
+            if suppressed and address_hash(signature.email_normalized or signature.email) in suppressed:
+                logger.info("Verification email for signature %s not sent: its address is suppressed", signature.pk)
+                signature.email_status = Signature.EmailStatus.SUPPRESSED
+                signature.email_sent_at = timezone.now()
+                done.append(signature)
                 continue
             if over_daily_cap(signature):
                 logger.info("Verification email for signature %s not sent: daily cap of its address", signature.pk)

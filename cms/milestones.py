@@ -18,7 +18,7 @@ from django.utils import timezone
 from wagtail.models import Page
 
 from .conf import get_setting
-from .models import Delivery, Milestone, PetitionStats
+from .models import Delivery, Milestone, PetitionStats, Suppression, address_hash
 from .permissions import can_deliver
 from .signals import milestone_reached
 
@@ -113,6 +113,12 @@ def notify(milestone_id) -> bool:
             return False
         page = milestone.petition.specific
         recipients = page.get_milestone_notify_emails()
+        suppressed = Suppression.hashes_among(recipients, Suppression.UNDELIVERABLE)
+        if suppressed:
+            logger.warning(
+                "Milestone email of petition %s not sent to %d suppressed addresses", page.pk, len(suppressed)
+            )
+            recipients = [email for email in recipients if address_hash(email) not in suppressed]
         if recipients:
             context = {
                 "page": page,

@@ -8,12 +8,13 @@ that count never import the ones that deliver.
 
 import logging
 
+from anymail.signals import tracking
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from wagtail.signals import page_published, page_unpublished
 
-from . import deliveries, quarantine
+from . import deliveries, quarantine, suppression
 from .models import FraudRule, Milestone
 from .permissions import can_deliver
 from .signals import delivery_sent, milestone_reached
@@ -62,6 +63,9 @@ def tell_signers_of_delivery(sender, delivery, **kwargs):
 
     send_signer_updates.delay("delivery", delivery.pk)
 
+
+# The ESP's tracking webhooks: bounces, refusals and complaints suppress the address (cms.suppression).
+tracking.connect(suppression.record_tracking_event, dispatch_uid="petitions-suppress-on-tracking-events")
 
 for _signal in (page_published, page_unpublished, post_delete):
     _signal.connect(forget_petition, dispatch_uid=f"petitions-forget-petition-{id(_signal)}")

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import mail_views, views
 from .api.urls import api_urls
 
 app_name = "petitions"
@@ -11,6 +11,8 @@ urlpatterns = [
     path("petitions/<int:page_id>/confirm/", views.confirm, name="confirm"),
     # A signer's own page for their signature: the link in the email and on the thank-you page.
     path("petitions/<int:page_id>/manage/", views.manage_signature, name="manage"),
+    # The link in update emails and their List-Unsubscribe header (RFC 8058 one-click POST).
+    path("petitions/unsubscribe/<str:token>/", mail_views.unsubscribe, name="unsubscribe"),
     # The most polled URL, so it skips the API framework: a plain view with CORS (views.count).
     # The API below documents it in its schema with the same behaviour.
     path("api/petitions/<int:page_id>/count.json", views.count, name="count"),

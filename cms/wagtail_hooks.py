@@ -26,7 +26,7 @@ from wagtail.snippets.views.snippets import (
     UsageView,
 )
 
-from . import admin_views, erasure, fraud, fraud_views, signer_views
+from . import admin_views, erasure, fraud, fraud_views, mail_views, signer_views
 from .conf import get_signature_model
 from .models import CampaignGrant, ErasureLog, FraudRule, Official, OfficialResponse
 from .permissions import VIEW_SIGNATURES, can_deliver, can_erase, can_review_fraud, petitions_for
@@ -407,3 +407,20 @@ class SignersMenuItem(MenuItem):
 @hooks.register("register_admin_menu_item")
 def register_signers_menu_item():
     return SignersMenuItem("Signers' rights", reverse_lazy("petitions_signers:index"), icon_name="user", order=265)
+
+
+@hooks.register("register_admin_urls")
+def register_email_report_urls():
+    return [path("petitions/email-report/", include((mail_views.admin_urlpatterns(), "petitions_email_report")))]
+
+
+class EmailReportMenuItem(MenuItem):
+    def is_shown(self, request):
+        return request.user.has_perm(VIEW_SIGNATURES)
+
+
+@hooks.register("register_reports_menu_item")
+def register_email_report_menu_item():
+    return EmailReportMenuItem(
+        "Bounces and complaints", reverse_lazy("petitions_email_report:index"), icon_name="mail", order=710
+    )

@@ -9,6 +9,8 @@ from wagtail.documents import urls as wagtaildocs_urls
 
 urlpatterns = [
     path("", include("cms.urls")),
+    # The ESPs' tracking webhooks (bounces, complaints: cms.suppression), e.g. anymail/postmark/tracking/.
+    path("anymail/", include("anymail.urls")),
     path("api/v3/", wagtail_api.urls),  # Wagtail's own page API (django-ninja)
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),

@@ -7,6 +7,7 @@ from .pages import CampaignIndexPage, PetitionMixin, PetitionPage, SigningStatus
 from .privacy import PetitionPrivacySettings
 from .signatures import AbstractSignature, ConsentWording, Signature, normalize_email
 from .stats import Milestone, PetitionCountryCount, PetitionStats, live_counts, live_values
+from .suppression import Suppression, address_hash
 
 __all__ = [
     "AbstractSignature",
@@ -28,7 +29,9 @@ __all__ = [
     "PetitionStats",
     "Signature",
     "SigningStatus",
+    "Suppression",
     "TokenScopes",
+    "address_hash",
     "live_counts",
     "live_values",
     "normalize_email",

@@ -67,6 +67,10 @@ class AbstractSignature(models.Model):
         REFUSED = "refused", "Refused by the ESP"
         CAPPED = "capped", "Not sent: the address's daily email cap"
         BOUNCED = "bounced", "Bounced"
+        # Reported by the ESP (its tracking webhook, cms.suppression): the recipient marked it as spam.
+        COMPLAINED = "complained", "Complained (marked as spam)"
+        # Not sent: the address is on the suppression list (bounced, refused or complained before).
+        SUPPRESSED = "suppressed", "Not sent: the address is suppressed"
 
     petition = models.ForeignKey("wagtailcore.Page", on_delete=models.CASCADE, related_name="+")
     first_name = models.CharField(max_length=100)
@@ -160,7 +164,12 @@ class AbstractSignature(models.Model):
         ]
         # Unnamed, so Django names it per model within the 30 characters an index name may have
         # (a host's "petitions_members_membersignature_feed" would not fit).
-        indexes = [models.Index(fields=["petition", "status", "-verified_at"])]
+        indexes = [
+            models.Index(fields=["petition", "status", "-verified_at"]),
+            # Every signature of one inbox, across petitions: bounces, complaints and "unsubscribe
+            # from all" (cms.suppression) act on all of them.
+            models.Index(fields=["email_normalized"]),
+        ]
 
     def __str__(self):
         return f"{self.first_name} on {self.petition_id} ({self.status})"
@@ -241,4 +250,7 @@ class AbstractSignature(models.Model):
 class Signature(AbstractSignature):
     class Meta(AbstractSignature.Meta):
         # The name this index shipped with.
-        indexes = [models.Index(fields=["petition", "status", "-verified_at"], name="petitions_cms_signature_feed")]
+        indexes = [
+            models.Index(fields=["petition", "status", "-verified_at"], name="petitions_cms_signature_feed"),
+            models.Index(fields=["email_normalized"], name="petitions_cms_signature_addr"),
+        ]
