@@ -35,6 +35,7 @@ def test_confirm_then_manage_change_the_feed_withdraw_and_watch_the_count(reques
     tab.get_by_role("textbox", name="First name").fill("Grace")
     tab.get_by_role("textbox", name="Last name").fill("Hopper")
     tab.get_by_role("textbox", name="Email").fill("grace@example.org")
+    tab.get_by_role("radio", name="My first name", exact=True).check()  # no default: the signer picks
     tab.get_by_role("button", name="Sign", exact=True).click()
     tab.get_by_role("heading", name="Check your email").wait_for()
     link = re.search(r"https?://\S+/confirm/\?token=\S+", mail.outbox[0].body).group(0)
