@@ -12,12 +12,21 @@ writes:
     docs/petition-page.png        the public petition page, full length
     docs/admin-edit-petition.png  the page editor with the petition's blocks
     docs/admin-block-chooser.png  the editor's block chooser, opened
+    docs/confirm-page.png         the confirm page: what will be stored and published, to change
+    docs/manage-page.png          "Manage my signature", from the thank-you page's link
+
+and walks a signer through the journey, printing the count at each step: sign with every
+option, change them on the confirm page, confirm, manage, withdraw, and watch the count
+fall back at the next reconcile (the demo's beat runs one every 15 s).
 """
 
 import argparse
+import email
+import json
 import os
 import re
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -45,6 +54,8 @@ def parse_args(argv=None):
     parser.add_argument("--password", default=os.environ.get("DEMO_PASSWORD", "petitions-demo"))
     parser.add_argument("--out", type=Path, default=ROOT / "docs", help="where the PNGs go")
     parser.add_argument("--chromium", default=str(chromium.CHROMIUM))
+    parser.add_argument("--mail-dir", type=Path, default=ROOT / "var" / "mail", help="where the demo writes mail")
+    parser.add_argument("--no-journey", action="store_true", help="only the page and admin screenshots")
     return parser.parse_args(argv)
 
 
@@ -127,6 +138,84 @@ def shoot_admin(browser, args):
     return shots
 
 
+def read_count(base_url, page_id):
+    with urllib.request.urlopen(f"{base_url}/api/petitions/{page_id}/count.json", timeout=10) as response:  # noqa: S310
+        return json.load(response)["count"]
+
+
+def confirm_link(mail_dir, address, since, timeout=60):
+    """The confirm link of the newest email to ``address`` the demo's worker wrote after ``since``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for path in sorted(mail_dir.glob("*.eml"), key=lambda p: p.stat().st_mtime, reverse=True):
+            if path.stat().st_mtime < since:
+                break
+            message = email.message_from_bytes(path.read_bytes())
+            if address in message.get("To", ""):
+                for part in message.walk():
+                    if part.get_content_type() == "text/plain":
+                        text = part.get_payload(decode=True).decode()
+                        if match := re.search(r"https?://\S+/confirm/\?token=\S+", text):
+                            return match.group(0)
+        time.sleep(0.5)  # the worker sends within a second or two
+    sys.exit(f"No verification email to {address} in {mail_dir} after {timeout} s: is the demo's worker running?")
+
+
+def wait_for_count(base_url, page_id, expected, timeout=60):
+    deadline = time.monotonic() + timeout
+    while (count := read_count(base_url, page_id)) != expected and time.monotonic() < deadline:
+        time.sleep(1)
+    return count
+
+
+def walk_a_signer(browser, args):
+    """Sign with every option, change them on the confirm page, confirm, manage, withdraw; print the count."""
+    context = browser.new_context(viewport={"width": WIDTH, "height": 900}, device_scale_factor=1)
+    page = context.new_page()
+    address = f"vera.{int(time.time())}@example.org"
+    page.goto(f"{args.base_url}/{args.slug}/", wait_until="networkidle")
+    page_id = int(
+        re.search(
+            r"/petitions/(\d+)/sign/", page.locator("form[action*='/sign/']").first.get_attribute("action")
+        ).group(1)
+    )
+    start = read_count(args.base_url, page_id)
+    print(f"count before: {start}")
+    page.get_by_role("textbox", name="First name").fill("Vera")
+    page.get_by_role("textbox", name="Last name").fill("Real")
+    page.get_by_role("textbox", name="Email").fill(address)
+    page.get_by_role("combobox", name="Country").select_option("GB")
+    if page.get_by_role("textbox", name="Postcode").count():
+        page.get_by_role("textbox", name="Postcode").fill("SW1A 1AA")
+    page.get_by_role("radio", name="My first name and initial").check()
+    for box in page.locator("form[action*='/sign/'] input[type=checkbox]").all():
+        box.check()  # every option
+    sent = time.time() - 1
+    page.locator("form[action*='/sign/'] button[type=submit]").first.click()  # its label is the editor's
+    page.get_by_role("heading", name="Check your email").wait_for()
+    print(f"signed as {address} with every option")
+
+    page.goto(confirm_link(args.mail_dir, address, sent), wait_until="networkidle")
+    shots = [args.out / "confirm-page.png"]
+    page.screenshot(path=shots[0], full_page=True)
+    page.get_by_role("radio", name="My first name", exact=True).check()  # changed her mind about the feed
+    page.get_by_role("button", name="Confirm my signature").click()
+    page.get_by_role("heading", name=re.compile("counted")).wait_for()
+    print(f"confirmed, shown as 'Vera' (changed on the confirm page); live count {read_count(args.base_url, page_id)}")
+
+    page.get_by_role("link", name="manage my signature").click()
+    page.get_by_role("heading", name="Your signature", exact=True).wait_for()
+    shots.append(args.out / "manage-page.png")
+    page.screenshot(path=shots[-1], full_page=True)
+    page.get_by_role("button", name="Withdraw my signature and erase my data").click()
+    page.get_by_role("heading", name="Your signature is withdrawn").wait_for()
+    withdrawn = time.monotonic()
+    count = wait_for_count(args.base_url, page_id, start)
+    print(f"withdrawn; count {count} after {time.monotonic() - withdrawn:.1f} s (the next reconcile)")
+    context.close()
+    return shots
+
+
 def main(argv=None):
     args = parse_args(argv)
     args.base_url = args.base_url.rstrip("/")
@@ -138,6 +227,8 @@ def main(argv=None):
         browser = chromium.launch(playwright, args.chromium)
         try:
             written = [shoot_public_page(browser, args), *shoot_admin(browser, args)]
+            if not args.no_journey:
+                written += walk_a_signer(browser, args)
         finally:
             browser.close()
     for path in written:
