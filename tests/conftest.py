@@ -123,3 +123,26 @@ def commit(django_capture_on_commit_callbacks):
             return function(*args, **kwargs)
 
     return _commit
+
+
+@pytest.fixture
+def reconcile(commit):
+    """cms.reconcile.reconcile_counts, with its after-commit publishing (live count, feed) run."""
+    from cms import reconcile as reconciling
+
+    def _reconcile(**kwargs):
+        return commit(reconciling.reconcile_counts, **kwargs)
+
+    return _reconcile
+
+
+@pytest.fixture
+def campaign_a(index_page):
+    """The site's campaign (the index page), for tests of what a lead of one campaign may see."""
+    return index_page
+
+
+@pytest.fixture
+def campaign_b(index_page):
+    """Another campaign, beside the first under the root."""
+    return CampaignIndexPageFactory(parent=Page.get_first_root_node(), slug="other-campaign", title="Other campaign")

@@ -46,17 +46,6 @@ def counter_store(request, settings, tmp_path):
     store.get_store().clear()
 
 
-@pytest.fixture
-def reconcile(django_capture_on_commit_callbacks):
-    """reconciling.reconcile_counts, with its after-commit publishing to Redis run."""
-
-    def _reconcile(**kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return reconciling.reconcile_counts(**kwargs)
-
-    return _reconcile
-
-
 def live_count(petition):
     return live_counts([petition.pk])[petition.pk]
 

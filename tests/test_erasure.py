@@ -16,7 +16,6 @@ from django.utils import timezone
 from wagtail.models import Page
 
 from cms import erasure, signing
-from cms import reconcile as reconciling
 from cms.models import Delivery, ErasureLog, PetitionCountryCount, PetitionStats, Signature, live_counts
 from cms.tokens import make_manage_token, make_token
 
@@ -26,15 +25,6 @@ from .test_counting import counter_store  # noqa: F401 (every test here runs on 
 pytestmark = pytest.mark.django_db
 
 SIGNERS = reverse("petitions_signers:index")
-
-
-@pytest.fixture
-def reconcile(django_capture_on_commit_callbacks):
-    def _reconcile(**kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return reconciling.reconcile_counts(**kwargs)
-
-    return _reconcile
 
 
 def live_count(petition):

@@ -28,17 +28,6 @@ from .factories import LeadFactory, PetitionPageFactory, SignatureFactory, copy_
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def reconcile(django_capture_on_commit_callbacks):
-    """reconcile_counts with its after-commit publishing (live count, feed) run."""
-
-    def _reconcile(**kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return reconciling.reconcile_counts(**kwargs)
-
-    return _reconcile
-
-
 def user_in(django_user_model, username, group):
     user = django_user_model.objects.create_user(username, f"{username}@example.org", "password")
     user.groups.add(Group.objects.get(name=group))

@@ -7,25 +7,14 @@ invalidation is a 404, as every other lead view answers.
 
 import pytest
 from django.urls import reverse
-from wagtail.models import Page
 
 from cms import signing
 from cms.models import FraudRule, Invalidation, Signature
 from cms.tokens import make_token
 
-from .factories import CampaignIndexPageFactory, LeadFactory, PetitionPageFactory, SignatureFactory
+from .factories import LeadFactory, PetitionPageFactory, SignatureFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def campaign_a(index_page):
-    return index_page
-
-
-@pytest.fixture
-def campaign_b(index_page):
-    return CampaignIndexPageFactory(parent=Page.get_first_root_node(), slug="other-campaign", title="Other campaign")
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from django.apps import apps
 from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 from django.urls import reverse
-from wagtail.models import APIToken, Page
+from wagtail.models import APIToken
 from wagtail.test.utils.form_data import rich_text
 
 from cms import deliveries
@@ -24,23 +24,12 @@ from cms.permissions import can_deliver, petitions_for
 from petitions_site import demo_content
 
 from .factories import (
-    CampaignIndexPageFactory,
     LeadFactory,
     PetitionPageFactory,
     SignatureFactory,
     lead_token,
     petition_body,
 )
-
-
-@pytest.fixture
-def campaign_a(index_page):
-    return index_page
-
-
-@pytest.fixture
-def campaign_b(index_page):
-    return CampaignIndexPageFactory(parent=Page.get_first_root_node(), slug="other-campaign", title="Other campaign")
 
 
 @pytest.fixture
