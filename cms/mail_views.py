@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods
 from . import suppression
 from .conf import get_signature_model
 from .permissions import VIEW_SIGNATURES, petitions_for
+from .tokens import InvalidToken, read_unsubscribe_token
 
 SCOPES = (suppression.Scope.PETITION, suppression.Scope.ALL)
 
@@ -40,8 +41,8 @@ def unsubscribe(request, token):
     A POST without ``scope`` (the one-click POST) unsubscribes from this petition's updates.
     """
     try:
-        signature_id = suppression.read_token(token)
-    except suppression.InvalidUnsubscribeToken:
+        signature_id = read_unsubscribe_token(token)
+    except InvalidToken:
         return _refused(request, "This unsubscribe link is not valid: it may have been cut short when it was copied. "
                         "Open it from the email again, or use the newest email you got from us.", 400)  # fmt: skip
     Signature = get_signature_model()

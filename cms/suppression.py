@@ -15,17 +15,15 @@ import logging
 
 from anymail.signals import EventType
 from anymail.utils import get_anymail_setting
-from django.core import signing
 from django.db import transaction
 from django.urls import reverse
 
 from .addresses import normalize_email
 from .conf import get_setting, get_signature_model
 from .models import Suppression
+from .tokens import make_unsubscribe_token
 
 logger = logging.getLogger("petitions")
-
-SALT = "petitions.unsubscribe"
 
 
 class Scope:
@@ -33,32 +31,12 @@ class Scope:
     ALL = "all"
 
 
-class InvalidUnsubscribeToken(Exception):
-    """Tampered with, truncated, or expired."""
-
-
-def make_token(signature) -> str:
-    """A signed token naming the signature; it does not expire unless ``UNSUBSCRIBE_TOKEN_MAX_AGE`` says so."""
-    return signing.dumps(signature.pk, salt=SALT, compress=False)
-
-
-def read_token(token: str) -> int:
-    """The signature id in ``token``, or InvalidUnsubscribeToken."""
-    try:
-        signature_id = signing.loads(token, salt=SALT, max_age=get_setting("UNSUBSCRIBE_TOKEN_MAX_AGE"))
-    except (signing.BadSignature, ValueError, TypeError) as exc:  # SignatureExpired is a BadSignature
-        raise InvalidUnsubscribeToken(str(exc)) from exc
-    if not isinstance(signature_id, int) or isinstance(signature_id, bool):
-        raise InvalidUnsubscribeToken("not a signature id")
-    return signature_id
-
-
 def unsubscribe_url(signature, page=None) -> str:
     """The absolute URL of ``signature``'s unsubscribe page (the one-click POST goes there too).
 
     On ``SITE_URL``, or else on the root URL of ``page``'s site.
     """
-    path = reverse("petitions:unsubscribe", args=[make_token(signature)])
+    path = reverse("petitions:unsubscribe", args=[make_unsubscribe_token(signature)])
     base = get_setting("SITE_URL")
     if not base and page is not None:
         site = page.get_site()
