@@ -7,6 +7,7 @@ statement's ``ON CONFLICT``). Everything here is a pure function of the text and
 """
 
 import functools
+import hashlib
 
 import idna
 from disposable_email_domains import blocklist as DISPOSABLE_DOMAINS
@@ -83,3 +84,12 @@ def disposable_domain(email: str) -> str | None:
     if allowed.intersection(parents):
         return None
     return next((domain for domain in parents if domain in DISPOSABLE_DOMAINS), None)
+
+
+def address_hash(address: str) -> str:
+    """An inbox as a key: the SHA-256 of the canonical address (the suppression list, the daily email cap).
+
+    Stable across SECRET_KEY changes, so a suppressed address stays suppressed. Where the hash must not
+    lead back to a guessed address (the erasure log), ``cms.erasure`` keys it with the site's secret.
+    """
+    return hashlib.sha256(normalize_email(address).encode()).hexdigest()

@@ -1,6 +1,5 @@
 """Verification emails: built from the page's wording, sent through anymail."""
 
-import hashlib
 import logging
 import re
 from urllib.parse import urlencode
@@ -13,7 +12,6 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from .addresses import normalize_email
 from .conf import get_setting, get_signature_model
 from .manage_links import manage_url
 from .models import Suppression, address_hash
@@ -98,8 +96,7 @@ def build_verification_message(page, signature) -> AnymailMessage:
 
 def _cap_key(signature) -> str:
     # The canonical address, so Ada@x.org and ada@x.org share a cap; hashed: no addresses in keys.
-    address = signature.email_normalized or normalize_email(signature.email)
-    return EMAIL_CAP_KEY.format(hashlib.sha256(address.encode()).hexdigest())
+    return EMAIL_CAP_KEY.format(address_hash(signature.email_normalized or signature.email))
 
 
 def over_daily_cap(signature) -> bool:

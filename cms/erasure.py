@@ -29,8 +29,12 @@ logger = logging.getLogger("petitions")
 HASH_SALT = "petitions.erasure-log"
 
 
-def address_hash(address: str) -> str:
-    """A keyed hash of an address's canonical form: the same for ``Ada@x.org`` and ``ada@x.org``."""
+def keyed_address_hash(address: str) -> str:
+    """A keyed hash of an address's canonical form: the same for ``Ada@x.org`` and ``ada@x.org``.
+
+    Keyed with the site's secret (unlike ``cms.addresses.address_hash``), so a log entry cannot
+    be matched to an address by hashing guesses.
+    """
     return salted_hmac(HASH_SALT, normalize_email(address), algorithm="sha256").hexdigest()
 
 
@@ -53,7 +57,7 @@ def erase_signatures(signature_ids, *, reason, actor=None) -> int:
         now = timezone.now()
         ErasureLog.objects.bulk_create(
             ErasureLog(
-                address_hash=address_hash(canonical or email),
+                address_hash=keyed_address_hash(canonical or email),
                 petition_id=petition_id,
                 signature_id=pk,
                 reason=reason,

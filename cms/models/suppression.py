@@ -5,17 +5,10 @@ the list outlives the signatures it came from (an erased or anonymised signer st
 and nothing here says who signed what. The flows that fill and read it are ``cms.suppression``.
 """
 
-import hashlib
-
 from django.db import models
 from django.utils import timezone
 
-from ..addresses import normalize_email
-
-
-def address_hash(email: str) -> str:
-    """The key of an address: the SHA-256 of its canonical form (one per inbox)."""
-    return hashlib.sha256(normalize_email(email).encode()).hexdigest()
+from ..addresses import address_hash
 
 
 class Suppression(models.Model):
