@@ -201,3 +201,12 @@ def get_signature_model():
         raise ImproperlyConfigured(f"PETITIONS['SIGNATURE_MODEL'] must be 'app_label.ModelName', not {name!r}")
     except LookupError:
         raise ImproperlyConfigured(f"PETITIONS['SIGNATURE_MODEL'] refers to {name!r}, which is not installed")
+
+
+def absolute_url(path: str, page=None) -> str:
+    """``path`` on ``SITE_URL``, or else on the root URL of ``page``'s site: a link an email can carry."""
+    base = get_setting("SITE_URL")
+    if not base and page is not None:
+        site = page.get_site()
+        base = site.root_url if site else ""
+    return (base or "").rstrip("/") + path

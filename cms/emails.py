@@ -41,12 +41,7 @@ def confirm_url(page, signature) -> str:
     # The page's own URL is worked out once per page object, not once per email of a batch.
     base = getattr(page, "_petitions_confirm_base", None)
     if base is None:
-        site_url = get_setting("SITE_URL")
-        if site_url:
-            base = site_url.rstrip("/") + page.get_url_parts()[2] + page.reverse_subpage("confirm")
-        else:
-            base = page.get_full_url() + page.reverse_subpage("confirm")
-        page._petitions_confirm_base = base
+        base = page._petitions_confirm_base = page.get_full_subpage_url("confirm")
     return base + "?" + urlencode({"token": make_token(signature)})
 
 

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from django.urls import reverse
 
-from .conf import get_setting, get_signature_model
+from .conf import absolute_url, get_signature_model
 from .tokens import InvalidToken, make_manage_token, read_token
 
 
@@ -18,8 +18,7 @@ def manage_path(page, signature) -> str:
 
 def manage_url(page, signature) -> str:
     """The link as an email carries it: absolute, on ``SITE_URL`` or the page's site."""
-    base = get_setting("SITE_URL") or page.get_site().root_url
-    return base.rstrip("/") + manage_path(page, signature)
+    return absolute_url(manage_path(page, signature), page)
 
 
 def path_for_confirm_token(page, token: str) -> str:

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from wagtail.models import Page
 
-from .conf import get_setting
+from .conf import absolute_url, get_setting
 from .models import Delivery, Milestone, PetitionStats, Suppression, address_hash
 from .permissions import can_deliver
 from .signals import milestone_reached
@@ -100,9 +100,7 @@ def waiting_url(milestone):
     delivery = Delivery.objects.filter(milestone=milestone).select_related("created_by").first()
     if delivery is None or can_deliver(delivery.created_by, milestone.petition):
         return None
-    site = milestone.petition.get_site()
-    base = get_setting("SITE_URL") or (site.root_url if site else "")
-    return base.rstrip("/") + reverse("petitions_deliveries:detail", args=[delivery.pk])
+    return absolute_url(reverse("petitions_deliveries:detail", args=[delivery.pk]), milestone.petition)
 
 
 def notify(milestone_id) -> bool:

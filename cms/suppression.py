@@ -19,7 +19,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from .addresses import normalize_email
-from .conf import get_setting, get_signature_model
+from .conf import absolute_url, get_signature_model
 from .models import Suppression
 from .tokens import make_unsubscribe_token
 
@@ -36,12 +36,7 @@ def unsubscribe_url(signature, page=None) -> str:
 
     On ``SITE_URL``, or else on the root URL of ``page``'s site.
     """
-    path = reverse("petitions:unsubscribe", args=[make_unsubscribe_token(signature)])
-    base = get_setting("SITE_URL")
-    if not base and page is not None:
-        site = page.get_site()
-        base = site.root_url if site else ""
-    return (base or "").rstrip("/") + path
+    return absolute_url(reverse("petitions:unsubscribe", args=[make_unsubscribe_token(signature)]), page)
 
 
 def unsubscribe_headers(url: str) -> dict:

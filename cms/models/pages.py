@@ -316,11 +316,18 @@ class PetitionMixin(RoutablePageMixin, models.Model):
         settings_ = self.get_privacy_settings()
         if not self.privacy_notice and not settings_.notice and settings_.url:
             return settings_.url
+        return self.get_full_subpage_url("privacy")
+
+    def get_full_subpage_url(self, name) -> str:
+        """The absolute URL of one of the page's routes (``confirm``, ``privacy``), for emails and the API.
+
+        On ``SITE_URL`` where it is set (links must not depend on the request's host), else the site's.
+        """
         site_url = get_setting("SITE_URL")
         parts = self.get_url_parts()
         if site_url and parts:
-            return site_url.rstrip("/") + parts[2] + self.reverse_subpage("privacy")
-        return (self.get_full_url() or "") + self.reverse_subpage("privacy")
+            return site_url.rstrip("/") + parts[2] + self.reverse_subpage(name)
+        return (self.get_full_url() or "") + self.reverse_subpage(name)
 
     def get_share_blocks(self):
         """The body's share-links blocks, repeated on the thank-you screens."""
