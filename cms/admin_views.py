@@ -20,10 +20,12 @@ from .models import Delivery, Official, PetitionMixin, TokenScopes
 from .permissions import DELIVER, VIEW_SIGNATURES, petitions_for, require_deliver_permission
 
 
-def petition_pages(user):
-    """The live petitions ``user`` may deliver."""
-    granted = petitions_for(user, DELIVER)
-    ids = [page.pk for page in granted.live().specific() if isinstance(page, PetitionMixin)]
+def petition_pages(user, perm=DELIVER, *, live=True):
+    """The petitions (live ones only, unless ``live`` is False) ``user`` may act on with ``perm``."""
+    granted = petitions_for(user, perm)
+    if live:
+        granted = granted.live()
+    ids = [page.pk for page in granted.specific() if isinstance(page, PetitionMixin)]
     return Page.objects.filter(pk__in=ids).order_by("title")
 
 

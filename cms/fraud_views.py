@@ -18,8 +18,9 @@ from wagtail.models import Page
 from workers import tasks
 
 from . import fraud
+from .admin_views import petition_pages
 from .conf import get_signature_model
-from .models import CampaignIndexPage, Invalidation, PetitionMixin
+from .models import CampaignIndexPage, Invalidation
 from .permissions import REVIEW_FRAUD, petitions_for, require_fraud_permission
 
 SAMPLE_SIZE = 20
@@ -28,11 +29,6 @@ SAMPLE_SIZE = 20
 def scope(user):
     """The pages under the campaigns ``user`` reviews for fraud (every page, for a superuser)."""
     return petitions_for(user, REVIEW_FRAUD)
-
-
-def petition_choices(user):
-    ids = [page.pk for page in scope(user).specific() if isinstance(page, PetitionMixin)]
-    return Page.objects.filter(pk__in=ids).order_by("title")
 
 
 def campaign_choices(user):
@@ -68,7 +64,7 @@ class InvalidationForm(forms.ModelForm):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
-        self.fields["petition"].queryset = petition_choices(user)
+        self.fields["petition"].queryset = petition_pages(user, REVIEW_FRAUD, live=False)
         self.fields["petition"].empty_label = "None: a whole campaign"
         self.fields["campaign"].queryset = campaign_choices(user)
         self.fields["campaign"].empty_label = "Every campaign" if user.is_superuser else "Choose a campaign"

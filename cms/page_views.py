@@ -95,7 +95,6 @@ def _confirm_page(page, request, token):
 
 
 def _private(response):
-    """The confirm page shows one signer's data: never cached, by us or anyone between."""
+    """The confirm page shows one signer's data: never cached, by us or anyone between (no-store, private)."""
     add_never_cache_headers(response)
-    response["Cache-Control"] += ", private"
     return response

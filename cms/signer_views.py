@@ -15,6 +15,7 @@ from django.http import HttpResponse, HttpResponseForbidden
 from django.shortcuts import render
 from django.urls import path
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods
 from wagtail.models import Page
 
@@ -97,7 +98,7 @@ def _export(signatures):
     )
     # No address in the file name: it ends up in download folders and browser histories.
     response["Content-Disposition"] = f'attachment; filename="signatures-{timezone.now():%Y%m%d-%H%M%S}.json"'
-    response["Cache-Control"] = "private, no-store"
+    add_never_cache_headers(response)  # no-store, private
     return response
 
 

@@ -5,7 +5,7 @@ import time
 from django.http import Http404, HttpResponseForbidden, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.utils.cache import patch_cache_control
+from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 from wagtail.models import Page
@@ -80,7 +80,7 @@ def manage_signature(request, page_id):
         response = HttpResponseForbidden("Your signature can only be changed from this site's own page.")
     else:
         response = _manage(request, page)
-    response["Cache-Control"] = "private, no-store"
+    add_never_cache_headers(response)  # no-store, private: one signer's data
     response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex"
     return response
