@@ -41,26 +41,44 @@ class OfficialViewSet(SnippetViewSet):
     search_fields = ["name", "organisation"]
 
 
-def granted_signatures(user, queryset):
-    """Only the signatures of petitions under the user's granted campaigns."""
+def of_granted_petitions(user, queryset):
+    """Only the rows (signatures, responses) of petitions under the user's granted campaigns."""
     return queryset.filter(petition__in=petitions_for(user, VIEW_SIGNATURES))
 
 
-class GrantedSignatureMixin:
-    """One signature's admin pages: another campaign's signature is a 404, as if it did not exist."""
+class GrantedObjectMixin:
+    """One row's admin pages: a row outside the user's grants is a 404, as if it did not exist."""
+
+    #: ``grant(user, queryset)``: the rows of ``queryset`` the user may see.
+    grant = staticmethod(of_granted_petitions)
 
     def get_object(self, *args, **kwargs):
         obj = super().get_object(*args, **kwargs)
-        if not granted_signatures(self.request.user, type(obj).objects.filter(pk=obj.pk)).exists():
-            raise Http404("No such signature")
+        if obj is not None and not self.grant(self.request.user, type(obj).objects.filter(pk=obj.pk)).exists():
+            raise Http404(f"No such {type(obj)._meta.verbose_name}")
         return obj
+
+
+class GrantedIndexMixin:
+    """A listing (and its exports) of the rows within the user's grants only."""
+
+    grant = staticmethod(of_granted_petitions)
+
+    def get_base_queryset(self):
+        return self.grant(self.request.user, super().get_base_queryset())
+
+
+def granted(view_class, grant=of_granted_petitions, **attrs):
+    """``view_class`` that shows only the rows ``grant`` lets the user see."""
+    mixin = GrantedIndexMixin if issubclass(view_class, IndexView) else GrantedObjectMixin
+    return type(f"Granted{view_class.__name__}", (mixin, view_class), {"grant": staticmethod(grant), **attrs})
 
 
 class GrantedChoicesMixin:
     """A snippet chooser's lists and picks: only rows of petitions under the user's granted campaigns."""
 
     def granted(self, queryset):
-        return queryset.filter(petition__in=petitions_for(self.request.user, VIEW_SIGNATURES))
+        return of_granted_petitions(self.request.user, queryset)
 
     def get_object_list(self):
         return self.granted(super().get_object_list())
@@ -79,30 +97,15 @@ class GrantedChooserViewSet(SnippetChooserViewSet):
     chosen_multiple_view_class = type("GrantedChosenMultipleView", (GrantedChoicesMixin, SnippetChosenMultipleView), {})
 
 
-class SignatureEditView(GrantedSignatureMixin, EditView):
-    pass
-
-
-class SignatureDeleteView(GrantedSignatureMixin, DeleteView):
+class SignatureDeleteView(GrantedObjectMixin, DeleteView):
     def delete_action(self):
         # An erasure like any other: logged without the address, recounted, the feed rebuilt
         # (Wagtail's own delete would log the signature's name in the admin's history).
         erasure.erase_signatures([self.object.pk], reason=ErasureLog.Reason.LEAD, actor=self.request.user)
 
 
-class SignatureHistoryView(GrantedSignatureMixin, HistoryView):
-    pass
-
-
-class SignatureUsageView(GrantedSignatureMixin, UsageView):
-    pass
-
-
-class SignatureIndexView(IndexView):
+class SignatureIndexView(GrantedIndexMixin, IndexView):
     """The signatures listing (the user's granted campaigns only), whose exports never hand a spreadsheet a formula."""
-
-    def get_base_queryset(self):
-        return granted_signatures(self.request.user, super().get_base_queryset())
 
     def preprocess_field_value(self, field, value, export_format):
         # Wagtail's SpreadsheetExportMixin passes every cell, CSV and XLSX, through here.
@@ -115,10 +118,10 @@ class SignatureViewSet(SnippetViewSet):
 
     model = get_signature_model()
     index_view_class = SignatureIndexView
-    edit_view_class = SignatureEditView
+    edit_view_class = granted(EditView)
     delete_view_class = SignatureDeleteView
-    history_view_class = SignatureHistoryView
-    usage_view_class = SignatureUsageView
+    history_view_class = granted(HistoryView)
+    usage_view_class = granted(UsageView)
     chooser_viewset_class = GrantedChooserViewSet
     icon = "group"
     menu_label = "Signatures"
@@ -193,20 +196,8 @@ def refresh_feed_after_a_signature_edit(request, instance):
             petition.refresh_feed()
 
 
-class GrantedResponseMixin:
-    """A response belongs to its petition's campaign: another campaign's is a 404, its petitions not offered.
-
-    (A response can email a petition's signers, so a lead of campaign A must not file one on B.)
-    """
-
-    def get_object(self, *args, **kwargs):
-        obj = super().get_object(*args, **kwargs)
-        if (
-            obj is not None
-            and not petitions_for(self.request.user, VIEW_SIGNATURES).filter(pk=obj.petition_id).exists()
-        ):
-            raise Http404("No such response")
-        return obj
+class ResponseFormMixin:
+    """A response is filed on one of the lead's own petitions (it can email that petition's signers)."""
 
     def get_form(self, *args, **kwargs):
         form = super().get_form(*args, **kwargs)
@@ -216,37 +207,16 @@ class GrantedResponseMixin:
         return form
 
 
-class ResponseIndexView(IndexView):
-    def get_base_queryset(self):
-        granted = petitions_for(self.request.user, VIEW_SIGNATURES)
-        return super().get_base_queryset().filter(petition__in=granted)
-
-
-class ResponseCreateView(GrantedResponseMixin, CreateView):
-    pass
-
-
-class ResponseEditView(GrantedResponseMixin, EditView):
-    pass
-
-
-class ResponseDeleteView(GrantedResponseMixin, DeleteView):
-    pass
-
-
-class ResponseHistoryView(GrantedResponseMixin, HistoryView):
-    pass
-
-
 class OfficialResponseViewSet(SnippetViewSet):
     """Officials' responses, recorded by campaign leads, on their own campaigns' petitions."""
 
     model = OfficialResponse
-    index_view_class = ResponseIndexView
-    add_view_class = ResponseCreateView
-    edit_view_class = ResponseEditView
-    delete_view_class = ResponseDeleteView
-    history_view_class = ResponseHistoryView
+    # A response belongs to its petition's campaign: another campaign's is a 404, its petitions not offered.
+    index_view_class = granted(IndexView)
+    add_view_class = type("ResponseCreateView", (ResponseFormMixin, CreateView), {})
+    edit_view_class = granted(type("ResponseEditView", (ResponseFormMixin, EditView), {}))
+    delete_view_class = granted(DeleteView)
+    history_view_class = granted(HistoryView)
     chooser_viewset_class = GrantedChooserViewSet
     icon = "comment"
     menu_label = "Responses"
@@ -340,21 +310,6 @@ def granted_rules(user, queryset):
     return queryset.filter(campaign__in=fraud_views.scope(user))
 
 
-class GrantedRuleMixin:
-    """One rule's admin pages: another campaign's rule (or one for every campaign) is a 404 to a lead."""
-
-    def get_object(self, *args, **kwargs):
-        obj = super().get_object(*args, **kwargs)
-        if not granted_rules(self.request.user, FraudRule.objects.filter(pk=obj.pk)).exists():
-            raise Http404("No such rule")
-        return obj
-
-
-class FraudRuleIndexView(IndexView):
-    def get_base_queryset(self):
-        return granted_rules(self.request.user, super().get_base_queryset())
-
-
 class FraudRuleViewSet(SnippetViewSet):
     """Addresses, domains and networks whose signatures are quarantined when confirmed (``cms.fraud``)."""
 
@@ -362,11 +317,11 @@ class FraudRuleViewSet(SnippetViewSet):
     icon = "warning"
     menu_label = "Fraud rules"
     add_to_admin_menu = False  # under "Fraud tools"
-    index_view_class = FraudRuleIndexView
-    edit_view_class = type("FraudRuleEditView", (GrantedRuleMixin, EditView), {})
-    delete_view_class = type("FraudRuleDeleteView", (GrantedRuleMixin, DeleteView), {})
-    history_view_class = type("FraudRuleHistoryView", (GrantedRuleMixin, HistoryView), {})
-    usage_view_class = type("FraudRuleUsageView", (GrantedRuleMixin, UsageView), {})
+    index_view_class = granted(IndexView, granted_rules)
+    edit_view_class = granted(EditView, granted_rules)
+    delete_view_class = granted(DeleteView, granted_rules)
+    history_view_class = granted(HistoryView, granted_rules)
+    usage_view_class = granted(UsageView, granted_rules)
     list_display = ["kind", "value", "campaign", "note", "created_at"]
     list_filter = ["kind"]
     search_fields = ["value", "note"]
