@@ -178,6 +178,9 @@ def full_recount(petition_ids=None, now=None) -> dict | None:
             return {}
         totals, drift = _recount(stats, now)
         corrected = {pk: totals.get(pk, 0) for pk in drift}
+        # A correction can cross a milestone no incremental run will see again (its "before" is
+        # already past it): a verification committed after a watermark went by, say.
+        milestones.record(corrected, {pk: stats[pk].signature_count for pk in drift}, now)
         watermarks = {pk: stats[pk].counted_until for pk in drift}
         transaction.on_commit(
             lambda: [get_store().apply_reconcile(pk, corrected[pk], watermarks[pk]) for pk in corrected]

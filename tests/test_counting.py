@@ -362,12 +362,29 @@ def test_a_milestone_crossed_by_concurrent_verifications_is_recorded_once(index_
     reconciling.reconcile_counts()
     # The tests run with RECONCILE_LAG 0, so a verification stamped before a concurrent reconcile's
     # watermark but committed after its count is left to the daily recount (in production the 2 s
-    # lag covers that commit): run it, as beat does, and the count is exact.
+    # lag covers that commit): run it, as beat does, and the count is exact and the goal recorded.
     reconciling.full_recount([petition.pk])
 
     assert Milestone.objects.filter(petition_id=petition.pk, kind="goal").count() == 1
     assert PetitionStats.objects.get(petition_id=petition.pk).signature_count == 10
     assert live_count(petition) == 10
+
+
+def test_a_verification_committed_after_the_watermark_passed_it_reaches_the_goal_at_the_recount(index_page, reconcile):
+    petition = PetitionPageFactory(parent=index_page, goal=2)
+    SignatureFactory(petition=petition, verified=True)
+    reconcile()
+    watermark = PetitionStats.objects.get(petition_id=petition.pk).counted_until
+    # Stamped before the watermark, committed after the run that moved it: no incremental run counts it.
+    SignatureFactory(petition=petition, verified=True, verified_at=watermark - timezone.timedelta(seconds=1))
+    reconcile()
+    assert not Milestone.objects.filter(petition_id=petition.pk, kind="goal").exists()
+
+    drift = reconciling.full_recount([petition.pk])
+
+    assert drift == {petition.pk: 1}
+    assert PetitionStats.objects.get(petition_id=petition.pk).signature_count == 2
+    assert Milestone.objects.filter(petition_id=petition.pk, kind="goal").count() == 1
 
 
 def test_a_total_stored_before_watermarks_existed_is_recounted_not_added_to(petition, reconcile):
