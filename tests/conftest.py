@@ -146,3 +146,15 @@ def campaign_a(index_page):
 def campaign_b(index_page):
     """Another campaign, beside the first under the root."""
     return CampaignIndexPageFactory(parent=Page.get_first_root_node(), slug="other-campaign", title="Other campaign")
+
+
+@pytest.fixture
+def private_redis():
+    """A Redis server of this test's own (``tests.redis_server``), to kill, restart or flush."""
+    from .redis_server import RedisServer
+
+    server = RedisServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
