@@ -33,7 +33,14 @@ def _backoff(retries):
     return min(600, 5 * 2**retries)
 
 
-@shared_task(name="petitions.send_verification_emails", bind=True, **RETRYING)
+# A backstop for the ESP timeout (ANYMAIL["REQUESTS_TIMEOUT"]): a batch of OUTBOX_BATCH emails at a
+# slow ESP's pace, or one nobody set a timeout for, is stopped rather than holding its worker for
+# ever. The emails it recorded stay recorded (each in its own transaction); the rest stay owed for
+# the overdue sweeper. Enforced by the prefork pool (Celery's default), not by solo or threads.
+SEND_TIME_LIMITS = {"soft_time_limit": 240, "time_limit": 300}
+
+
+@shared_task(name="petitions.send_verification_emails", bind=True, **RETRYING, **SEND_TIME_LIMITS)
 def send_verification_emails(self, signature_ids: list) -> int:
     """Send a batch of owed verification emails; retry only the ones the ESP failed to take."""
     sent, retry = emails.send_verification_emails(signature_ids)
@@ -42,7 +49,7 @@ def send_verification_emails(self, signature_ids: list) -> int:
     return len(sent)
 
 
-@shared_task(name="petitions.drain_outbox", ignore_result=True)
+@shared_task(name="petitions.drain_outbox", ignore_result=True, **SEND_TIME_LIMITS)
 def drain_outbox(max_batches: int = 200) -> int:
     """Move queued email ids from the Redis outbox into send tasks, in batches."""
     store = get_store()
