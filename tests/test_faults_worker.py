@@ -5,16 +5,22 @@ Real PostgreSQL and Redis; where the behaviour is asynchronous, a real ``celery 
 No test sleeps to synchronise: each waits on a condition, with a deadline.
 """
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
+import uuid
 
 import pytest
+from django.conf import settings
 from django.db import connection, transaction
 from django.test import Client
 
 from cms import emails, signing
 from cms import reconcile as reconciling
-from cms.models import PetitionStats, Signature, live_counts
+from cms.models import Milestone, PetitionStats, Signature, live_counts
 from cms.signals import signature_verified
 from cms.store import get_store
 from cms.tokens import make_token
@@ -214,3 +220,180 @@ def test_twenty_parallel_clicks_of_one_confirm_link_verify_once_and_count_once(i
     assert live_count(petition) == 1
     assert reconciling.reconcile_counts([petition.pk]) == {petition.pk: 1}
     assert live_count(petition) == 1
+
+
+# --- a real worker process: killed mid-batch (scenario 6), every task three times (scenario 9) ------
+
+
+class WorkerProcess:
+    """``celery -A petitions_site worker`` in a session of its own, on the test's database and Redis.
+
+    ``kill()`` SIGKILLs its whole process group (the main process and its pool), as a machine's
+    crash or the OOM killer would: no task finishes, no message is acknowledged.
+    """
+
+    def __init__(self, env, log_dir, concurrency=2):
+        self.env, self.log_dir, self.concurrency = env, log_dir, concurrency
+        self.process = None
+        self.starts = 0
+
+    def start(self, timeout=WAIT, **env):
+        self.starts += 1
+        self.log = self.log_dir / f"worker-{self.starts}.log"
+        name = f"faults-{self.starts}-{uuid.uuid4().hex[:6]}@%h"
+        argv = [sys.executable, "-m", "celery", "-A", "petitions_site", "worker", "--pool", "prefork",
+                "--concurrency", str(self.concurrency), "--without-heartbeat", "--without-gossip",
+                "--without-mingle", "--loglevel", "INFO", "--hostname", name]  # fmt: skip
+        with open(self.log, "wb") as log:
+            self.process = subprocess.Popen(  # noqa: S603
+                argv,
+                env={**self.env, **env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=settings.BASE_DIR,
+            )
+        wait_until(lambda: b"ready." in self.log.read_bytes() or self.process.poll() is not None, timeout, "the worker")
+        assert self.process.poll() is None, self.log.read_text()
+        return self
+
+    def kill(self):
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(WAIT)
+        self.process = None
+
+
+def wait_until(condition, timeout, what):
+    """Poll a condition another process makes true (a row, a Redis key), with a deadline."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)  # polling a condition with a deadline, not a wait for time to pass
+
+
+@pytest.fixture
+def worker_world(settings, private_redis, fake_esp, tmp_path):
+    """A private Redis as broker and cache for this process and a worker process, and the fake ESP.
+
+    Yields (start a worker, publish a task, broker Redis client). Tasks are published on this run's
+    queue in the private Redis (the worker's broker), each with the task id given, as many times as asked.
+    """
+    from django.conf import settings as django_settings
+
+    app = tasks.send_verification_emails.app
+    settings.CACHES = {"default": {**django_settings.CACHES["default"], "LOCATION": private_redis.url}}
+    app.conf.task_always_eager = False
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.worker_settings",
+        "REDIS_URL": private_redis.url,
+        "CELERY_BROKER_URL": private_redis.url,
+        "PETITIONS_WORKER_DATABASE": connection.settings_dict["NAME"],
+        "PETITIONS_FAKE_ESP_URL": fake_esp.url,
+    }
+    workers = []
+
+    def start(**env_overrides):
+        worker = WorkerProcess(env, tmp_path)
+        workers.append(worker)
+        return worker.start(**env_overrides)
+
+    broker = app.connection_for_write(private_redis.url)
+
+    def publish(task, args=(), times=1, task_id=None):
+        task_id = task_id or str(uuid.uuid4())
+        for _ in range(times):
+            task.apply_async(args, task_id=task_id, connection=broker)
+
+    try:
+        yield start, publish, private_redis.client()
+    finally:
+        for worker in workers:
+            worker.kill()
+        broker.release()
+        app.conf.task_always_eager = True
+
+
+def finished_tasks(client):
+    return int(client.get(f"{settings.TEST_RUN_PREFIX}:tasks-finished") or 0)
+
+
+def broker_idle(client):
+    """No message of this run waits in the queue or is held unacknowledged by a worker."""
+    prefix = settings.TEST_BROKER_PREFIX
+    return client.llen(prefix + settings.CELERY_TASK_DEFAULT_QUEUE) == 0 and client.hlen(prefix + "unacked") == 0
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_worker_killed_mid_batch_then_restarted_sends_every_email_and_only_the_one_in_flight_twice(
+    index_page, worker_world, fake_esp
+):
+    start, publish, client = worker_world
+    petition = PetitionPageFactory(parent=index_page)
+    ids = [signature.pk for signature in SignatureFactory.create_batch(40, petition=petition)]
+    worker = start()
+    fake_esp.set_mode("accept", hold_after=12)  # then each of the two pool processes waits on one email
+    for start_at in range(0, len(ids), 10):
+        publish(tasks.send_verification_emails, [ids[start_at : start_at + 10]])
+    fake_esp.wait_for(lambda esp: esp.held == 2, WAIT, "two emails in flight")
+    in_flight = set(fake_esp.received[12:])
+
+    worker.kill()
+    # Each email the ESP answered was recorded before the next was sent: only the two in flight are not.
+    assert Signature.objects.filter(email_sent_at__isnull=False).count() == 12
+    assert not in_flight & set(Signature.objects.filter(email_sent_at__isnull=False).values_list("pk", flat=True))
+
+    fake_esp.set_mode("accept")
+    fake_esp.release()
+    # Restarted: the unacknowledged batches come back after the visibility timeout (1 s here), and the
+    # sweeper (as beat runs it) re-queues whatever is overdue (here at once) meanwhile.
+    start(CELERY_VISIBILITY_TIMEOUT="1", PETITIONS_EMAIL_OVERDUE_AFTER="0")
+    publish(tasks.resend_overdue_verification_emails)
+    wait_until(lambda: not Signature.objects.filter(email_sent_at__isnull=True).exists(), WAIT, "every email sent")
+    wait_until(lambda: broker_idle(client), WAIT, "every redelivered batch to run")
+
+    assert set(fake_esp.accepted) == set(ids)
+    twice = {pk for pk, n in fake_esp.accepted.items() if n > 1}
+    assert max(fake_esp.accepted.values()) == 2 if twice else 1
+    assert twice <= in_flight  # the ESP took them before the kill; nothing else went twice
+    assert set(Signature.objects.values_list("email_status", flat=True)) == {Signature.EmailStatus.SENT}
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_every_task_delivered_three_times_and_beat_twice_keeps_one_email_a_row_and_exact_counts(
+    index_page, worker_world, fake_esp
+):
+    start, publish, client = worker_world
+    petition = PetitionPageFactory(parent=index_page, goal=5)
+    owed = [signature.pk for signature in SignatureFactory.create_batch(30, petition=petition)]
+    confirming = SignatureFactory.create_batch(10, petition=petition, email_sent_at=time_after(seconds=-1))
+    for signature in confirming:  # confirmed in this process: counted live through the private Redis
+        with transaction.atomic():
+            assert signing.verify_signature(petition, make_token(signature)) == signing.VerifyResult.VERIFIED
+    store = get_store()
+    for pk in owed:
+        store.push_outbox(pk)
+    start(PETITIONS_EMAIL_OVERDUE_AFTER="0")
+
+    before = finished_tasks(client)
+    published = 0
+    for start_at in range(0, len(owed), 10):  # each send batch delivered three times, one task id
+        publish(tasks.send_verification_emails, [owed[start_at : start_at + 10]], times=3)
+        published += 3
+    for _beat in range(2):  # two beats, each publishing every periodic task: four copies of each
+        for task in (tasks.drain_outbox, tasks.resend_overdue_verification_emails, tasks.reconcile_counts,
+                     tasks.full_recount, tasks.purge_unverified_signatures, tasks.anonymise_closed_petitions,
+                     tasks.delete_delivery_files):  # fmt: skip
+            publish(task, times=2)
+            published += 2
+    wait_until(lambda: finished_tasks(client) - before >= published and broker_idle(client), WAIT, "every task")
+    publish(tasks.reconcile_counts)  # the one reconcile after which the count must be exact
+    wait_until(lambda: finished_tasks(client) - before > published and broker_idle(client), WAIT, "the reconcile")
+
+    assert {pk: fake_esp.accepted[pk] for pk in owed} == dict.fromkeys(owed, 1)
+    assert not set(fake_esp.accepted) - set(owed) - {0}  # nothing for the confirmed (0: the leads' emails)
+    assert PetitionStats.objects.get(petition_id=petition.pk).signature_count == 10
+    assert live_count(petition) == 10
+    assert Milestone.objects.filter(petition_id=petition.pk, kind="goal").count() == 1
