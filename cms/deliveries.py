@@ -283,13 +283,16 @@ def send(delivery_id) -> dict:
         pending = DeliveryRecipient.Status.PENDING
         if pending not in everyone:
             ok = all(status in DeliveryRecipient.OK_STATUSES for status in everyone)
-            first_send = delivery.sent_at is None
-            Delivery.objects.filter(pk=delivery.pk).update(
-                status=Delivery.Status.SENT if ok else Delivery.Status.PARTIAL,
-                sent_at=delivery.sent_at or timezone.now(),
+            status = Delivery.Status.SENT if ok else Delivery.Status.PARTIAL
+            # Conditional on the row, not on ``delivery`` as read before: a duplicate task that read it
+            # while the first was sending must not announce it a second time.
+            first_send = Delivery.objects.filter(pk=delivery.pk, sent_at__isnull=True).update(
+                status=status, sent_at=timezone.now()
             )
             if first_send:
                 transaction.on_commit(lambda: _sent(delivery.pk))
+            else:
+                Delivery.objects.filter(pk=delivery.pk).update(status=status)
     return outcomes
 
 

@@ -397,3 +397,32 @@ def test_every_task_delivered_three_times_and_beat_twice_keeps_one_email_a_row_a
     assert PetitionStats.objects.get(petition_id=petition.pk).signature_count == 10
     assert live_count(petition) == 10
     assert Milestone.objects.filter(petition_id=petition.pk, kind="goal").count() == 1
+
+
+# --- duplicate tasks of deliveries (scenario 9) ------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_duplicate_send_of_a_delivery_that_read_it_before_the_first_committed_announces_it_once(
+    petition, official, commit, monkeypatch
+):
+    """Two copies of ``petitions.send_delivery``: the second read the delivery while the first was sending."""
+    from cms import deliveries
+    from cms.models import Delivery
+    from cms.signals import delivery_sent
+
+    SignatureFactory(petition=petition, verified=True, share_with_officials=True)
+    commit(reconciling.reconcile_counts)
+    delivery = commit(deliveries.prepare_delivery, petition, [official])
+    Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.SENDING)
+    stale = Delivery.objects.get(pk=delivery.pk)  # what the second copy read: not sent yet
+    announced = []
+    delivery_sent.connect(lambda delivery, **kw: announced.append(delivery.pk), weak=False, dispatch_uid="t-dup")
+    try:
+        commit(deliveries.send, delivery.pk)
+        monkeypatch.setattr(Delivery.objects, "get", lambda **kwargs: stale)
+        commit(deliveries.send, delivery.pk)
+    finally:
+        delivery_sent.disconnect(dispatch_uid="t-dup")
+
+    assert announced == [delivery.pk]
