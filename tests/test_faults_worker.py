@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -426,3 +427,36 @@ def test_a_duplicate_send_of_a_delivery_that_read_it_before_the_first_committed_
         delivery_sent.disconnect(dispatch_uid="t-dup")
 
     assert announced == [delivery.pk]
+
+
+@pytest.mark.django_db
+def test_two_builds_of_one_delivery_at_once_keep_one_pair_of_files(
+    petition, official, commit, monkeypatch, settings, tmp_path
+):
+    """A duplicated ``petitions.build_delivery_files`` finishing first: the other's files are not left behind."""
+    from cms import deliveries, exports
+    from cms.models import Delivery
+
+    settings.MEDIA_ROOT = tmp_path
+    SignatureFactory(petition=petition, verified=True, share_with_officials=True)
+    commit(reconciling.reconcile_counts)
+    monkeypatch.setattr(deliveries, "sends_itself", lambda delivery: False)
+    monkeypatch.setattr(tasks.build_delivery_files, "delay", lambda *args: None)  # built below, twice
+    delivery = commit(deliveries.prepare_delivery, petition, [official], include_list=True)
+    write_csv, nested = exports.write_csv, []
+
+    def write_csv_while_a_duplicate_builds(*args, **kwargs):
+        if not nested:
+            nested.append(None)
+            nested[0] = deliveries.build_files(delivery.pk)  # the duplicate, start to end
+        return write_csv(*args, **kwargs)
+
+    monkeypatch.setattr(exports, "write_csv", write_csv_while_a_duplicate_builds)
+
+    assert deliveries.build_files(delivery.pk) is False
+    assert nested == [True]
+    delivery = Delivery.objects.get(pk=delivery.pk)
+    assert delivery.status == Delivery.Status.READY
+    assert sorted(path for path in tmp_path.rglob("*") if path.is_file()) == sorted(
+        Path(field.path) for field in (delivery.csv_file, delivery.pdf_file)
+    )
