@@ -460,3 +460,31 @@ def test_two_builds_of_one_delivery_at_once_keep_one_pair_of_files(
     assert sorted(path for path in tmp_path.rglob("*") if path.is_file()) == sorted(
         Path(field.path) for field in (delivery.csv_file, delivery.pdf_file)
     )
+
+
+# --- the system check of the ESP timeout -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("backend", "anymail", "warned"),
+    [
+        ("anymail.backends.postmark.EmailBackend", {"POSTMARK_SERVER_TOKEN": "x"}, True),  # anymail's 30 s default
+        ("anymail.backends.postmark.EmailBackend", {"REQUESTS_TIMEOUT": (3.05, 120)}, True),
+        ("anymail.backends.mailgun.EmailBackend", {"REQUESTS_TIMEOUT": 90}, True),
+        ("anymail.backends.postmark.EmailBackend", {"REQUESTS_TIMEOUT": (3.05, 10)}, False),
+        ("anymail.backends.test.EmailBackend", {}, False),  # no HTTP: nothing to wait on
+        ("django.core.mail.backends.smtp.EmailBackend", {}, False),
+    ],
+)
+def test_the_system_check_warns_of_an_esp_timeout_unset_or_over_a_minute(settings, backend, anymail, warned):
+    from cms.checks import _check_esp_timeout
+
+    settings.EMAIL_BACKEND = backend
+    settings.ANYMAIL = anymail
+
+    assert [message.id for message in _check_esp_timeout()] == (["petitions.W060"] if warned else [])
+
+
+def test_the_demo_settings_give_the_esp_a_short_timeout(settings):
+    connect, read = settings.ANYMAIL["REQUESTS_TIMEOUT"]
+    assert connect + read <= 60
