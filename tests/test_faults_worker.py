@@ -488,3 +488,26 @@ def test_the_system_check_warns_of_an_esp_timeout_unset_or_over_a_minute(setting
 def test_the_demo_settings_give_the_esp_a_short_timeout(settings):
     connect, read = settings.ANYMAIL["REQUESTS_TIMEOUT"]
     assert connect + read <= 60
+
+
+@pytest.mark.django_db
+def test_a_send_task_out_of_time_retries_its_batch_and_sends_nothing_twice(petition, monkeypatch, mailoutbox):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    ids = [signature.pk for signature in SignatureFactory.create_batch(3, petition=petition)]
+    send = emails.send_verification_emails
+    calls = []
+
+    def slow_esp(signature_ids):  # the first run sends one email, then the soft time limit strikes
+        calls.append(list(signature_ids))
+        if len(calls) == 1:
+            send(signature_ids[:1])
+            raise SoftTimeLimitExceeded()
+        return send(signature_ids)
+
+    monkeypatch.setattr(emails, "send_verification_emails", slow_esp)
+    monkeypatch.setitem(tasks.send_verification_emails.app.conf, "task_eager_propagates", False)
+
+    assert tasks.send_verification_emails.apply(args=[ids]).state == "SUCCESS"
+    assert calls == [ids, ids]
+    assert sorted(int(m.anymail_test_params["metadata"]["signature_id"]) for m in mailoutbox) == ids

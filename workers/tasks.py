@@ -8,6 +8,7 @@ import logging
 
 from anymail.exceptions import AnymailAPIError
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import DatabaseError
 
 from cms import deliveries, emails, fraud, milestones, reconcile, retention, signing
@@ -35,15 +36,20 @@ def _backoff(retries):
 
 # A backstop for the ESP timeout (ANYMAIL["REQUESTS_TIMEOUT"]): a batch of OUTBOX_BATCH emails at a
 # slow ESP's pace, or one nobody set a timeout for, is stopped rather than holding its worker for
-# ever. The emails it recorded stay recorded (each in its own transaction); the rest stay owed for
-# the overdue sweeper. Enforced by the prefork pool (Celery's default), not by solo or threads.
+# ever. The emails it recorded stay recorded (each in its own transaction); the send task retries
+# the rest (the drain's own trickle leaves them to the overdue sweeper). Enforced by the prefork
+# pool (Celery's default), not by solo or threads.
 SEND_TIME_LIMITS = {"soft_time_limit": 240, "time_limit": 300}
 
 
 @shared_task(name="petitions.send_verification_emails", bind=True, **RETRYING, **SEND_TIME_LIMITS)
 def send_verification_emails(self, signature_ids: list) -> int:
     """Send a batch of owed verification emails; retry only the ones the ESP failed to take."""
-    sent, retry = emails.send_verification_emails(signature_ids)
+    try:
+        sent, retry = emails.send_verification_emails(signature_ids)
+    except SoftTimeLimitExceeded:
+        # Out of time at a slow ESP: what was sent is recorded, so the whole batch goes again later.
+        raise self.retry(countdown=_backoff(self.request.retries))
     if retry:
         raise self.retry(args=[retry], countdown=_backoff(self.request.retries))
     return len(sent)
