@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -303,10 +304,12 @@ def worker_world(settings, private_redis, fake_esp, tmp_path):
 
     broker = app.connection_for_write(private_redis.url)
 
-    def publish(task, args=(), times=1, task_id=None):
-        task_id = task_id or str(uuid.uuid4())
+    def publish(task, args=(), times=1):
+        """Publish ``times`` copies of one task message (one task id); return the id."""
+        task_id = str(uuid.uuid4())
         for _ in range(times):
             task.apply_async(args, task_id=task_id, connection=broker)
+        return task_id
 
     try:
         yield start, publish, private_redis.client()
@@ -317,8 +320,12 @@ def worker_world(settings, private_redis, fake_esp, tmp_path):
         app.conf.task_always_eager = True
 
 
-def finished_tasks(client):
-    return int(client.get(f"{settings.TEST_RUN_PREFIX}:tasks-finished") or 0)
+def all_finished(client, expected):
+    """Every task id in ``expected`` ({id: copies published}) has run that many times, and nothing waits."""
+    finished = Counter(
+        task_id.decode() for task_id in client.lrange(f"{settings.TEST_RUN_PREFIX}:tasks-finished", 0, -1)
+    )
+    return all(finished[task_id] >= n for task_id, n in expected.items()) and broker_idle(client)
 
 
 def broker_idle(client):
@@ -378,20 +385,18 @@ def test_every_task_delivered_three_times_and_beat_twice_keeps_one_email_a_row_a
         store.push_outbox(pk)
     start(PETITIONS_EMAIL_OVERDUE_AFTER="0")
 
-    before = finished_tasks(client)
-    published = 0
+    expected = {}
     for start_at in range(0, len(owed), 10):  # each send batch delivered three times, one task id
-        publish(tasks.send_verification_emails, [owed[start_at : start_at + 10]], times=3)
-        published += 3
-    for _beat in range(2):  # two beats, each publishing every periodic task: four copies of each
+        expected[publish(tasks.send_verification_emails, [owed[start_at : start_at + 10]], times=3)] = 3
+    for _beat in range(2):  # two beats, each publishing every periodic task twice
         for task in (tasks.drain_outbox, tasks.resend_overdue_verification_emails, tasks.reconcile_counts,
                      tasks.full_recount, tasks.purge_unverified_signatures, tasks.anonymise_closed_petitions,
                      tasks.delete_delivery_files):  # fmt: skip
-            publish(task, times=2)
-            published += 2
-    wait_until(lambda: finished_tasks(client) - before >= published and broker_idle(client), WAIT, "every task")
-    publish(tasks.reconcile_counts)  # the one reconcile after which the count must be exact
-    wait_until(lambda: finished_tasks(client) - before > published and broker_idle(client), WAIT, "the reconcile")
+            expected[publish(task, times=2)] = 2
+    wait_until(lambda: all_finished(client, expected), WAIT, "every task")
+    # The one reconcile after which the count must be exact.
+    final = publish(tasks.reconcile_counts)
+    wait_until(lambda: all_finished(client, {final: 1}), WAIT, "the reconcile")
 
     assert {pk: fake_esp.accepted[pk] for pk in owed} == dict.fromkeys(owed, 1)
     assert not set(fake_esp.accepted) - set(owed) - {0}  # nothing for the confirmed (0: the leads' emails)

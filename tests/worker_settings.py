@@ -7,8 +7,8 @@ private Redis, as broker and cache), ``PETITIONS_FAKE_ESP_URL`` (the test's
 Postmark-shaped ESP), ``PETITIONS_EMAIL_OVERDUE_AFTER``. The run id
 (``PETITIONS_TEST_RUN``) is inherited, so the key prefix and queue are the test's.
 
-Each finished task increments ``<run prefix>:tasks-finished`` in that Redis, so a
-test waits for "every task published has run" instead of for time to pass.
+Each finished task appends its id to ``<run prefix>:tasks-finished`` in that Redis, so
+a test waits for "every task it published has run" instead of for time to pass.
 """
 
 import os
@@ -46,5 +46,5 @@ FINISHED_KEY = f"{TEST_RUN_PREFIX}:tasks-finished"  # noqa: F405
 
 
 @task_postrun.connect(weak=False)
-def _count_finished(**kwargs):
-    redis.Redis.from_url(REDIS_URL).incr(FINISHED_KEY)  # noqa: F405
+def _record_finished(task_id=None, **kwargs):
+    redis.Redis.from_url(REDIS_URL).rpush(FINISHED_KEY, task_id or "")  # noqa: F405
