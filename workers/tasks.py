@@ -36,9 +36,8 @@ def _backoff(retries):
 
 # A backstop for the ESP timeout (ANYMAIL["REQUESTS_TIMEOUT"]): a batch of OUTBOX_BATCH emails at a
 # slow ESP's pace, or one nobody set a timeout for, is stopped rather than holding its worker for
-# ever. The emails it recorded stay recorded (each in its own transaction); the send task retries
-# the rest (the drain's own trickle leaves them to the overdue sweeper). Enforced by the prefork
-# pool (Celery's default), not by solo or threads.
+# ever. The emails it recorded stay recorded (each in its own transaction), and a send task tries
+# the batch again. Enforced by the prefork pool (Celery's default), not by solo or threads.
 SEND_TIME_LIMITS = {"soft_time_limit": 240, "time_limit": 300}
 
 
@@ -68,7 +67,10 @@ def drain_outbox(max_batches: int = 200) -> int:
             break
         if len(ids) < batch and not queued:
             # A trickle: send it here rather than pay another task's round trip.
-            _, retry = emails.send_verification_emails(ids)
+            try:
+                _, retry = emails.send_verification_emails(ids)
+            except SoftTimeLimitExceeded:
+                retry = ids  # what was sent is recorded; a send task tries the rest
             if retry:
                 send_verification_emails.apply_async((retry,), countdown=_backoff(0))
             queued += len(ids)
