@@ -8,7 +8,7 @@ from anymail.exceptions import AnymailAPIError, AnymailInvalidAddress, AnymailRe
 from anymail.message import AnymailMessage
 from django.conf import settings
 from django.core.mail import get_connection
-from django.db import transaction
+from django.db import connection, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -193,9 +193,24 @@ def send_verification_emails(signature_ids) -> tuple[list, list]:
     return sent, retry
 
 
+def _commit_without_waiting_for_disk():
+    """On PostgreSQL, let this transaction's commit return before its WAL reaches the disk.
+
+    Each email's record is its own transaction (so a killed worker resends at most the email in
+    flight), and a commit that waits for the disk costs more than the send. The record only keeps
+    an email from going twice: a database crash that loses the last moment's records makes those
+    emails owed again, and each goes at most twice, as after any fault. ``SET LOCAL`` ends with the
+    transaction, so a pooled connection (pgbouncer's transaction mode) keeps its own setting.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
 def _send_one(Signature, signature_id, suppressed, pages, connection) -> str | None:
     """Send one owed email under its row's lock and record it; "sent", "retry" or None (nothing sent)."""
     with transaction.atomic():
+        _commit_without_waiting_for_disk()
         signature = (
             Signature.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(pk=signature_id, status=Signature.Status.PENDING)
