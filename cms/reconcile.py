@@ -84,9 +84,12 @@ def counted_until(now):
     ``pg_read_all_stats``; other roles' sessions show none, and for them the
     lag alone applies, as it does on every other database (there a commit
     later than the lag after its ``verified_at`` waits for the daily recount).
-    A transaction left open holds the watermark back (logged after a minute):
-    the live count stays right meanwhile (verifications after the watermark
-    are counted in the store), only the stored total and milestones wait.
+    Keep the lag (2 s by default) above zero all the same: it covers the
+    instant between a transaction's start and its showing in
+    ``pg_stat_activity``. A transaction left open holds the watermark back
+    (logged after a minute): the live count stays right meanwhile
+    (verifications after the watermark are counted in the store), only the
+    stored total and milestones wait.
     Call it inside the run's transaction, before counting.
     """
     until = now - timedelta(seconds=get_setting("RECONCILE_LAG"))
