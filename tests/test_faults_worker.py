@@ -520,3 +520,20 @@ def test_a_send_task_out_of_time_retries_its_batch_and_sends_nothing_twice(petit
     assert tasks.send_verification_emails.apply(args=[ids]).state == "SUCCESS"
     assert calls == [ids, ids]
     assert sorted(int(m.anymail_test_params["metadata"]["signature_id"]) for m in mailoutbox) == ids
+
+
+@pytest.mark.django_db
+def test_during_an_esp_outage_each_sweep_costs_one_request_a_batch_and_starts_no_retries(
+    petition, postmark, monkeypatch
+):
+    SignatureFactory.create_batch(30, petition=petition, email_requested_at=time_after(minutes=-10))
+    postmark.set_mode("fail")
+    monkeypatch.setitem(tasks.send_verification_emails.app.conf, "task_eager_propagates", False)
+
+    assert tasks.resend_overdue_verification_emails.apply().get() == 30
+
+    assert postmark.failed == 2  # two batches of 25 and 5, one failed request each, and no retry chain
+    postmark.set_mode("accept")  # the next sweep, once the ESP is back, sends each once
+    assert tasks.resend_overdue_verification_emails.apply().get() == 30
+    assert sorted(postmark.accepted.values()) == [1] * 30
+    assert tasks.resend_overdue_verification_emails.apply().get() == 0

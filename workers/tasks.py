@@ -42,14 +42,19 @@ SEND_TIME_LIMITS = {"soft_time_limit": 240, "time_limit": 300}
 
 
 @shared_task(name="petitions.send_verification_emails", bind=True, **RETRYING, **SEND_TIME_LIMITS)
-def send_verification_emails(self, signature_ids: list) -> int:
-    """Send a batch of owed verification emails; retry only the ones the ESP failed to take."""
+def send_verification_emails(self, signature_ids: list, sweep: bool = False) -> int:
+    """Send a batch of owed verification emails; retry only the ones the ESP failed to take.
+
+    A batch the overdue sweeper queued (``sweep``) is not retried: the next sweep, a minute on,
+    queues what is still owed. Retried, every sweep during an ESP outage would start one more
+    retry chain per batch, and the requests to the failing ESP would grow with the outage.
+    """
     try:
         sent, retry = emails.send_verification_emails(signature_ids)
     except SoftTimeLimitExceeded:
         # Out of time at a slow ESP: what was sent is recorded, so the whole batch goes again later.
-        raise self.retry(countdown=_backoff(self.request.retries))
-    if retry:
+        sent, retry = [], list(signature_ids)
+    if retry and not sweep:
         raise self.retry(args=[retry], countdown=_backoff(self.request.retries))
     return len(sent)
 
@@ -88,7 +93,7 @@ def resend_overdue_verification_emails() -> int:
     ids = signing.overdue_verification_email_ids()
     batch = get_setting("OUTBOX_BATCH")
     for start in range(0, len(ids), batch):
-        send_verification_emails.delay(ids[start : start + batch])
+        send_verification_emails.delay(ids[start : start + batch], sweep=True)
     if ids:
         logger.info("Re-queued %d overdue verification emails", len(ids))
     return len(ids)
