@@ -8,7 +8,8 @@ Run it against pgbouncer (``pool_mode = transaction``, ``default_pool_size`` of 
 It needs no tables and writes nothing. Each check forces what a busy site does by chance: between
 two transactions of one Django connection, another client takes the server connection the first
 one used, so pgbouncer hands the first a different one. One PASS/FAIL line per check; the exit
-status is 1 if any failed.
+status is 1 if any failed. (Straight to PostgreSQL the time-zone check fails by design: there is
+no other server connection to be handed.)
 
 - ``iterator``: ``QuerySet.iterator()`` outside a transaction, as the CSV export of the API, the
   delivery files and retention read. Without ``DATABASE_POOL_MODE=transaction`` Django declares a
