@@ -148,6 +148,20 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The demo's web server, worker and beat share one file: wait for its lock rather than fail,
     # and take the write lock at BEGIN so a transaction never fails upgrading to it.
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+# Behind pgbouncer in transaction mode (DATABASE_POOL_MODE=transaction) consecutive transactions of
+# one connection may run on different server connections. A QuerySet.iterator() outside a
+# transaction declares a WITH HOLD cursor on one and fetches from another ("cursor does not
+# exist"), so the exports, deliveries and retention read through client-side cursors instead.
+# Prepared statements are already off (Django's psycopg backend: prepare_threshold=None).
+# deploy/README.md has the proof (deploy/pgbouncer/check_pooling.py).
+DATABASE_POOL_MODE = os.environ.get("DATABASE_POOL_MODE", "session").strip().lower() or "session"
+if DATABASE_POOL_MODE not in ("session", "transaction"):
+    raise ImproperlyConfigured(
+        f"DATABASE_POOL_MODE is {DATABASE_POOL_MODE!r}: set 'session' (a direct connection or a session pool) "
+        "or 'transaction' (pgbouncer's pool_mode=transaction); statement pooling breaks Django's transactions."
+    )
+if DATABASE_POOL_MODE == "transaction":
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get("TEST_DATABASE_NAME") or (
     "test_petitions" if DATABASES["default"]["ENGINE"].endswith("postgresql") else None
 )
