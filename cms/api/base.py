@@ -19,7 +19,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from pydantic import ValidationError as PydanticValidationError
 from wagtail.models import Page
 
-from .. import challenge, ratelimit
+from .. import challenge, outage, ratelimit
 from ..conf import get_setting, get_signature_model
 from ..forms import FEED_CHOICE_REQUIRED
 from ..models import PetitionMixin
@@ -124,6 +124,15 @@ def _invalid(request, exc):
     return error_response(request, 400, "invalid", "The request is not valid.", errors)
 
 
+def _unavailable(request, exc):
+    """The database or Redis is down: a 503 with Retry-After in the API's shape (never ninja's traceback page)."""
+    return outage.unavailable_response(request, exc)
+
+
+for _error in outage.OUTAGE_ERRORS:
+    api.add_exception_handler(_error, _unavailable)
+
+
 # --- helpers ---------------------------------------------------------------------------
 
 
@@ -174,8 +183,8 @@ def private(response):
 
 
 def cacheable(response):
-    """Public data: a CDN may keep it briefly (per Origin, see cms.api.cors)."""
-    patch_cache_control(response, public=True, max_age=get_setting("API_CACHE_SECONDS"))
+    """Public data: a CDN may keep it briefly (per Origin, see cms.api.cors), and serve it stale (cms.outage)."""
+    outage.patch_public_cache(response, max_age=get_setting("API_CACHE_SECONDS"))
 
 
 def describe_form(page):
