@@ -108,6 +108,9 @@ MIDDLEWARE = [
     # Before the page cache, so a cached copy gets the same policy as a fresh page (no nonces).
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # The database or Redis down, anywhere below: a 503 with Retry-After and a page a person
+    # understands, with the security headers above (cms.middleware.OutageMiddleware).
+    "cms.middleware.OutageMiddleware",
     # Before sessions: a cached petition page costs one cache read.
     "cms.middleware.PetitionPageCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
