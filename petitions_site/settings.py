@@ -165,6 +165,9 @@ if DATABASE_POOL_MODE not in ("session", "transaction"):
     )
 if DATABASE_POOL_MODE == "transaction":
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+# A connection kept for CONN_MAX_AGE is checked before a request reuses it, so the first request
+# after PostgreSQL restarts (or fails over) gets a new connection, not the dead one's error.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get("TEST_DATABASE_NAME") or (
     "test_petitions" if DATABASES["default"]["ENGINE"].endswith("postgresql") else None
 )
