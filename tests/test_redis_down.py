@@ -11,6 +11,7 @@ import json
 import pytest
 from django.test import Client
 
+from cms import middleware, ratelimit
 from cms.conf import get_signature_model
 from cms.models import PetitionStats
 
@@ -27,13 +28,17 @@ def dead_redis(private_redis, settings):
     settings.CACHES = {
         **settings.CACHES,
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "cms.cache.ResilientRedisCache",
             "LOCATION": private_redis.url,
             "KEY_PREFIX": settings.TEST_RUN_PREFIX,
         },
     }
     private_redis.stop()
+    middleware.forget_copies()
+    ratelimit.LOCAL_WINDOWS.clear()
     yield private_redis
+    middleware.forget_copies()
+    ratelimit.LOCAL_WINDOWS.clear()
 
 
 @pytest.fixture
@@ -76,8 +81,7 @@ def test_the_json_api_and_the_osdi_helper_store_and_answer_as_usual(
 def test_the_rate_limit_still_refuses_counting_in_the_process(petition, client, dead_redis, settings):
     settings.PETITIONS = {**settings.PETITIONS, "RATE_LIMIT": 2}
     answers = [
-        client.post(sign_url(petition), form_fields(n), REMOTE_ADDR="10.0.0.9", **BROWSER).status_code
-        for n in range(3)
+        client.post(sign_url(petition), form_fields(n), REMOTE_ADDR="10.0.0.9", **BROWSER).status_code for n in range(3)
     ]
 
     assert answers == [302, 302, 429]
