@@ -175,8 +175,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL")
 if REDIS_URL:
+    # Django's RedisCache, except that while Redis is down a read is a miss and a write is skipped:
+    # Wagtail keeps the site's root paths here, which every page URL needs (cms.cache).
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
+        "default": {"BACKEND": "cms.cache.ResilientRedisCache", "LOCATION": REDIS_URL},
     }
 else:
     # Shared by the web server and the worker processes, unlike LocMemCache.
