@@ -28,8 +28,9 @@ too (:data:`COPIES`, bounded). A fresh entry is served as a hit; an older one
 makes the page render again, and if that render fails (a 5xx: the database or
 Redis is down) the stale copy is served instead (``X-Petitions-Cache: stale``,
 a short max-age), so anonymous visitors keep reading the petition through an
-outage. A path this process never cached is looked up only when its render
-failed, so the lookup costs nothing while all is well. A cache that fails to
+outage (a share link's query string, ``?fbclid=…``, gets the same copy then).
+A path this process never cached is looked up only when its render failed, so
+the lookup costs nothing while all is well. A cache that fails to
 read or write (Redis down, a full disk under the file cache) is a miss, or a
 copy not stored, and a warning: never an error for the visitor.
 
@@ -144,13 +145,13 @@ class PetitionPageCacheMiddleware:
 
     def __call__(self, request):
         seconds = get_setting("PAGE_CACHE_SECONDS")
-        usable = seconds and request.method in ("GET", "HEAD") and not request.GET and _anonymous(request)
-        if not usable:
+        if not (seconds and request.method in ("GET", "HEAD") and _anonymous(request)):
             return self.get_response(request)
         key = _cache_key(request)
         entry = None
-        known = request.path in KNOWN_PATHS
-        if known:
+        # Only a bare path is served from and stored in the cache; with a query string it is rendered.
+        shared = not request.GET
+        if shared and request.path in KNOWN_PATHS:
             entry = LOCAL.get(key)
             if entry is None:
                 entry = _read(key)
@@ -159,7 +160,8 @@ class PetitionPageCacheMiddleware:
             if entry is not None and time.time() - entry[2] < seconds:
                 return _replay(entry, "hit")
         response = self.get_response(request)
-        if getattr(response, "petitions_cacheable", False) and response.status_code == 200 and not response.cookies:
+        cacheable = getattr(response, "petitions_cacheable", False) and response.status_code == 200
+        if shared and cacheable and not response.cookies:
             patch_public_cache(response, max_age=seconds)
             entry = (response.content, _replayed_headers(response), time.time())
             _write(key, entry, max(seconds, get_setting("PAGE_STALE_SECONDS") or 0))
@@ -168,16 +170,17 @@ class PetitionPageCacheMiddleware:
                 KNOWN_PATHS.add(request.path)
             response["X-Petitions-Cache"] = "miss"
         elif response.status_code >= 500:
-            stale = self._stale_copy(key, entry, known)
+            # A share link's query string (utm_source, fbclid) asks for the same page: its copy will do.
+            stale = self._stale_copy(key, entry)
             if stale is not None:
                 return stale
         return response
 
-    def _stale_copy(self, key, entry, known):
+    def _stale_copy(self, key, entry):
         """The newest copy to serve instead of a failed render, or None (the failure stands)."""
         if not get_setting("PAGE_STALE_SECONDS"):
             return None
-        if not known:  # a fresh process: the shared cache may hold one (paid only on errors)
+        if entry is None:  # not read yet (a fresh process, a query string) or not there: paid only on errors
             entry = _read(key)
         candidates = [copy for copy in (entry, COPIES.get(key)) if copy is not None]
         candidates = [copy for copy in candidates if time.time() - copy[2] < get_setting("PAGE_STALE_SECONDS")]

@@ -234,3 +234,16 @@ def test_private_and_refused_answers_never_carry_stale_directives(petition, clie
     for name, response in answers.items():
         cache_control = response.get("Cache-Control", "")
         assert "stale" not in cache_control and "public" not in cache_control, (name, cache_control)
+
+
+def test_a_share_links_query_string_gets_the_stale_copy_too(
+    petition, client, clock, fresh_process, database_down, server_errors_as_responses
+):
+    url = petition.url
+    fresh = client.get(url)
+    clock.ahead = 60
+    database_down()
+
+    stale = client.get(url + "?utm_source=share&fbclid=abc")
+
+    assert (stale.status_code, stale[OWN_MARKER], stale.content) == (200, "stale", fresh.content)
