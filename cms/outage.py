@@ -30,7 +30,8 @@ logger = logging.getLogger("petitions.outage")
 
 #: A dependency that cannot answer: the database (gone, restarting, a full disk under SQLite) or
 #: Redis (refused, timed out, still loading its data after a restart: a ConnectionError too).
-OUTAGE_ERRORS = (OperationalError, InterfaceError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+OUTAGE_ERRORS = (*DATABASE_ERRORS, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 TEMPLATE = "petitions/unavailable.html"
 #: One log line per kind of degraded path per process at most this often: an outage is one
 #: event for an operator, not a line per request.
@@ -44,8 +45,11 @@ def is_outage(exc) -> bool:
     return isinstance(exc, OUTAGE_ERRORS)
 
 
-def warn(log, what, exc):
-    """Log ``what`` failed because of ``exc`` at warning, once per WARN_EVERY_SECONDS per process."""
+def warn(log, what, exc, detail=""):
+    """Log that ``what`` happened because of ``exc``, at warning, at most once per WARN_EVERY_SECONDS per process.
+
+    ``what`` names the degraded path (a fixed text: one entry each); ``detail`` adds to the line.
+    """
     now = time.monotonic()
     with _warned_lock:
         last, skipped = _warned.get(what, (0.0, 0))
@@ -54,7 +58,7 @@ def warn(log, what, exc):
             return
         _warned[what] = (now, 0)
     more = f" ({skipped} more since the last report)" if skipped else ""
-    log.warning("%s: %s: %s%s", what, type(exc).__name__, exc, more)
+    log.warning("%s%s: %s: %s%s", what, f" ({detail})" if detail else "", type(exc).__name__, exc, more)
 
 
 def patch_public_cache(response, max_age):
@@ -91,28 +95,27 @@ def unavailable_response(request, exc=None):
     """The 503 a person or a program gets while a dependency is down (never cached by anyone)."""
     retry_after = get_setting("OUTAGE_RETRY_AFTER")
     if exc is not None:
-        warn(logger, f"{request.method} {request.path} answered 503", exc)
+        warn(logger, "Answered 503: a dependency is down", exc, detail=f"{request.method} {request.path}")
     posted = request.method == "POST"
-    if exc is not None:
-        request.petitions_outage = exc  # for the page: was it the database?
+    # The database down, nothing a POST sent can have been stored; Redis down, it may have been.
+    stored = "was not stored" if isinstance(exc, DATABASE_ERRORS) else "may not have been stored"
     if wants_json(request):
         detail = f"The site cannot answer just now: please try again in {retry_after} seconds."
         if posted:
-            stored = "was not stored" if _database_down(request) else "may not have been stored"
             detail += f" What you sent {stored}; sending it again is safe: a signature never counts twice."
         response = JsonResponse({"detail": detail, "code": "unavailable"}, status=503)
     else:
-        page = _page(request, retry_after, posted)
+        page = _page(retry_after, posted, stored)
         response = HttpResponse(page, status=503, content_type="text/html; charset=utf-8")
     response["Retry-After"] = str(retry_after)
     add_never_cache_headers(response)
     return response
 
 
-def _page(request, retry_after, posted):
+def _page(retry_after, posted, stored):
     # Rendered without the request: its context processors would read the session and the user
     # from the database that may be what is down.
-    context = {"retry_after": retry_after, "posted": posted, "database": _database_down(request)}
+    context = {"retry_after": retry_after, "posted": posted, "stored": stored}
     try:
         return render_to_string(TEMPLATE, context)
     except Exception as exc:  # a host's base template that itself needs the database: plain words instead
@@ -121,8 +124,3 @@ def _page(request, retry_after, posted):
             "<!DOCTYPE html><title>Please try again shortly</title><h1>Please try again shortly</h1>"
             f"<p>The site is busy or under maintenance. Nothing is lost. Please try again in {retry_after} seconds.</p>"
         )
-
-
-def _database_down(request):
-    """Whether the outage was the database's, so nothing a POST sent can have been stored."""
-    return isinstance(getattr(request, "petitions_outage", None), OperationalError | InterfaceError)

@@ -9,6 +9,8 @@ process instead of Redis. Nothing here is a 500.
 import json
 
 import pytest
+import redis
+from django.core.cache import caches
 from django.test import Client
 
 from cms import middleware, ratelimit
@@ -112,3 +114,15 @@ def test_the_api_detail_is_served_with_the_stored_total(petition, client, dead_r
 
     assert response.status_code == 200
     assert response.json()["count"] == 5
+
+
+def test_the_resilient_cache_misses_and_skips_but_incr_still_raises(dead_redis):
+    cache = caches["default"]
+
+    assert cache.get("a-key", "the default") == "the default"
+    assert cache.get_many(["a", "b"]) == {}
+    assert cache.add("a-key", 1) is False
+    cache.set("a-key", 1)
+    cache.delete("a-key")
+    with pytest.raises(redis.exceptions.ConnectionError):
+        cache.incr("a-key")  # a counter's caller must know it counted nothing
