@@ -34,13 +34,13 @@ CURSOR_SALT = "petitions.export-cursor"
 REFUSED_ORIGIN = "Signatures are not accepted from this origin: ask the site to add it to its allowed origins."
 STATUS_CODES = {400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
 RICH_TEXT_FORMAT = Query(None, description="How rich text is given (Wagtail's formats); the site's default if absent.")
-#: Answers every operation can give besides its own.
-COMMON_ERRORS = {400: schemas.FieldErrors, 404: schemas.Error}
+#: Answers every operation can give besides its own (503: the database or Redis is down, with Retry-After).
+COMMON_ERRORS = {400: schemas.FieldErrors, 404: schemas.Error, 503: schemas.Error}
 #: Every answer a sign request can get, here and through the OSDI helper.
 SIGN_RESPONSES = {
     202: schemas.Accepted,
     **COMMON_ERRORS,
-    **dict.fromkeys((403, 409, 410, 415, 429, 503), schemas.Error),
+    **dict.fromkeys((403, 409, 410, 415, 429), schemas.Error),
 }
 
 
