@@ -7,7 +7,7 @@ raises ``OperationalError``) once the test's data is in place.
 import json
 
 import pytest
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from django.db.backends.utils import CursorWrapper
 from django.test import Client
 
@@ -16,6 +16,7 @@ from cms.tokens import make_token
 
 from .conftest import confirm_url, sign_url
 from .factories import SignatureFactory
+from .redis_server import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -144,3 +145,28 @@ def test_the_retry_after_is_a_setting(petition, client, database_down, settings)
 
     assert response["Retry-After"] == "120"
     assert "in 120 seconds" in response.content.decode()
+
+
+@pytest.mark.services
+def test_a_refused_database_connection_is_a_503_everywhere(django_db_blocker):
+    """The real thing, not a stand-in: the connection goes to a port where no PostgreSQL listens."""
+    client = Client(raise_request_exception=False)
+    nobody = 2**30  # no petition this process has looked up before
+    with django_db_blocker.unblock():
+        connection.close()
+        saved = dict(connection.settings_dict)
+        connection.settings_dict.update(HOST="127.0.0.1", PORT=str(free_port()))
+        try:
+            page = client.get("/")
+            signed = client.post(f"/petitions/{nobody}/sign/", {"email": "ada@example.org"})
+            count = client.get(f"/api/petitions/{nobody}/count.json")
+            api = client.get(f"/api/petitions/{nobody}/")
+        finally:
+            connection.close()
+            connection.settings_dict.update(saved)
+
+    for response in (page, signed, count, api):
+        assert_unavailable(response)
+    assert "try again in 30 seconds" in page.content.decode()
+    assert "was not stored" in signed.content.decode()
+    assert (count.json()["code"], api.json()["code"]) == ("unavailable", "unavailable")
