@@ -71,8 +71,9 @@ def patch_public_cache(response, max_age):
     """
     directives = {"public": True, "max_age": max_age}
     for name, setting in (("stale_while_revalidate", "STALE_WHILE_REVALIDATE"), ("stale_if_error", "STALE_IF_ERROR")):
-        if get_setting(setting):
-            directives[name] = get_setting(setting)
+        seconds = get_setting(setting)
+        if seconds:
+            directives[name] = seconds
     patch_cache_control(response, **directives)
     return response
 
