@@ -11,7 +11,7 @@ from django.db import OperationalError, connection
 from django.db.backends.utils import CursorWrapper
 from django.test import Client
 
-from cms import middleware
+from cms import checks, middleware
 from cms.tokens import make_token
 
 from .conftest import confirm_url, sign_url
@@ -170,3 +170,16 @@ def test_a_refused_database_connection_is_a_503_everywhere(django_db_blocker):
     assert "try again in 30 seconds" in page.content.decode()
     assert "was not stored" in signed.content.decode()
     assert (count.json()["code"], api.json()["code"]) == ("unavailable", "unavailable")
+
+
+def test_the_checks_warn_of_a_missing_or_misplaced_outage_middleware(settings):
+    demo = list(settings.MIDDLEWARE)
+    without = [name for name in settings.MIDDLEWARE if name != checks.OUTAGE]
+    misplaced = [*without, checks.OUTAGE]
+
+    assert checks.check_outage_middleware(None) == []
+    settings.MIDDLEWARE = without
+    assert [message.id for message in checks.check_outage_middleware(None)] == ["petitions.W050"]
+    settings.MIDDLEWARE = misplaced
+    assert [message.id for message in checks.check_outage_middleware(None)] == ["petitions.W051"]
+    assert demo.index(checks.OUTAGE) < demo.index(checks.PAGE_CACHE)  # the demo's order, as the hint says
