@@ -108,6 +108,9 @@ MIDDLEWARE = [
     # Before the page cache, so a cached copy gets the same policy as a fresh page (no nonces).
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # The database or Redis down, anywhere below: a 503 with Retry-After and a page a person
+    # understands, with the security headers above (cms.middleware.OutageMiddleware).
+    "cms.middleware.OutageMiddleware",
     # Before sessions: a cached petition page costs one cache read.
     "cms.middleware.PetitionPageCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -162,6 +165,9 @@ if DATABASE_POOL_MODE not in ("session", "transaction"):
     )
 if DATABASE_POOL_MODE == "transaction":
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+# A connection kept for CONN_MAX_AGE is checked before a request reuses it, so the first request
+# after PostgreSQL restarts (or fails over) gets a new connection, not the dead one's error.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get("TEST_DATABASE_NAME") or (
     "test_petitions" if DATABASES["default"]["ENGINE"].endswith("postgresql") else None
 )
@@ -169,8 +175,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL")
 if REDIS_URL:
+    # Django's RedisCache, except that while Redis is down a read is a miss and a write is skipped:
+    # Wagtail keeps the site's root paths here, which every page URL needs (cms.cache).
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
+        "default": {"BACKEND": "cms.cache.ResilientRedisCache", "LOCATION": REDIS_URL},
     }
 else:
     # Shared by the web server and the worker processes, unlike LocMemCache.
