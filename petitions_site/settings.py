@@ -178,7 +178,13 @@ if REDIS_URL:
     # Django's RedisCache, except that while Redis is down a read is a miss and a write is skipped:
     # Wagtail keeps the site's root paths here, which every page URL needs (cms.cache).
     CACHES = {
-        "default": {"BACKEND": "cms.cache.ResilientRedisCache", "LOCATION": REDIS_URL},
+        "default": {
+            "BACKEND": "cms.cache.ResilientRedisCache",
+            "LOCATION": REDIS_URL,
+            # An unreachable Redis (a dead host, not a refused port) fails in a second or two rather
+            # than hanging a web worker; the plugin's store uses the same options (cms.store).
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
+        },
     }
 else:
     # Shared by the web server and the worker processes, unlike LocMemCache.
