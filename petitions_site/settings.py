@@ -181,6 +181,9 @@ else:
     _broker_dir = VAR_DIR / "broker"
     _broker_dir.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
+    # kombu's filesystem transport, but a message is renamed into place once whole: a full disk
+    # leaves no cut-short message behind to stop the worker (petitions_site/broker.py).
+    CELERY_BROKER_TRANSPORT = "petitions_site.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
