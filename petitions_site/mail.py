@@ -3,6 +3,11 @@
 Messages pass through anymail like any ESP's (tags, metadata, per-recipient
 status), then each is written to ``EMAIL_FILE_PATH`` as one ``.eml`` file a
 person can open in a mail program.
+
+A file that cannot be written (a full disk) is the demo's "ESP unavailable":
+nothing is left behind (the file is written aside and renamed into place
+once whole) and anymail's ``AnymailAPIError`` is raised, which the sender
+treats as a temporary failure: the email stays owed and is retried.
 """
 
 import itertools
@@ -11,6 +16,7 @@ import time
 from pathlib import Path
 
 from anymail.backends.test import EmailBackend as AnymailTestBackend
+from anymail.exceptions import AnymailAPIError
 from anymail.message import AnymailRecipientStatus
 from django.conf import settings
 
@@ -25,7 +31,6 @@ class EmlFileEmailBackend(AnymailTestBackend):
         self.directory = Path(file_path or settings.EMAIL_FILE_PATH)
 
     def post_to_esp(self, payload, message):
-        self.directory.mkdir(parents=True, exist_ok=True)
         message_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{next(_sequence):04d}"
         params = payload.get_params()
         mime = message.message()
@@ -33,6 +38,16 @@ class EmlFileEmailBackend(AnymailTestBackend):
             mime["X-Tags"] = ", ".join(params["tags"])
         for key, value in (params.get("metadata") or {}).items():
             mime[f"X-Metadata-{key}"] = str(value)
-        (self.directory / f"{message_id}.eml").write_bytes(mime.as_bytes())
+        path = self.directory / f"{message_id}.eml"
+        partial = path.with_name(f".{path.name}.partial")  # not *.eml: no half-written email to open
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            partial.write_bytes(mime.as_bytes())
+            partial.replace(path)
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            raise AnymailAPIError(
+                f"Could not write {path.name}: {exc}", email_message=message, payload=payload, backend=self
+            ) from exc
         status = AnymailRecipientStatus(message_id=message_id, status="sent")
         return {"recipient_status": dict.fromkeys(payload.recipient_emails, status)}

@@ -8,16 +8,23 @@ it found without mounting anything: a write cut short by ENOSPC is simulated by 
 import builtins
 import errno
 import os
+import pathlib
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 
 import pytest
+from anymail.exceptions import AnymailAPIError
+from anymail.message import AnymailMessage
 from kombu import Connection
 from kombu.exceptions import ChannelError
 
-from petitions_site import broker
+from cms import emails
+from cms.models import Signature
+from petitions_site import broker, mail
+
+from .factories import SignatureFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -90,3 +97,49 @@ def test_the_embedded_demo_uses_the_broker_that_renames_whole_messages(tmp_path)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["petitions_site.broker"]
+
+
+@pytest.fixture
+def disk_full_for_mail(monkeypatch, tmp_path):
+    """The demo's mail folder is on a disk that fills halfway through every email."""
+    write_bytes = pathlib.Path.write_bytes
+
+    def write_half(path, data):
+        if tmp_path not in path.parents:
+            return write_bytes(path, data)
+        write_bytes(path, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(pathlib.Path, "write_bytes", write_half)
+    return monkeypatch
+
+
+def test_an_email_the_full_disk_cut_short_is_a_temporary_failure_and_leaves_no_file(tmp_path, disk_full_for_mail):
+    backend = mail.EmlFileEmailBackend(file_path=tmp_path)
+    message = AnymailMessage(subject="Confirm", body="Link", from_email="p@example.org", to=["ada@example.org"])
+
+    with pytest.raises(AnymailAPIError, match="No space left on device"):
+        backend.send_messages([message])
+
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.django_db
+def test_a_verification_email_the_full_disk_could_not_hold_stays_owed_and_goes_once_space_is_back(
+    petition, settings, tmp_path, disk_full_for_mail
+):
+    settings.EMAIL_BACKEND = "petitions_site.mail.EmlFileEmailBackend"
+    settings.EMAIL_FILE_PATH = str(tmp_path)
+    signature = SignatureFactory(petition=petition, email="ada@example.org")
+
+    assert emails.send_verification_emails([signature.pk]) == ([], [signature.pk])
+    signature.refresh_from_db()
+    assert signature.email_sent_at is None
+    assert signature.email_status == Signature.EmailStatus.NONE
+    assert list(tmp_path.iterdir()) == []
+
+    disk_full_for_mail.undo()
+    assert emails.send_verification_emails([signature.pk]) == ([signature.pk], [])
+    signature.refresh_from_db()
+    assert signature.email_status == Signature.EmailStatus.SENT
+    assert len(list(tmp_path.glob("*.eml"))) == 1
