@@ -18,6 +18,7 @@ import contextlib
 import logging
 import os
 import uuid
+from queue import Empty
 from time import monotonic
 
 from kombu.exceptions import ChannelError
@@ -48,13 +49,13 @@ class Channel(filesystem.Channel):
 
     def _get(self, queue):
         """The next whole message on ``queue``; one that does not decode is logged and skipped."""
-        # Each failed decode has taken its file out of the folder, so this ends.
+        # Each failed decode has taken its file out of the folder: one pass over what is there.
         for _ in range(len(os.listdir(self.data_folder_in)) + 1):
             try:
                 return super()._get(queue)
             except ValueError as exc:  # JSON or UTF-8 that was cut short
                 logger.error("Skipped a broker message on %r that is not whole: %s", queue, exc)
-        return super()._get(queue)
+        raise Empty()  # more arrived meanwhile: the next poll takes them
 
 
 class Transport(filesystem.Transport):
