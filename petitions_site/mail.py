@@ -7,11 +7,16 @@ person can open in a mail program.
 A file that cannot be written (a full disk) is the demo's "ESP unavailable":
 nothing is left behind (the file is written aside and renamed into place
 once whole) and anymail's ``AnymailAPIError`` is raised, which the sender
-treats as a temporary failure: the email stays owed and is retried.
+treats as a temporary failure: the email stays owed and is retried. The same
+happens while the disk is nearly full (under ``min_free_bytes``): the demo's
+SQLite database is on that disk, and an email written where the database
+then has no room to record it is sent again at every retry.
 """
 
+import errno
 import itertools
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -25,6 +30,9 @@ _sequence = itertools.count()
 
 class EmlFileEmailBackend(AnymailTestBackend):
     esp_name = "EmlFile"
+    #: Below this much free space no email is written: room for the database to record it (its
+    #: rollback journal and new pages take a few pages; an email under 100 KB).
+    min_free_bytes = 1 << 20
 
     def __init__(self, *args, file_path=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -42,6 +50,9 @@ class EmlFileEmailBackend(AnymailTestBackend):
         partial = path.with_name(f".{path.name}.partial")  # not *.eml: no half-written email to open
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
+            free = shutil.disk_usage(self.directory).free
+            if free < self.min_free_bytes:
+                raise OSError(errno.ENOSPC, f"the disk is nearly full ({free} bytes free)")
             partial.write_bytes(mime.as_bytes())
             partial.replace(path)
         except OSError as exc:

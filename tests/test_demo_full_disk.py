@@ -9,6 +9,7 @@ import builtins
 import errno
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import uuid
@@ -119,6 +120,18 @@ def test_an_email_the_full_disk_cut_short_is_a_temporary_failure_and_leaves_no_f
     message = AnymailMessage(subject="Confirm", body="Link", from_email="p@example.org", to=["ada@example.org"])
 
     with pytest.raises(AnymailAPIError, match="No space left on device"):
+        backend.send_messages([message])
+
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_no_email_is_written_on_a_nearly_full_disk_where_the_database_could_not_record_it(tmp_path, monkeypatch):
+    backend = mail.EmlFileEmailBackend(file_path=tmp_path)
+    message = AnymailMessage(subject="Confirm", body="Link", from_email="p@example.org", to=["ada@example.org"])
+    disk_usage = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: disk_usage(path)._replace(free=8192))
+
+    with pytest.raises(AnymailAPIError, match="nearly full"):
         backend.send_messages([message])
 
     assert list(tmp_path.iterdir()) == []
