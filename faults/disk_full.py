@@ -600,7 +600,7 @@ def summarise(signer, links, worker_log) -> dict:
     figures["stored_emailed_twice"] = copies.get(2, 0)
     figures["worker_log_tracebacks"] = worker_log.count("Traceback")
     # The worker met the full disk writing an email (petitions_site.mail: a temporary ESP failure).
-    figures["worker_mail_writes_refused"] = worker_log.count("No space left on device")
+    figures["worker_mail_writes_refused"] = worker_log.count("failed, will retry: Could not write")
     figures["worker_log_unrecoverable"] = worker_log.count("Unrecoverable error")
     figures["worker_log_decode_errors"] = len(re.findall(r"JSONDecodeError|DecodeError|ContentDisallowed", worker_log))
     return figures
