@@ -146,7 +146,10 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The demo's web server, worker and beat share one file: wait for its lock rather than fail,
-    # and take the write lock at BEGIN so a transaction never fails upgrading to it.
+    # and take the write lock at BEGIN so a transaction never fails upgrading to it. The journal
+    # stays SQLite's rollback journal: on a full disk a write fails ("database or disk is full")
+    # before the database file is touched, and nothing committed is lost (faults/disk_full.py;
+    # WAL, tried there too, was no safer on a full disk).
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
 DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get("TEST_DATABASE_NAME") or (
     "test_petitions" if DATABASES["default"]["ENGINE"].endswith("postgresql") else None
