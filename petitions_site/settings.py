@@ -149,7 +149,10 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The demo's web server, worker and beat share one file: wait for its lock rather than fail,
-    # and take the write lock at BEGIN so a transaction never fails upgrading to it.
+    # and take the write lock at BEGIN so a transaction never fails upgrading to it. The journal
+    # stays SQLite's rollback journal: on a full disk a write fails ("database or disk is full")
+    # before the database file is touched, and nothing committed is lost (faults/disk_full.py;
+    # WAL, tried there too, was no safer on a full disk).
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
 # Behind pgbouncer in transaction mode (DATABASE_POOL_MODE=transaction) consecutive transactions of
 # one connection may run on different server connections. A QuerySet.iterator() outside a
@@ -209,6 +212,9 @@ else:
     _broker_dir = VAR_DIR / "broker"
     _broker_dir.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
+    # kombu's filesystem transport, but a message is renamed into place once whole: a full disk
+    # leaves no cut-short message behind to stop the worker (petitions_site/broker.py).
+    CELERY_BROKER_TRANSPORT = "petitions_site.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
