@@ -25,8 +25,8 @@ from django.http.request import split_domain_port
 from django.utils.module_loading import import_string
 
 from .conf import get_setting
-from .ratelimit import client_address
-from .store import CHALLENGE_FAILURES_KEY, CHALLENGE_HOLD_KEY, CHALLENGE_RATE_KEY, get_store
+from .ratelimit import attempts, client_address, count_attempt
+from .store import CHALLENGE_FAILURES_KEY, CHALLENGE_HOLD_KEY, CHALLENGE_RATE_KEY
 
 logger = logging.getLogger("petitions.challenge")
 
@@ -237,12 +237,12 @@ def required(provider, page) -> bool:
     """
     if provider.mode == "always":
         return True
-    store = get_store()
+    # Counted in the store, or in the process while it is down (cms.ratelimit.count_attempt).
     hold = CHALLENGE_HOLD_KEY.format(page.pk)
-    if store.count_attempt(CHALLENGE_RATE_KEY.format(page.pk), RATE_WINDOW) > provider.config["THRESHOLD"]:
-        store.count_attempt(hold, provider.config["HOLD_SECONDS"])
+    if count_attempt(CHALLENGE_RATE_KEY.format(page.pk), RATE_WINDOW) > provider.config["THRESHOLD"]:
+        count_attempt(hold, provider.config["HOLD_SECONDS"])
         return True
-    return store.attempts(hold) > 0
+    return attempts(hold) > 0
 
 
 def expected_hostnames(request):
@@ -265,13 +265,12 @@ def check(page, request, token) -> ChallengeRefusal | None:
         return REQUIRED
     # Failing open, a sign without a token asks the provider too: when it is down its widget cannot
     # load either, and signers must not be stuck behind a check nobody can pass.
-    store = get_store()
-    if store.attempts(CHALLENGE_FAILURES_KEY) >= FAILURES_BEFORE_PAUSE:  # logged when it failed
+    if attempts(CHALLENGE_FAILURES_KEY) >= FAILURES_BEFORE_PAUSE:  # logged when it failed
         return None if fail_open else UNAVAILABLE
     try:
         passed = provider.verify(token, client_address(request), expected_hostnames(request))
     except ChallengeUnavailable as exc:
-        store.count_attempt(CHALLENGE_FAILURES_KEY, PAUSE_SECONDS)
+        count_attempt(CHALLENGE_FAILURES_KEY, PAUSE_SECONDS)
         outcome = "let through" if fail_open else "refused"
         logger.warning("%s could not verify a challenge (%s): the signature is %s", provider.name, exc, outcome)
         return None if fail_open else UNAVAILABLE

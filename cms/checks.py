@@ -189,3 +189,39 @@ def _check_esp_timeout():
             )
         ]
     return []
+
+
+PAGE_CACHE = "cms.middleware.PetitionPageCacheMiddleware"
+OUTAGE = "cms.middleware.OutageMiddleware"
+#: Middleware that read the database: an outage there is a 503 only with OutageMiddleware before them.
+READS_THE_DATABASE = (
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+)
+
+
+@register()
+def check_outage_middleware(app_configs, **kwargs):
+    """The outage middleware is installed, before what reads the database (README, install step 3)."""
+    middleware = list(getattr(settings, "MIDDLEWARE", None) or ())
+    if OUTAGE not in middleware:
+        if PAGE_CACHE not in middleware:
+            return []  # a site without the plugin's middleware at all: its own choice
+        return [
+            Warning(
+                f"{OUTAGE} is not in MIDDLEWARE: while the database or Redis is down, visitors get "
+                "Django's 500 page instead of a 503 with Retry-After that says what happened.",
+                hint=f"Add it to MIDDLEWARE just before {PAGE_CACHE}.",
+                id="petitions.W050",
+            )
+        ]
+    later = [name for name in READS_THE_DATABASE if name in middleware[: middleware.index(OUTAGE)]]
+    if later:
+        return [
+            Warning(
+                f"{OUTAGE} comes after {', '.join(later)}: an outage there is Django's 500 page, not a 503.",
+                hint=f"Move it before them (and before {PAGE_CACHE}).",
+                id="petitions.W051",
+            )
+        ]
+    return []

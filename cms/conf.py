@@ -92,6 +92,19 @@ DEFAULTS = {
     "PAGE_LOOKUP_SECONDS": 2,
     # Anonymous visitors get petition pages from a shared cache this long (0: never).
     "PAGE_CACHE_SECONDS": 5,
+    # A cached petition page is kept this many seconds after it was stored (0: only while fresh), and
+    # served instead of an error when a new render fails (the database or Redis is down): the
+    # header "X-Petitions-Cache: stale". Fresh copies are served for PAGE_CACHE_SECONDS as before.
+    "PAGE_STALE_SECONDS": 24 * 3600,
+    # Added to the Cache-Control of every public answer (the petition page, count.json, the API's
+    # petition list and detail): how long a CDN may answer from its copy while fetching a new one
+    # (stale-while-revalidate), and while the origin fails (stale-if-error), in seconds (RFC 5861;
+    # None or 0 leaves the directive out). Private, per-signer and error answers never carry them.
+    "STALE_WHILE_REVALIDATE": 30,
+    "STALE_IF_ERROR": 24 * 3600,
+    # The Retry-After, in seconds, of the 503 answered while the database or Redis is down
+    # (cms.outage, cms.middleware.OutageMiddleware).
+    "OUTAGE_RETRY_AFTER": 30,
     # Origins (besides the site's own host) whose pages may POST signatures.
     "ALLOWED_ORIGINS": (),
     # Seconds the cached count and feed live before a reconcile must refresh them.

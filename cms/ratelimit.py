@@ -5,15 +5,27 @@ before it reads the form, so invalid and refused attempts count too. The client
 is :func:`cms.clientip.client_key`: the address the trusted proxies saw, an IPv6
 client by its /64. Both windows are counted in one store round trip; a refusal
 says how long until the window that refused resets (``Retry-After``).
+
+While the store cannot answer (Redis down), the windows are counted in the
+process instead (:data:`LOCAL_WINDOWS`): a sign is neither refused with a 500
+nor let through unlimited, but with N web processes the limit is N times
+looser until the store is back.
 """
 
+import logging
 import math
 
 from django.conf import settings
 
 from .clientip import client_address, client_key
 from .conf import get_setting
+from .localcache import LocalWindows
+from .outage import warn
 from .store import RATE_KEY, get_store
+
+logger = logging.getLogger("petitions.ratelimit")
+#: This process's windows while the store is down.
+LOCAL_WINDOWS = LocalWindows()
 
 #: The (limit, window) settings pairs, burst first; a limit of None switches its window off.
 WINDOWS = (("RATE_LIMIT", "RATE_LIMIT_WINDOW"), ("RATE_LIMIT_SUSTAINED", "RATE_LIMIT_SUSTAINED_WINDOW"))
@@ -44,9 +56,35 @@ def hit(request, page) -> int | None:
     if not in_force:
         return None
     client = client_key(request)
-    counts = get_store().count_attempts([(window_key(page.pk, window, client), window) for _, window in in_force])
+    windows = [(window_key(page.pk, window, client), window) for _, window in in_force]
+    try:
+        counts = get_store().count_attempts(windows)
+    except Exception as exc:  # any store's failure (Redis down, a full disk): count here rather than fail
+        warn(logger, "Rate limits counted per process: the store is unavailable", exc)
+        counts = LOCAL_WINDOWS.count_attempts(windows)
     waits = [left for (limit, _), (attempts, left) in zip(in_force, counts, strict=True) if attempts > limit]
     return max(1, math.ceil(max(waits))) if waits else None
+
+
+def count_attempt(name, window) -> int:
+    """One more attempt under the store key ``name`` (a window of ``window`` seconds); the attempts so far.
+
+    For counters besides the sign windows (the challenge's threshold): in the process while the store is down.
+    """
+    try:
+        return get_store().count_attempt(name, window)
+    except Exception as exc:
+        warn(logger, "Attempts counted per process: the store is unavailable", exc)
+        return LOCAL_WINDOWS.count_attempts([(name, window)])[0][0]
+
+
+def attempts(name) -> int:
+    """The attempts under ``name`` in its current window, counting none (the process's while the store is down)."""
+    try:
+        return get_store().attempts(name)
+    except Exception as exc:
+        warn(logger, "Attempts read per process: the store is unavailable", exc)
+        return LOCAL_WINDOWS.attempts(name)
 
 
 def refusal_message(retry_after) -> str:

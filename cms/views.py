@@ -1,11 +1,12 @@
 """The plugin's own endpoints: sign and confirm POSTs, the count for polling, and a signer's manage page."""
 
+import logging
 import time
 
 from django.http import Http404, HttpResponseForbidden, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.utils.cache import add_never_cache_headers, patch_cache_control
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 from wagtail.models import Page
@@ -16,7 +17,10 @@ from .conf import get_setting
 from .localcache import LocalMemo
 from .models import PetitionMixin, live_values
 from .origin import origin_allowed
+from .outage import patch_public_cache, warn
 from .store import get_store
+
+logger = logging.getLogger("petitions.views")
 
 REFUSED_ORIGIN = "Signatures can only be sent from this site's own petition pages."
 
@@ -141,7 +145,11 @@ _counts = LocalMemo()
 def _count(request, page_id):
     values = _counts.get(page_id)
     if values is None:
-        values = get_store().get_values([page_id])[page_id]
+        try:
+            values = get_store().get_values([page_id])[page_id]
+        except Exception as exc:  # the store is down: the database's stored total, through live_values
+            warn(logger, "count.json read from the database: the store is unavailable", exc)
+            values = (None, None)
         if values[0] is None:  # not cached: only petitions get a count (SQL, then cached again)
             try:
                 get_petition(page_id)
@@ -157,5 +165,5 @@ def _count(request, page_id):
     else:
         response = JsonResponse({"id": page_id, "count": live_count, "goal": goal})
     response["ETag"] = etag
-    patch_cache_control(response, public=True, max_age=2)
+    patch_public_cache(response, max_age=2)  # and how long a CDN may serve it stale (cms.outage)
     return response

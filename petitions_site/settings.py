@@ -108,6 +108,9 @@ MIDDLEWARE = [
     # Before the page cache, so a cached copy gets the same policy as a fresh page (no nonces).
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # The database or Redis down, anywhere below: a 503 with Retry-After and a page a person
+    # understands, with the security headers above (cms.middleware.OutageMiddleware).
+    "cms.middleware.OutageMiddleware",
     # Before sessions: a cached petition page costs one cache read.
     "cms.middleware.PetitionPageCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -146,8 +149,28 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The demo's web server, worker and beat share one file: wait for its lock rather than fail,
-    # and take the write lock at BEGIN so a transaction never fails upgrading to it.
+    # and take the write lock at BEGIN so a transaction never fails upgrading to it. The journal
+    # stays SQLite's rollback journal: on a full disk a write fails ("database or disk is full")
+    # before the database file is touched, and nothing committed is lost (faults/disk_full.py;
+    # WAL, tried there too, was no safer on a full disk).
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+# Behind pgbouncer in transaction mode (DATABASE_POOL_MODE=transaction) consecutive transactions of
+# one connection may run on different server connections. A QuerySet.iterator() outside a
+# transaction declares a WITH HOLD cursor on one and fetches from another ("cursor does not
+# exist"), so the exports, deliveries and retention read through client-side cursors instead.
+# Prepared statements are already off (Django's psycopg backend: prepare_threshold=None).
+# deploy/README.md has the proof (deploy/pgbouncer/check_pooling.py).
+DATABASE_POOL_MODE = os.environ.get("DATABASE_POOL_MODE", "session").strip().lower() or "session"
+if DATABASE_POOL_MODE not in ("session", "transaction"):
+    raise ImproperlyConfigured(
+        f"DATABASE_POOL_MODE is {DATABASE_POOL_MODE!r}: set 'session' (a direct connection or a session pool) "
+        "or 'transaction' (pgbouncer's pool_mode=transaction); statement pooling breaks Django's transactions."
+    )
+if DATABASE_POOL_MODE == "transaction":
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+# A connection kept for CONN_MAX_AGE is checked before a request reuses it, so the first request
+# after PostgreSQL restarts (or fails over) gets a new connection, not the dead one's error.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get("TEST_DATABASE_NAME") or (
     "test_petitions" if DATABASES["default"]["ENGINE"].endswith("postgresql") else None
 )
@@ -155,8 +178,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL")
 if REDIS_URL:
+    # Django's RedisCache, except that while Redis is down a read is a miss and a write is skipped:
+    # Wagtail keeps the site's root paths here, which every page URL needs (cms.cache).
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
+        "default": {
+            "BACKEND": "cms.cache.ResilientRedisCache",
+            "LOCATION": REDIS_URL,
+            # An unreachable Redis (a dead host, not a refused port) fails in a second or two rather
+            # than hanging a web worker; the plugin's store uses the same options (cms.store).
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
+        },
     }
 else:
     # Shared by the web server and the worker processes, unlike LocMemCache.
@@ -192,6 +223,9 @@ else:
     _broker_dir = VAR_DIR / "broker"
     _broker_dir.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
+    # kombu's filesystem transport, but a message is renamed into place once whole: a full disk
+    # leaves no cut-short message behind to stop the worker (petitions_site/broker.py).
+    CELERY_BROKER_TRANSPORT = "petitions_site.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),

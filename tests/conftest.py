@@ -49,7 +49,10 @@ def delete_redis_keys(client, prefix):
 
 @pytest.fixture(autouse=True)
 def _clear_petitions_cache():
+    from cms import middleware
+
     clear_run_cache()
+    middleware.forget_copies()  # the process's own stale page copies, too
     yield
 
 

@@ -110,3 +110,25 @@ def test_production_settings_send_a_content_security_policy_and_a_referrer_polic
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[:3] == ["same-origin", "'self'", "True"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "server_side_cursors_off"),
+    [(None, False), ("session", False), ("transaction", True), (" Transaction ", True)],
+)
+def test_transaction_pooling_turns_server_side_cursors_off(tmp_path, mode, server_side_cursors_off):
+    code = (
+        "import petitions_site.settings as s; print(s.DATABASES['default'].get('DISABLE_SERVER_SIDE_CURSORS', False))"
+    )
+    result = run_site(tmp_path, ["-c", code], **PRODUCTION, DATABASE_POOL_MODE=mode)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(server_side_cursors_off)
+
+
+def test_statement_pooling_is_refused_with_the_variable_named(tmp_path):
+    result = import_settings(tmp_path, **PRODUCTION, DATABASE_POOL_MODE="statement")
+
+    assert result.returncode != 0
+    message = result.stderr.strip().splitlines()[-1]
+    assert message.startswith("django.core.exceptions.ImproperlyConfigured: DATABASE_POOL_MODE"), message

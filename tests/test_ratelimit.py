@@ -5,7 +5,7 @@ import json
 import pytest
 from django.core.checks import Error
 
-from cms import checks, ratelimit, store
+from cms import checks, localcache, ratelimit, store
 from cms.models import Signature
 
 from .conftest import sign_url
@@ -249,3 +249,31 @@ def test_the_demo_site_reads_trusted_proxies_from_the_environment(tmp_path, valu
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == expected
+
+
+# --- while the store is down ------------------------------------------------------------------------
+
+
+def test_the_process_counts_the_same_windows_while_the_store_is_down(monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(localcache.time, "monotonic", lambda: now[0])
+    windows = localcache.LocalWindows()
+
+    first = windows.count_attempts([("burst", 60), ("sustained", 3600)])
+    now[0] += 59
+    second = windows.count_attempts([("burst", 60), ("sustained", 3600)])
+    now[0] += 2  # the burst window has reset, the sustained one has not
+    third = windows.count_attempts([("burst", 60), ("sustained", 3600)])
+
+    assert first == [(1, 60), (1, 3600)]
+    assert second == [(2, 1), (2, 3541)]
+    assert third == [(1, 60), (3, 3539)]
+    assert windows.attempts("sustained") == 3 and windows.attempts("unknown") == 0
+
+
+def test_the_process_keeps_a_bounded_number_of_windows():
+    windows = localcache.LocalWindows(max_items=100)
+    for n in range(1000):
+        windows.count_attempts([(f"client-{n}", 60)])
+
+    assert len(windows.windows) <= 100

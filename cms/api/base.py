@@ -19,7 +19,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from pydantic import ValidationError as PydanticValidationError
 from wagtail.models import Page
 
-from .. import challenge, ratelimit
+from .. import challenge, outage, ratelimit
 from ..conf import get_setting, get_signature_model
 from ..forms import FEED_CHOICE_REQUIRED
 from ..models import PetitionMixin
@@ -34,13 +34,13 @@ CURSOR_SALT = "petitions.export-cursor"
 REFUSED_ORIGIN = "Signatures are not accepted from this origin: ask the site to add it to its allowed origins."
 STATUS_CODES = {400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
 RICH_TEXT_FORMAT = Query(None, description="How rich text is given (Wagtail's formats); the site's default if absent.")
-#: Answers every operation can give besides its own.
-COMMON_ERRORS = {400: schemas.FieldErrors, 404: schemas.Error}
+#: Answers every operation can give besides its own (503: the database or Redis is down, with Retry-After).
+COMMON_ERRORS = {400: schemas.FieldErrors, 404: schemas.Error, 503: schemas.Error}
 #: Every answer a sign request can get, here and through the OSDI helper.
 SIGN_RESPONSES = {
     202: schemas.Accepted,
     **COMMON_ERRORS,
-    **dict.fromkeys((403, 409, 410, 415, 429, 503), schemas.Error),
+    **dict.fromkeys((403, 409, 410, 415, 429), schemas.Error),
 }
 
 
@@ -124,6 +124,15 @@ def _invalid(request, exc):
     return error_response(request, 400, "invalid", "The request is not valid.", errors)
 
 
+def _unavailable(request, exc):
+    """The database or Redis is down: a 503 with Retry-After in the API's shape (never ninja's traceback page)."""
+    return outage.unavailable_response(request, exc)
+
+
+for _error in outage.OUTAGE_ERRORS:
+    api.add_exception_handler(_error, _unavailable)
+
+
 # --- helpers ---------------------------------------------------------------------------
 
 
@@ -174,8 +183,8 @@ def private(response):
 
 
 def cacheable(response):
-    """Public data: a CDN may keep it briefly (per Origin, see cms.api.cors)."""
-    patch_cache_control(response, public=True, max_age=get_setting("API_CACHE_SECONDS"))
+    """Public data: a CDN may keep it briefly (per Origin, see cms.api.cors), and serve it stale (cms.outage)."""
+    outage.patch_public_cache(response, max_age=get_setting("API_CACHE_SECONDS"))
 
 
 def describe_form(page):

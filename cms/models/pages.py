@@ -1,9 +1,10 @@
+import logging
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import models
+from django.db import DatabaseError, models
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel, ObjectList, TabbedInterface
@@ -23,6 +24,8 @@ from ..tokens import ExpiredToken, InvalidToken, read_token
 from .deliveries import Delivery, OfficialResponse
 from .privacy import PetitionPrivacySettings
 from .stats import live_counts, live_values
+
+logger = logging.getLogger("petitions.store")
 
 DEFAULT_EMAIL_SUBJECT = "Please confirm your signature on “{petition}”"
 DEFAULT_EMAIL_BODY = (
@@ -248,10 +251,16 @@ class PetitionMixin(RoutablePageMixin, models.Model):
     def get_feed(self) -> list:
         """The newest signers as they allowed, from the store (rebuilt from the database on a miss)."""
         store = get_store()
-        feed = store.get_feed(self.pk)
-        if feed is None:
+        try:
+            feed = store.get_feed(self.pk)
+            if feed is None:
+                feed = self.get_feed_from_database()
+                store.set_feed(self.pk, feed)
+        except DatabaseError:
+            raise
+        except Exception as exc:  # any store's failure (Redis down): one query for this render
+            logger.warning("Feed read from the database: the store is unavailable (%s: %s)", type(exc).__name__, exc)
             feed = self.get_feed_from_database()
-            store.set_feed(self.pk, feed)
         # An entry can arrive twice (a verification racing a rebuild): show it once.
         seen = set()
         return [entry for entry in feed if not (entry["id"] in seen or seen.add(entry["id"]))]

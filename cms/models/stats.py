@@ -1,7 +1,11 @@
-from django.db import models
+import logging
+
+from django.db import DatabaseError, models
 from wagtail.models import Page
 
 from ..store import get_store
+
+logger = logging.getLogger("petitions.store")
 
 
 def live_values(petition_ids) -> dict:
@@ -10,28 +14,43 @@ def live_values(petition_ids) -> dict:
     A missing count (Redis flushed, or a petition never counted) is rebuilt
     from the reconciled total plus what the store recorded after its
     watermark; the goal is the page's, or the higher one a milestone raised it to.
+    While the store cannot answer (Redis down) every count is the reconciled
+    total alone: behind by the verifications since the last reconcile, never an error.
     """
     petition_ids = list(petition_ids)
     if not petition_ids:
         return {}
     store = get_store()
-    values = store.get_values(petition_ids)
-    missing = [pk for pk, (count, _) in values.items() if count is None]
-    if missing:
-        stored = {
-            row["petition_id"]: row
-            for row in PetitionStats.objects.filter(petition_id__in=missing).values(
-                "petition_id", "signature_count", "counted_until", "raised_goal"
-            )
-        }
-        goals = {page.pk: getattr(page, "goal", 0) or 0 for page in Page.objects.filter(pk__in=missing).specific()}
-        for pk in missing:
-            row = stored.get(pk, {"signature_count": 0, "counted_until": None, "raised_goal": None})
-            count = store.fill_count(pk, row["signature_count"], row["counted_until"])
-            goal = max(goals.get(pk, 0), row["raised_goal"] or 0)
-            store.set_goal(pk, goal)
-            values[pk] = (count, goal)
+    try:
+        values = store.get_values(petition_ids)
+        missing = [pk for pk, (count, _) in values.items() if count is None]
+        if missing:
+            for pk, (row, goal) in _stored(missing).items():
+                count = store.fill_count(pk, row["signature_count"], row["counted_until"])
+                store.set_goal(pk, goal)
+                values[pk] = (count, goal)
+    except DatabaseError:
+        raise  # the database itself: nothing to fall back on (cms.outage answers 503)
+    except Exception as exc:  # any store's failure (Redis down, a full disk): the database's totals
+        logger.warning("Counts read from the database: the store is unavailable (%s: %s)", type(exc).__name__, exc)
+        values = {pk: (row["signature_count"], goal) for pk, (row, goal) in _stored(petition_ids).items()}
     return values
+
+
+def _stored(petition_ids) -> dict:
+    """{petition_id: (its PetitionStats values, its goal)} from the database."""
+    stored = {
+        row["petition_id"]: row
+        for row in PetitionStats.objects.filter(petition_id__in=petition_ids).values(
+            "petition_id", "signature_count", "counted_until", "raised_goal"
+        )
+    }
+    goals = {page.pk: getattr(page, "goal", 0) or 0 for page in Page.objects.filter(pk__in=petition_ids).specific()}
+    result = {}
+    for pk in petition_ids:
+        row = stored.get(pk, {"signature_count": 0, "counted_until": None, "raised_goal": None})
+        result[pk] = (row, max(goals.get(pk, 0), row["raised_goal"] or 0))
+    return result
 
 
 def live_counts(petition_ids) -> dict:

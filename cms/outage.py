@@ -1,0 +1,127 @@
+"""What the site answers while a dependency (PostgreSQL, Redis) is down, and what others may keep serving.
+
+An outage is a 503 with ``Retry-After`` (``PETITIONS["OUTAGE_RETRY_AFTER"]``),
+never Django's 500 page: a person gets a short page saying the site is busy,
+nothing already stored is lost, and a sign POST was not stored and may be sent
+again (signing twice never counts twice); a program calling the JSON API gets
+the API's error shape (``{"detail", "code": "unavailable"}``). The answer is
+never cached by anyone (``no-store``), so a CDN holding an earlier copy with
+``stale-if-error`` keeps serving that copy instead: :func:`patch_public_cache`
+puts ``stale-while-revalidate`` and ``stale-if-error`` on every public answer.
+
+:class:`cms.middleware.OutageMiddleware` turns the errors of :data:`OUTAGE_ERRORS`
+into these answers; :func:`warn` logs a degraded path without a line per request.
+"""
+
+import logging
+import threading
+import time
+
+import redis
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+from django.urls import resolve
+from django.utils.cache import add_never_cache_headers, patch_cache_control
+
+from .conf import get_setting
+
+logger = logging.getLogger("petitions.outage")
+
+#: A dependency that cannot answer: the database (gone, restarting, a full disk under SQLite) or
+#: Redis (refused, timed out, still loading its data after a restart: a ConnectionError too).
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+OUTAGE_ERRORS = (*DATABASE_ERRORS, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+TEMPLATE = "petitions/unavailable.html"
+#: One log line per kind of degraded path per process at most this often: an outage is one
+#: event for an operator, not a line per request.
+WARN_EVERY_SECONDS = 10
+
+_warned = {}
+_warned_lock = threading.Lock()
+
+
+def is_outage(exc) -> bool:
+    return isinstance(exc, OUTAGE_ERRORS)
+
+
+def warn(log, what, exc, detail=""):
+    """Log that ``what`` happened because of ``exc``, at warning, at most once per WARN_EVERY_SECONDS per process.
+
+    ``what`` names the degraded path (a fixed text: one entry each); ``detail`` adds to the line.
+    """
+    now = time.monotonic()
+    with _warned_lock:
+        last, skipped = _warned.get(what, (0.0, 0))
+        if now - last < WARN_EVERY_SECONDS:
+            _warned[what] = (last, skipped + 1)
+            return
+        _warned[what] = (now, 0)
+    more = f" ({skipped} more since the last report)" if skipped else ""
+    log.warning("%s%s: %s: %s%s", what, f" ({detail})" if detail else "", type(exc).__name__, exc, more)
+
+
+def patch_public_cache(response, max_age):
+    """Mark an answer every visitor may share for ``max_age`` seconds, and how long a CDN may go on serving it.
+
+    ``stale-while-revalidate`` lets a CDN answer from its copy while it fetches a new one;
+    ``stale-if-error`` lets it keep answering from that copy while the origin fails (5xx, or
+    unreachable) for that long (RFC 5861). Only ever on public answers: private, per-signer and
+    error answers never carry them.
+    """
+    directives = {"public": True, "max_age": max_age}
+    for name, setting in (("stale_while_revalidate", "STALE_WHILE_REVALIDATE"), ("stale_if_error", "STALE_IF_ERROR")):
+        seconds = get_setting(setting)
+        if seconds:
+            directives[name] = seconds
+    patch_cache_control(response, **directives)
+    return response
+
+
+def wants_json(request) -> bool:
+    """The JSON API and the count endpoint answer JSON; everything else a page (or JSON when only that is accepted)."""
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        try:
+            match = resolve(request.path_info, getattr(request, "urlconf", None))
+        except Http404:
+            match = None
+    if match is not None and ("petitions_api" in match.namespaces or match.view_name == "petitions:count"):
+        return True
+    accept = request.headers.get("Accept", "")
+    return "json" in accept and "html" not in accept
+
+
+def unavailable_response(request, exc=None):
+    """The 503 a person or a program gets while a dependency is down (never cached by anyone)."""
+    retry_after = get_setting("OUTAGE_RETRY_AFTER")
+    if exc is not None:
+        warn(logger, "Answered 503: a dependency is down", exc, detail=f"{request.method} {request.path}")
+    posted = request.method == "POST"
+    # The database down, nothing a POST sent can have been stored; Redis down, it may have been.
+    stored = "was not stored" if isinstance(exc, DATABASE_ERRORS) else "may not have been stored"
+    if wants_json(request):
+        detail = f"The site cannot answer just now: please try again in {retry_after} seconds."
+        if posted:
+            detail += f" What you sent {stored}; sending it again is safe: a signature never counts twice."
+        response = JsonResponse({"detail": detail, "code": "unavailable"}, status=503)
+    else:
+        page = _page(retry_after, posted, stored)
+        response = HttpResponse(page, status=503, content_type="text/html; charset=utf-8")
+    response["Retry-After"] = str(retry_after)
+    add_never_cache_headers(response)
+    return response
+
+
+def _page(retry_after, posted, stored):
+    # Rendered without the request: its context processors would read the session and the user
+    # from the database that may be what is down.
+    context = {"retry_after": retry_after, "posted": posted, "stored": stored}
+    try:
+        return render_to_string(TEMPLATE, context)
+    except Exception as exc:  # a host's base template that itself needs the database: plain words instead
+        warn(logger, f"{TEMPLATE} could not be rendered", exc)
+        return (
+            "<!DOCTYPE html><title>Please try again shortly</title><h1>Please try again shortly</h1>"
+            f"<p>The site is busy or under maintenance. Nothing is lost. Please try again in {retry_after} seconds.</p>"
+        )
