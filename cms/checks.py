@@ -1,3 +1,4 @@
+from anymail.backends.base_requests import AnymailRequestsBackend
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 from django.core.exceptions import ImproperlyConfigured
@@ -38,6 +39,7 @@ def check_petitions_settings(app_configs, **kwargs):
     messages += _check_swappables()
     messages += _check_rate_limits()
     messages += _check_retention()
+    messages += _check_esp_timeout()
     return messages
 
 
@@ -136,6 +138,57 @@ def _check_retention():
             )
         )
     return messages
+
+
+#: Seconds an ESP request may take before petitions.W060 warns (connect and read together).
+ESP_TIMEOUT_WARNING = 60
+
+
+def _check_esp_timeout():
+    """Warn when anymail's HTTP backend may wait long on a hanging ESP.
+
+    A send task holds a worker, and the signature row it is sending, for as long as the ESP takes
+    to answer; anymail waits 30 s by default, and without the setting a host may not know it.
+    Only anymail's requests-based backends read ``REQUESTS_TIMEOUT``: others (SES on boto3, SMTP,
+    the test backend) are not checked.
+    """
+    path = getattr(settings, "EMAIL_BACKEND", "")
+    if not path.startswith("anymail.backends."):
+        return []
+    try:
+        if not issubclass(import_string(path), AnymailRequestsBackend):
+            return []
+    except ImportError:
+        return []  # anymail's own check reports a backend that cannot load
+    anymail = getattr(settings, "ANYMAIL", {}) or {}
+    timeout = anymail.get("REQUESTS_TIMEOUT", getattr(settings, "ANYMAIL_REQUESTS_TIMEOUT", None))
+    hint = (
+        "Set ANYMAIL['REQUESTS_TIMEOUT'] to (connect, read) seconds, e.g. (3.05, 10): a timeout is retried "
+        "with backoff, so a short one loses no email."
+    )
+    if timeout is None:
+        return [
+            Warning(
+                "ANYMAIL['REQUESTS_TIMEOUT'] is not set: a hanging ESP holds a worker (and the email's row) "
+                "for anymail's default of 30 s per email.",
+                hint=hint,
+                id="petitions.W060",
+            )
+        ]
+    try:
+        total = sum(float(part) for part in timeout) if isinstance(timeout, list | tuple) else float(timeout)
+    except (TypeError, ValueError):
+        return []  # not ours to judge: requests refuses it loudly on the first send
+    if total > ESP_TIMEOUT_WARNING:
+        return [
+            Warning(
+                f"ANYMAIL['REQUESTS_TIMEOUT'] allows {total:g} s per ESP request: a hanging ESP holds a worker "
+                "(and the email's row) that long per email.",
+                hint=hint,
+                id="petitions.W060",
+            )
+        ]
+    return []
 
 
 PAGE_CACHE = "cms.middleware.PetitionPageCacheMiddleware"

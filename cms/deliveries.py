@@ -132,7 +132,7 @@ def prepare_delivery(page, officials, *, user=None, include_list=True, trigger="
 
 
 def build_files(delivery_id) -> bool:
-    """Write the CSV and PDF of a preparing delivery; safe to run twice."""
+    """Write the CSV and PDF of a preparing delivery; safe to run twice, and twice at once."""
     delivery = Delivery.objects.select_related(None).filter(pk=delivery_id).first()
     if delivery is None or delivery.status != Delivery.Status.PREPARING:
         return False
@@ -154,7 +154,19 @@ def build_files(delivery_id) -> bool:
         delivery.pdf_file.save(f"{slug}-signatures.pdf", File(pdf_file), save=False)
     delivery.rows_total = delivery.rows_done = rows
     delivery.status = Delivery.Status.READY
-    delivery.save(update_fields=["csv_file", "pdf_file", "rows_total", "rows_done", "status"])
+    # Conditional: a duplicate task building the same delivery at once may have finished first. The
+    # loser deletes its own copies, which no record would point at and no retention job would find.
+    built = Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PREPARING).update(
+        csv_file=delivery.csv_file.name,
+        pdf_file=delivery.pdf_file.name,
+        rows_total=rows,
+        rows_done=rows,
+        status=Delivery.Status.READY,
+    )
+    if not built:
+        delivery.csv_file.delete(save=False)
+        delivery.pdf_file.delete(save=False)
+        return False
     if sends_itself(delivery):
         start_sending(delivery)
     return True
@@ -283,13 +295,16 @@ def send(delivery_id) -> dict:
         pending = DeliveryRecipient.Status.PENDING
         if pending not in everyone:
             ok = all(status in DeliveryRecipient.OK_STATUSES for status in everyone)
-            first_send = delivery.sent_at is None
-            Delivery.objects.filter(pk=delivery.pk).update(
-                status=Delivery.Status.SENT if ok else Delivery.Status.PARTIAL,
-                sent_at=delivery.sent_at or timezone.now(),
+            status = Delivery.Status.SENT if ok else Delivery.Status.PARTIAL
+            # Conditional on the row, not on ``delivery`` as read before: a duplicate task that read it
+            # while the first was sending must not announce it a second time.
+            first_send = Delivery.objects.filter(pk=delivery.pk, sent_at__isnull=True).update(
+                status=status, sent_at=timezone.now()
             )
             if first_send:
                 transaction.on_commit(lambda: _sent(delivery.pk))
+            else:
+                Delivery.objects.filter(pk=delivery.pk).update(status=status)
     return outcomes
 
 

@@ -8,7 +8,7 @@ from anymail.exceptions import AnymailAPIError, AnymailInvalidAddress, AnymailRe
 from anymail.message import AnymailMessage
 from django.conf import settings
 from django.core.mail import get_connection
-from django.db import transaction
+from django.db import connection, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -141,10 +141,19 @@ def _owed(signature) -> bool:
 def send_verification_emails(signature_ids) -> tuple[list, list]:
     """Send the emails these signatures are owed; return (sent ids, ids to retry).
 
-    Safe to run twice: the rows are locked while sending (others' locked rows
-    are skipped, not waited for) and each send is recorded, so a duplicate
-    task finds nothing owed. A temporary ESP error leaves that email owed and
-    its id in the retry list; a refused address is recorded and never retried.
+    Safe to run twice, and at once in two workers: each email is sent under
+    its row's lock (another worker's locked row is skipped, not waited for)
+    after checking it is still owed, and recorded in that row's own short
+    transaction, committed before the next email. So a worker killed
+    mid-batch has recorded every email the ESP took but the one in flight,
+    and only that one can go twice; and a hanging ESP holds one row lock,
+    not a batch's.
+
+    A temporary ESP error (a 5xx, a timeout, a refused connection) leaves
+    that email owed and stops the batch: the emails not tried yet go in the
+    retry list with it, so an ESP outage costs one failed request per batch
+    and retry, not one per email. A refused address is recorded and never
+    retried.
 
     An email over the address's daily cap (``over_daily_cap``) is not sent and
     is recorded as handled (``email_sent_at`` set, status ``capped``), so the
@@ -156,34 +165,68 @@ def send_verification_emails(signature_ids) -> tuple[list, list]:
     way, with status ``suppressed``; the sign request itself never looks.
     """
     Signature = get_signature_model()
-    sent, retry, done = [], [], []
+    sent, retry = [], []
+    # Unlocked, to skip at once the ids owed nothing (every sign pushes its id); each owed row
+    # is locked and checked again before its send.
+    owed = [
+        signature
+        for signature in Signature.objects.filter(pk__in=list(signature_ids), status=Signature.Status.PENDING)
+        if _owed(signature)
+    ]
+    if not owed:
+        return sent, retry
+    # One query for the batch: the addresses that bounced, were refused or complained before.
+    suppressed = Suppression.hashes_among(
+        (signature.email_normalized or signature.email for signature in owed), Suppression.UNDELIVERABLE
+    )
     pages = {}
     # One ESP connection (one HTTP session) for the whole batch.
-    with transaction.atomic(), get_connection() as connection:
-        rows = list(
-            Signature.objects.select_for_update(skip_locked=True, of=("self",)).filter(
-                pk__in=list(signature_ids), status=Signature.Status.PENDING
-            )
+    with get_connection() as connection:
+        for index, candidate in enumerate(owed):
+            outcome = _send_one(Signature, candidate.pk, suppressed, pages, connection)
+            if outcome == "sent":
+                sent.append(candidate.pk)
+            elif outcome == "retry":
+                # The ESP is failing: try none of the rest now; they wait for the retry with this one.
+                retry += [signature.pk for signature in owed[index:]]
+                break
+    return sent, retry
+
+
+def _commit_without_waiting_for_disk():
+    """On PostgreSQL, let this transaction's commit return before its WAL reaches the disk.
+
+    Each email's record is its own transaction (so a killed worker resends at most the email in
+    flight), and a commit that waits for the disk costs more than the send. The record only keeps
+    an email from going twice: a database crash that loses the last moment's records makes those
+    emails owed again, and each goes at most twice, as after any fault. ``SET LOCAL`` ends with the
+    transaction, so a pooled connection (pgbouncer's transaction mode) keeps its own setting.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+def _send_one(Signature, signature_id, suppressed, pages, connection) -> str | None:
+    """Send one owed email under its row's lock and record it; "sent", "retry" or None (nothing sent)."""
+    with transaction.atomic():
+        _commit_without_waiting_for_disk()
+        signature = (
+            Signature.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk=signature_id, status=Signature.Status.PENDING)
+            .first()
         )
-        # One query for the batch: the addresses that bounced, were refused or complained before.
-        suppressed = Suppression.hashes_among(
-            (signature.email_normalized or signature.email for signature in rows), Suppression.UNDELIVERABLE
-        )
-        for signature in rows:
-            if not _owed(signature):
-                continue
-            if suppressed and address_hash(signature.email_normalized or signature.email) in suppressed:
-                logger.info("Verification email for signature %s not sent: its address is suppressed", signature.pk)
-                signature.email_status = Signature.EmailStatus.SUPPRESSED
-                signature.email_sent_at = timezone.now()
-                done.append(signature)
-                continue
-            if over_daily_cap(signature):
-                logger.info("Verification email for signature %s not sent: daily cap of its address", signature.pk)
-                signature.email_status = Signature.EmailStatus.CAPPED
-                signature.email_sent_at = timezone.now()
-                done.append(signature)
-                continue
+        # Gone, confirmed, sent meanwhile, or locked by a worker sending it now.
+        if signature is None or not _owed(signature):
+            return None
+        outcome = None
+        if suppressed and address_hash(signature.email_normalized or signature.email) in suppressed:
+            logger.info("Verification email for signature %s not sent: its address is suppressed", signature.pk)
+            signature.email_status = Signature.EmailStatus.SUPPRESSED
+        elif over_daily_cap(signature):
+            logger.info("Verification email for signature %s not sent: daily cap of its address", signature.pk)
+            signature.email_status = Signature.EmailStatus.CAPPED
+        else:
             page = pages.get(signature.petition_id)
             if page is None:
                 page = pages[signature.petition_id] = signature.petition.specific
@@ -196,17 +239,18 @@ def send_verification_emails(signature_ids) -> tuple[list, list]:
                 signature.email_status = Signature.EmailStatus.REFUSED
             except AnymailAPIError as exc:
                 logger.warning("Verification email for signature %s failed, will retry: %s", signature.pk, exc)
-                retry.append(signature.pk)
-                continue
+                return "retry"
             else:
                 statuses = message.anymail_status.status or set()
                 refused = statuses and statuses <= REFUSED_STATUSES
                 signature.email_status = Signature.EmailStatus.REFUSED if refused else Signature.EmailStatus.SENT
                 signature.email_message_id = str(message.anymail_status.message_id or "")[:255]
-                if not refused:
-                    sent.append(signature.pk)
+                outcome = None if refused else "sent"
             count_sent(signature)
-            signature.email_sent_at = timezone.now()
-            done.append(signature)
-        Signature.objects.bulk_update(done, ["email_status", "email_message_id", "email_sent_at"])
-    return sent, retry
+        # As bulk_update did: no save(), so no model signals per email.
+        Signature.objects.filter(pk=signature.pk).update(
+            email_status=signature.email_status,
+            email_message_id=signature.email_message_id,
+            email_sent_at=timezone.now(),
+        )
+    return outcome

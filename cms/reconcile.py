@@ -58,6 +58,52 @@ def _try_lock() -> bool:
     return True
 
 
+# The start of the oldest transaction in progress on this database in another session, and the
+# database's clock. A verification stamps ``verified_at`` with its statement's time, which is never
+# before its transaction's start, so below both of these no uncommitted verification can land.
+OLDEST_TRANSACTION_SQL = """
+SELECT clock_timestamp(), (
+    SELECT min(xact_start) FROM pg_stat_activity
+    WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+)
+"""
+#: A watermark held back longer than this by one open transaction is logged (seconds).
+HELD_BACK_WARNING = 60
+
+
+def counted_until(now):
+    """The watermark this run counts up to: nothing still committing may fall below it.
+
+    Everywhere it is at most ``RECONCILE_LAG`` seconds before ``now``. On
+    PostgreSQL it is also before the oldest transaction still open on this
+    database (``pg_stat_activity.xact_start``) and before the database's own
+    clock, which stamps ``verified_at`` (``cms.signing.verify_signature``): a
+    verification however late its commit is above the watermark, and the next
+    run counts it. That needs the reconciling role to see other sessions'
+    ``xact_start``: the role the web processes use, or a member of
+    ``pg_read_all_stats``; other roles' sessions show none, and for them the
+    lag alone applies, as it does on every other database (there a commit
+    later than the lag after its ``verified_at`` waits for the daily recount).
+    Keep the lag (2 s by default) above zero all the same: it covers the
+    instant between a transaction's start and its showing in
+    ``pg_stat_activity``. A transaction left open holds the watermark back
+    (logged after a minute): the live count stays right meanwhile
+    (verifications after the watermark are counted in the store), only the
+    stored total and milestones wait.
+    Call it inside the run's transaction, before counting.
+    """
+    until = now - timedelta(seconds=get_setting("RECONCILE_LAG"))
+    if connection.vendor != "postgresql":
+        return until
+    with connection.cursor() as cursor:
+        cursor.execute(OLDEST_TRANSACTION_SQL)
+        clock, oldest = cursor.fetchone()
+    if oldest is not None and (clock - oldest).total_seconds() > HELD_BACK_WARNING:
+        logger.warning("Reconcile watermark held back %s by a transaction open since %s", clock - oldest, oldest)
+    bound = clock if oldest is None else min(clock, oldest)
+    return min(until, bound - timedelta(microseconds=1))
+
+
 def _verified_since_watermarks(petition_ids, until):
     """(petition_id, country, n) verified after each petition's watermark, up to ``until``.
 
@@ -101,17 +147,18 @@ def reconcile_counts(petition_ids=None, now=None) -> dict | None:
 
     One run at a time across all workers (an advisory lock); returns None if
     another run holds it, else {petition_id: total}. Counts up to
-    RECONCILE_LAG seconds ago, applies ``total = total + n`` and the country
+    ``counted_until(now)`` (RECONCILE_LAG seconds ago, and on PostgreSQL
+    before any transaction still open), applies ``total = total + n`` and the country
     tallies, records milestones, then (after commit) sets the live values in
     Redis, rebuilding them if Redis was flushed.
     """
     now = now or timezone.now()
-    until = now - timedelta(seconds=get_setting("RECONCILE_LAG"))
     petition_ids_given = petition_ids
     with transaction.atomic():
         if not _try_lock():
             logger.info("Reconcile already running; skipped")
             return None
+        until = counted_until(now)
         petition_ids = list(active_petition_ids(now) if petition_ids is None else petition_ids)
         if petition_ids_given is None:  # a closed petition's recount request is answered too
             petition_ids += (
@@ -136,23 +183,28 @@ def reconcile_counts(petition_ids=None, now=None) -> dict | None:
         for petition_id, n in added.items():
             # Absolute values are safe: every writer of these rows holds the lock.
             PetitionStats.objects.filter(petition_id=petition_id).update(signature_count=before[petition_id] + n)
-        PetitionStats.objects.filter(petition_id__in=petition_ids).update(counted_until=until, reconciled_at=now)
+        # A watermark never moves back (a run whose clock is behind the last one's counts nothing
+        # new): moved back, the next run would count again what lies between the two.
+        stats = PetitionStats.objects.filter(petition_id__in=petition_ids)
+        stats.filter(Q(counted_until__isnull=True) | Q(counted_until__lt=until)).update(counted_until=until)
+        stats.update(reconciled_at=now)
+        watermarks = dict(stats.values_list("petition_id", "counted_until"))
         _add_country_counts(rows)
         totals = {pk: before.get(pk, 0) + added.get(pk, 0) for pk in petition_ids}
         # Counted rows that changed status (an invalidation, a release) are found by recounting.
         totals.update(_recount_requested(petition_ids, now))
         goals = milestones.record(totals, before, now)
-        transaction.on_commit(lambda: _publish_live_values(totals, goals, until))
+        transaction.on_commit(lambda: _publish_live_values(totals, goals, watermarks))
     return totals
 
 
-def _publish_live_values(totals, goals, until):
+def _publish_live_values(totals, goals, watermarks):
     store = get_store()
     pages = {page.pk: page for page in Page.objects.filter(pk__in=totals).specific()}
     for petition_id, total in totals.items():
         page = pages.get(petition_id)
         feed = page.get_feed_from_database() if isinstance(page, PetitionMixin) else None
-        store.apply_reconcile(petition_id, total, until, feed)
+        store.apply_reconcile(petition_id, total, watermarks[petition_id], feed)
         page_goal = getattr(pages.get(petition_id), "goal", 0) or 0
         store.set_goal(petition_id, max(page_goal, goals.get(petition_id) or 0))
 

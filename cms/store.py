@@ -78,7 +78,15 @@ end
 return 1
 """
 
+# A run's values are published after its commit, so two runs in a row may publish in either
+# order: one older than the watermark already set is not applied (it would move the watermark
+# back, and drop from the count the verifications between the two).
 RECONCILE_SCRIPT = """
+local watermark = tonumber(redis.call('GET', KEYS[3]) or '-1')
+if tonumber(ARGV[2]) < watermark then
+  local count = redis.call('GET', KEYS[1])
+  if count then return tonumber(count) end
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[2])
 redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[3])
 local total = tonumber(ARGV[1]) + redis.call('ZCARD', KEYS[2])
@@ -151,7 +159,11 @@ class BaseStore:
         raise NotImplementedError
 
     def apply_reconcile(self, petition_id, total, counted_until, feed=None) -> int:
-        """Move the watermark to ``counted_until`` and set count = total + later verifications."""
+        """Move the watermark to ``counted_until`` and set count = total + later verifications.
+
+        A ``counted_until`` older than the watermark already set changes nothing (a run that
+        published after a newer one); return the count as it stands.
+        """
         raise NotImplementedError
 
     def count_attempt(self, name, window) -> int:
@@ -365,6 +377,9 @@ class CacheStore(BaseStore):
         timeout = get_setting("CACHE_TIMEOUT")
         with self.lock:
             watermark = timestamp(counted_until)
+            count = self.cache.get(COUNT_KEY.format(petition_id))
+            if watermark < self.cache.get(WATERMARK_KEY.format(petition_id), -1.0) and count is not None:
+                return count  # an older run publishing after a newer one
             recent = {
                 pk: ts for pk, ts in (self.cache.get(RECENT_KEY.format(petition_id)) or {}).items() if ts > watermark
             }

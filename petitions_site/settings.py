@@ -202,12 +202,23 @@ else:
 # that needs no server (the web process, worker and beat share var/broker/).
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER")
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 4
+# One message reserved per worker process beyond the one it runs: a send batch waiting on a slow
+# ESP holds no other batch back, and a worker killed holds as few unacked messages as it can
+# (each waits out the visibility timeout below, or the overdue sweeper, whichever comes first).
+CELERY_WORKER_PREFETCH_MULTIPLIER = int(os.environ.get("CELERY_WORKER_PREFETCH_MULTIPLIER", "1"))
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 if os.environ.get("CELERY_BROKER_URL") or REDIS_URL:
     CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL
-    # A task acked late is redelivered after this long if its worker died.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
+    # A task acked late is redelivered after this long if its worker died. It must exceed the longest
+    # a message stays unacked: a retry's countdown (up to 600 s: workers.tasks) plus its run (the send
+    # task's time limit, 300 s). Shorter, Redis hands a retry still waiting in one worker to a second:
+    # harmless (the rows are locked and checked), but wasted. Emails a dead worker held are re-queued
+    # sooner anyway, by the overdue sweeper (EMAIL_OVERDUE_AFTER).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600")),
+        # A Redis that vanishes without closing the connection (a failover) must not hang a publish.
+        "socket_timeout": float(os.environ.get("CELERY_BROKER_SOCKET_TIMEOUT", "30")),
+    }
 else:
     _broker_dir = VAR_DIR / "broker"
     _broker_dir.mkdir(parents=True, exist_ok=True)
@@ -237,6 +248,16 @@ ANYMAIL = {
     for key, value in os.environ.items()
     if key.startswith("ANYMAIL_") and key != "ANYMAIL_ESP"
 }
+# anymail's HTTP backends wait 30 s by default for the ESP (its REQUESTS_TIMEOUT); a hanging ESP
+# would hold a worker, and the row it is sending, that long per email. (connect, read) seconds:
+# ANYMAIL_REQUESTS_CONNECT_TIMEOUT and ANYMAIL_REQUESTS_READ_TIMEOUT (a timeout is retried).
+# ANYMAIL_REQUESTS_TIMEOUT (one number for both) wins over the pair.
+_esp_timeout = ANYMAIL.pop("REQUESTS_TIMEOUT", None)
+ANYMAIL["REQUESTS_TIMEOUT"] = (
+    float(_esp_timeout)
+    if _esp_timeout
+    else (float(ANYMAIL.pop("REQUESTS_CONNECT_TIMEOUT", "3.05")), float(ANYMAIL.pop("REQUESTS_READ_TIMEOUT", "10")))
+)
 if ANYMAIL_ESP:
     EMAIL_BACKEND = f"anymail.backends.{ANYMAIL_ESP}.EmailBackend"
 else:

@@ -8,6 +8,7 @@ import logging
 
 from anymail.exceptions import AnymailAPIError
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import DatabaseError
 
 from cms import deliveries, emails, fraud, milestones, reconcile, retention, signing
@@ -33,16 +34,32 @@ def _backoff(retries):
     return min(600, 5 * 2**retries)
 
 
-@shared_task(name="petitions.send_verification_emails", bind=True, **RETRYING)
-def send_verification_emails(self, signature_ids: list) -> int:
-    """Send a batch of owed verification emails; retry only the ones the ESP failed to take."""
-    sent, retry = emails.send_verification_emails(signature_ids)
-    if retry:
+# A backstop for the ESP timeout (ANYMAIL["REQUESTS_TIMEOUT"]): a batch of OUTBOX_BATCH emails at a
+# slow ESP's pace, or one nobody set a timeout for, is stopped rather than holding its worker for
+# ever. The emails it recorded stay recorded (each in its own transaction), and a send task tries
+# the batch again. Enforced by the prefork pool (Celery's default), not by solo or threads.
+SEND_TIME_LIMITS = {"soft_time_limit": 240, "time_limit": 300}
+
+
+@shared_task(name="petitions.send_verification_emails", bind=True, **RETRYING, **SEND_TIME_LIMITS)
+def send_verification_emails(self, signature_ids: list, sweep: bool = False) -> int:
+    """Send a batch of owed verification emails; retry only the ones the ESP failed to take.
+
+    A batch the overdue sweeper queued (``sweep``) is not retried: the next sweep, a minute on,
+    queues what is still owed. Retried, every sweep during an ESP outage would start one more
+    retry chain per batch, and the requests to the failing ESP would grow with the outage.
+    """
+    try:
+        sent, retry = emails.send_verification_emails(signature_ids)
+    except SoftTimeLimitExceeded:
+        # Out of time at a slow ESP: what was sent is recorded, so the whole batch goes again later.
+        sent, retry = [], list(signature_ids)
+    if retry and not sweep:
         raise self.retry(args=[retry], countdown=_backoff(self.request.retries))
     return len(sent)
 
 
-@shared_task(name="petitions.drain_outbox", ignore_result=True)
+@shared_task(name="petitions.drain_outbox", ignore_result=True, **SEND_TIME_LIMITS)
 def drain_outbox(max_batches: int = 200) -> int:
     """Move queued email ids from the Redis outbox into send tasks, in batches."""
     store = get_store()
@@ -55,7 +72,10 @@ def drain_outbox(max_batches: int = 200) -> int:
             break
         if len(ids) < batch and not queued:
             # A trickle: send it here rather than pay another task's round trip.
-            _, retry = emails.send_verification_emails(ids)
+            try:
+                _, retry = emails.send_verification_emails(ids)
+            except SoftTimeLimitExceeded:
+                retry = ids  # what was sent is recorded; a send task tries the rest
             if retry:
                 send_verification_emails.apply_async((retry,), countdown=_backoff(0))
             queued += len(ids)
@@ -73,7 +93,7 @@ def resend_overdue_verification_emails() -> int:
     ids = signing.overdue_verification_email_ids()
     batch = get_setting("OUTBOX_BATCH")
     for start in range(0, len(ids), batch):
-        send_verification_emails.delay(ids[start : start + batch])
+        send_verification_emails.delay(ids[start : start + batch], sweep=True)
     if ids:
         logger.info("Re-queued %d overdue verification emails", len(ids))
     return len(ids)
