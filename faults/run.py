@@ -26,6 +26,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]  # the repo's packages, and benc
 from harness import HarnessError  # noqa: E402
 
 from faults import scenarios  # noqa: E402
+from faults.load import MAX_IN_FLIGHT  # noqa: E402
 from faults.stack import Stack  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -54,6 +55,11 @@ def line(scenario):
         if key.startswith(("signed_share_during", "page_gets_failed_during", "refused_429", "queued_when")):
             text += f"; {key.replace('_', ' ')} {value}"
     text += f"; {f['fives']} 5xx"
+    if f.get("skipped_signs"):
+        text += f"; {f['skipped_signs']} signs not sent (the client held {MAX_IN_FLIGHT} waiting)"
+    revived = [n for n in scenario.get("notes", []) if "restarted" in n]
+    if revived:
+        text += f"; {'; '.join(revived)}"
     failed = [name for name, c in {**scenario.get("invariants", {}), **scenario["checks"]}.items() if not c["ok"]]
     if failed:
         text += f"  [failed: {', '.join(failed)}]"
