@@ -134,7 +134,11 @@ def check(stack, scenario, load_results, *, log_offset, allow_emails=1, recovery
             kind: sum(tally[kind].get(str(r[0]), 0) for r in rows) for kind in ("failed", "hung")
         },
     }
-    figures.update(emails=sum(accepted.get(str(r[0]), 0) for r in owed), duplicate_emails=dups)
+    figures.update(
+        emails=sum(accepted.get(str(r[0]), 0) for r in owed),
+        duplicate_emails=dups,
+        **{f"esp_{kind}": n for kind, n in invariants["emails"]["failed_or_hung_at_esp"].items() if n},
+    )
 
     # 3. every confirmed token's signature is verified, once
     confirmed = set(load_results.confirmed_ids) | set(extra_confirmed)

@@ -52,7 +52,9 @@ def line(scenario):
             f"{k} {rss['start'][k]:.0f}→{rss['end'][k]:.0f} MB ({rss['growth_pct'][k]:+.1f}%)" for k in rss["start"]
         )
     for key, value in f.items():
-        if key.startswith(("signed_share_during", "page_gets_failed_during", "refused_429", "queued_when")):
+        if key.startswith(
+            ("signed_share_during", "page_gets_failed_during", "refused_429", "queued_when", "esp_failed", "esp_hung")
+        ):
             text += f"; {key.replace('_', ' ')} {value}"
     text += f"; {f['fives']} 5xx"
     if f.get("skipped_signs"):
