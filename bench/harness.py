@@ -11,6 +11,7 @@ Nothing here touches a process the run did not start.
 
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -249,3 +250,27 @@ class Harness:
                 return response.status, response.headers, response.read().decode("utf-8", "replace")
         except urllib.error.HTTPError as error:
             return error.code, error.headers, error.read().decode("utf-8", "replace")
+
+    def displayed_count(self, petition_id, path, count_available=True):
+        """The count the public sees: count.json's (if it exists) and the page's ``data-count``."""
+        shown = {}
+        if count_available:
+            status, _, body = self.http_get(f"/api/petitions/{petition_id}/count.json")
+            shown["count_json_status"] = status
+            try:
+                data = json.loads(body)
+            except ValueError:
+                data = None
+            if isinstance(data, int):
+                shown["count_json"] = data
+            elif isinstance(data, dict):
+                for key in ("count", "signature_count", "signatures", "total"):
+                    if isinstance(data.get(key), int):
+                        shown["count_json"] = data[key]
+                        break
+                shown["count_json_body"] = data
+        status, _, body = self.http_get(path)
+        match = re.search(r'data-count="(\d+)"', body)
+        shown["page_status"] = status
+        shown["page_count"] = int(match.group(1)) if match else None
+        return shown

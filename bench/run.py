@@ -338,27 +338,7 @@ def wait_for_emails(since, expected, limit):
 
 def displayed_count(petition_id, path, count_available):
     """The count the public sees: count.json if it exists, and the page's counter."""
-    shown = {}
-    if count_available:
-        status, _, body = http_get(f"/api/petitions/{petition_id}/count.json")
-        shown["count_json_status"] = status
-        try:
-            data = json.loads(body)
-        except ValueError:
-            data = None
-        if isinstance(data, int):
-            shown["count_json"] = data
-        elif isinstance(data, dict):
-            for key in ("count", "signature_count", "signatures", "total"):
-                if isinstance(data.get(key), int):
-                    shown["count_json"] = data[key]
-                    break
-            shown["count_json_body"] = data
-    status, _, body = http_get(path)
-    match = re.search(r'data-count="(\d+)"', body)
-    shown["page_status"] = status
-    shown["page_count"] = int(match.group(1)) if match else None
-    return shown
+    return H.displayed_count(petition_id, path, count_available)
 
 
 # --- the run ---------------------------------------------------------------------

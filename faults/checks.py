@@ -15,7 +15,6 @@ email at the ESP, which is what "the system recovered" means for the outbox.
 """
 
 import json
-import re
 import time
 from collections import Counter
 
@@ -71,20 +70,12 @@ def live_count(stack, petition_id):
     return data.get("count") if status == 200 and isinstance(data, dict) else None
 
 
-def displayed(stack, petition_id, page_path):
-    shown = {"count_json": live_count(stack, petition_id)}
-    status, _, body = stack.h.http_get(page_path)
-    match = re.search(r'data-count="(\d+)"', body)
-    shown["page_status"] = status
-    shown["page_count"] = int(match.group(1)) if match else None
-    return shown
-
-
 def counts_settle(stack, petition_id, page_path, expected, limit=30):
     """Poll count.json and the page (its shared copy lives PAGE_CACHE_SECONDS) until both show ``expected``."""
     deadline = time.monotonic() + limit
     while True:
-        shown = displayed(stack, petition_id, page_path)
+        shown = stack.h.displayed_count(petition_id, page_path)
+        shown.pop("count_json_body", None)
         if shown.get("count_json") == expected and shown.get("page_count") == expected:
             return True, shown
         if time.monotonic() > deadline:

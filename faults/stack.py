@@ -133,6 +133,7 @@ class Stack:
         self.log = self.h.log
         self.queues = None
         self.beats = 0
+        self.app_env = self.env  # the site processes' environment (scenario 9 adds to it)
         self.esp_url = ESP
 
     # --- setup and teardown ---
@@ -166,7 +167,7 @@ class Stack:
     # --- the site's processes ---
 
     def start_apps(self, extra_env=None, beats=1):
-        env = {**self.env, **(extra_env or {})}
+        env = self.app_env = {**self.env, **(extra_env or {})}
         self.h.start(
             "gunicorn",
             [
@@ -180,16 +181,9 @@ class Stack:
         self.start_worker(env)
         self.beats = beats
         for n in range(beats):
-            schedule = VAR / f"celerybeat-schedule-{n}"
             for stale in VAR.glob(f"celerybeat-schedule-{n}*"):
                 stale.unlink()
-            self.h.start(
-                f"beat{n}",
-                [str(BIN / "celery"), "-A", "petitions_site", "beat", "--schedule", str(schedule),
-                 "--loglevel", "WARNING"],
-                env=env,
-                append=True,
-            )  # fmt: skip
+            self.start_beat(n, env)
         wait_for(lambda: port_open(PORT), 60, "gunicorn")
         self.wait_worker()
 
@@ -204,6 +198,16 @@ class Stack:
                 "-Q", ",".join(self.queues), "--hostname", f"faults-{os.getpid()}@%h",
                 "--loglevel", "WARNING", "--without-gossip", "--without-mingle",
             ],
+            env=env or self.env,
+            append=True,
+        )  # fmt: skip
+
+    def start_beat(self, n, env=None):
+        """Beat number ``n``, with a schedule file of its own (scenario 9 runs two)."""
+        self.h.start(
+            f"beat{n}",
+            [str(BIN / "celery"), "-A", "petitions_site", "beat", "--schedule",
+             str(VAR / f"celerybeat-schedule-{n}"), "--loglevel", "WARNING"],
             env=env or self.env,
             append=True,
         )  # fmt: skip
@@ -223,14 +227,9 @@ class Stack:
                 self.log(f"{name} exited with {process.returncode}; restarting it")
                 self.h.processes.remove((name, process))
                 if name == "celery":
-                    self.start_worker()
+                    self.start_worker(self.app_env)
                 elif name.startswith("beat"):
-                    self.h.start(
-                        name,
-                        [str(BIN / "celery"), "-A", "petitions_site", "beat", "--schedule",
-                         str(VAR / f"celerybeat-schedule-{name[4:]}"), "--loglevel", "WARNING"],
-                        append=True,
-                    )  # fmt: skip
+                    self.start_beat(int(name[4:]), self.app_env)
                 elif name == "gunicorn":
                     raise HarnessError("gunicorn exited during a fault; see bench/var/faults/gunicorn.log")
                 elif name == "fake_esp":
