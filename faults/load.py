@@ -131,57 +131,43 @@ class Load:
     def _client(self):
         return self.one_client or client_address(next(CLIENTS))
 
+    async def _record(self, into, label, method, path, body=b"", headers=None):
+        """One request, recorded in ``into`` whatever happens: status and Retry-After, or the error."""
+        record = Record(t=self.now(), label=label)
+        t = time.monotonic()
+        try:
+            status, response = await request(self.host, self.port, method, path, body, headers)
+            record.status, record.retry_after = status, response.get("retry-after")
+        except Exception as exc:  # noqa: BLE001 (recorded, not raised)
+            record.error = type(exc).__name__
+        record.latency = time.monotonic() - t
+        into.append(record)
+        return record
+
     async def _sign(self, n, semaphore):
         email = f"{self.tag}-{n}@faults.example.org"
         body = urlencode({"first_name": "Fault", "email": email, "feed_display": "first"}).encode()
         headers = {"Origin": self.base, "X-Forwarded-For": self._client()}
-        record = Record(t=self.now(), label=email)
-        t = time.monotonic()
         try:
-            status, response = await request(
-                self.host, self.port, "POST", f"/petitions/{self.petition_id}/sign/", body, headers
-            )
-            record.status, record.retry_after = status, response.get("retry-after")
-        except Exception as exc:  # noqa: BLE001 (recorded, not raised)
-            record.error = type(exc).__name__
+            path = f"/petitions/{self.petition_id}/sign/"
+            await self._record(self.results.signs, email, "POST", path, body, headers)
         finally:
             semaphore.release()
-        record.latency = time.monotonic() - t
-        self.results.signs.append(record)
 
     async def confirm(self, token, signature_id):
         body = urlencode({"token": token}).encode()
         headers = {"Origin": self.base, "X-Forwarded-For": self._client()}
-        record = Record(t=self.now(), label=token)
-        t = time.monotonic()
-        try:
-            status, response = await request(
-                self.host, self.port, "POST", f"/petitions/{self.petition_id}/confirm/", body, headers
-            )
-            record.status, record.retry_after = status, response.get("retry-after")
-            if status == 200:
-                self.results.confirmed_ids.add(int(signature_id))
-            elif status >= 500:
-                self.results.uncertain_ids.add(int(signature_id))
-        except Exception as exc:  # noqa: BLE001 (recorded, not raised)
-            record.error = type(exc).__name__
-            self.results.uncertain_ids.add(int(signature_id))
-        record.latency = time.monotonic() - t
-        self.results.confirms.append(record)
+        path = f"/petitions/{self.petition_id}/confirm/"
+        record = await self._record(self.results.confirms, token, "POST", path, body, headers)
+        if record.status == 200:
+            self.results.confirmed_ids.add(int(signature_id))
+        elif record.status is None or record.status >= 500:
+            self.results.uncertain_ids.add(int(signature_id))  # it may have committed before the failure
         return record
 
     async def _get(self, path):
-        record = Record(t=self.now(), label=path)
-        t = time.monotonic()
-        try:
-            status, response = await request(
-                self.host, self.port, "GET", path, headers={"X-Forwarded-For": "192.0.2.1"}
-            )
-            record.status, record.retry_after = status, response.get("retry-after")
-        except Exception as exc:  # noqa: BLE001 (recorded, not raised)
-            record.error = type(exc).__name__
-        record.latency = time.monotonic() - t
-        self.results.gets.append(record)
+        headers = {"X-Forwarded-For": "192.0.2.1"}  # one reader: GETs are not rate-limited
+        await self._record(self.results.gets, path, "GET", path, headers=headers)
 
     # --- the loops ---
 
