@@ -69,8 +69,11 @@ def run_load(stack, name, seconds, fault, *, rate=RATE, allow_emails=1, **load_o
     load.start()
     try:
         fault(load, scenario)
-    finally:
-        results = load.join()
+    except BaseException:  # Ctrl-C or a broken fault: stop starting requests, let those in flight end
+        load.stopping.set()
+        load.join()
+        raise
+    results = load.join()
     extra_confirmed = scenario.pop("extra_confirmed", ())
     invariants, figures, _ = checks.check(
         stack,
