@@ -55,6 +55,12 @@ clean:
 bench: $(VENV)/.runtime
 	$(BIN)/python bench/run.py
 
+## Fault and soak suite (issue 11): a PostgreSQL, Redis, gunicorn, Celery and fake ESP of its own, faults injected
+## under load; results in bench/results/faults.json. `make faults SCENARIOS="redis-kill pg-restart"` runs some.
+.PHONY: faults
+faults: $(VENV)/.runtime
+	$(BIN)/python faults/run.py $(SCENARIOS)
+
 ## Time and peak memory of a delivery's CSV and PDF at 10,000 and 100,000 signatures.
 .PHONY: bench-files
 bench-files: $(VENV)/.test

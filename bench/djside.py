@@ -6,6 +6,9 @@
     python bench/djside.py stats PETITION     signature counts of a petition (JSON)
     python bench/djside.py reconcile_once PETITION   one reconcile, then database and cached counts
     python bench/djside.py reconcile PETITION time reconcile and recount after 10,000 new verifications
+    python bench/djside.py petition PORT SLUG  a fresh, empty petition beside any others (the fault suite)
+    python bench/djside.py rows PETITION      every signature of a petition: id, email, status, email sent
+    python bench/djside.py reconcile_twice PETITION   two reconciles at the same moment, then the counts
 
 Each command prints one JSON line on stdout (after "BENCH_JSON ").
 """
@@ -130,26 +133,29 @@ def queues():
 # --- seed --------------------------------------------------------------------
 
 
-def create_petition(port):
+def create_petition(port, slug=PAGE_SLUG):
+    """A published petition under the campaign index (made, with the site, on the first call)."""
     from wagtail.models import Page, Site
 
     from cms.models import CampaignIndexPage, Official, PetitionPage
     from petitions_site import demo_content
 
-    root = Page.get_first_root_node()
-    index = CampaignIndexPage(title="Campaigns", slug="campaigns", intro="<p>Benchmark campaigns.</p>")
-    root.add_child(instance=index)
-    index.save_revision().publish()
-    Site.objects.all().delete()
-    Site.objects.create(hostname="127.0.0.1", port=port, root_page=index, is_default_site=True, site_name="Bench")
-    Page.objects.filter(depth=2).exclude(pk=index.pk).delete()  # Wagtail's welcome page
+    index = CampaignIndexPage.objects.filter(slug="campaigns").first()
+    if index is None:
+        root = Page.get_first_root_node()
+        index = CampaignIndexPage(title="Campaigns", slug="campaigns", intro="<p>Benchmark campaigns.</p>")
+        root.add_child(instance=index)
+        index.save_revision().publish()
+        Site.objects.all().delete()
+        Site.objects.create(hostname="127.0.0.1", port=port, root_page=index, is_default_site=True, site_name="Bench")
+        Page.objects.filter(depth=2).exclude(pk=index.pk).delete()  # Wagtail's welcome page
 
     official = Official.objects.create(
         name="Antony Blinken", title="Secretary", organisation="U.S. Department of State", region="US"
     )
     page = PetitionPage(
         title=demo_content.REFERENCE_TITLE,
-        slug=PAGE_SLUG,
+        slug=slug,
         intro="The benchmark's petition.",
         goal=2_000_000,
         body=json.dumps(demo_content.reference_body(official)),
@@ -380,6 +386,67 @@ def reconcile_timing(petition_id, new=10_000):
     emit(result)
 
 
+# --- the fault suite ---------------------------------------------------------
+
+
+def petition(port, slug):
+    page = create_petition(port, slug)
+    emit({"petition_id": page.pk, "path": page.url})
+
+
+def rows(petition_id):
+    """Every signature of the petition, for faults/checks.py to hold against what the clients saw."""
+    from cms.models import Signature
+
+    values = Signature.objects.filter(petition_id=petition_id).values_list(
+        "pk", "email", "status", "email_status", "email_sent_at", "verified_at"
+    )
+    emit(
+        {
+            "rows": [
+                [pk, email, status, email_status, sent is not None, verified is not None]
+                for pk, email, status, email_status, sent, verified in values
+            ]
+        }
+    )
+
+
+def reconcile_twice(petition_id):
+    """Two reconciles started together from two connections: the advisory lock lets one count."""
+    import threading
+
+    from django.db import connections
+
+    from cms import reconcile
+    from cms.models import Signature
+
+    time.sleep(_lag() + 0.5)
+    barrier, results = threading.Barrier(2), []
+
+    def run():
+        barrier.wait(timeout=30)
+        try:
+            counts = reconcile.reconcile_counts()
+            results.append(counts.get(petition_id) if isinstance(counts, dict) else counts)
+        except Exception as exc:  # noqa: BLE001 (reported, not fatal)
+            results.append(f"error: {exc!r}")
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    emit(
+        {
+            "results": [r if isinstance(r, (int, str, type(None))) else str(r) for r in results],
+            "db_verified": Signature.objects.filter(petition_id=petition_id, status=Signature.Status.VERIFIED).count(),
+            "cached_count": _cached_count(petition_id),
+        }
+    )
+
+
 def main(argv):
     command, args = argv[0], argv[1:]
     if command == "probe":
@@ -394,6 +461,12 @@ def main(argv):
         reconcile_once(int(args[0]))
     elif command == "reconcile":
         reconcile_timing(int(args[0]), int(args[1]) if len(args) > 1 else 10_000)
+    elif command == "petition":
+        petition(int(args[0]), args[1])
+    elif command == "rows":
+        rows(int(args[0]))
+    elif command == "reconcile_twice":
+        reconcile_twice(int(args[0]))
     else:
         raise SystemExit(__doc__)
 

@@ -8,6 +8,19 @@ found in each message's text to a file, one URL-decoded token a line.
     GET /stats            {"count", "first", "last", "tokens"}  (epoch seconds)
     GET /stats?since=T&until=U   the same, for messages received between T and U
 
+For the fault suite (faults/run.py) it can also misbehave, switched at runtime:
+
+    POST /control {"mode": "ok"|"fail"|"hang"|"slow", "delay": s}   the mode from now on
+        ok    accept at once (the default)
+        fail  answer 503, as an ESP in trouble does (anymail raises AnymailAPIError)
+        hang  read the message and never answer, until the mode changes (then the connection closes)
+        slow  accept each message ``delay`` seconds after it arrived
+    GET /accepted         {"accepted": {signature_id: times answered 200}, "failed": {...}, "hung": {...}}
+    GET /tokens?since=N   {"tokens": [[token, signature_id, petition_id], ...], "next": M}: accepted tokens
+                          from the N-th on
+
+Messages are told apart by the ``signature_id`` anymail sends in Postmark's ``Metadata``.
+
 Usage: python bench/fake_esp.py --port 8765 --tokens bench/var/tokens.txt
 """
 
@@ -26,21 +39,60 @@ from urllib.parse import parse_qs, unquote, urlparse
 TOKEN = re.compile(r"[?&]token=([^\s&\"'<>]+)")
 
 
+MODES = ("ok", "fail", "hang", "slow")
+HANG_LIMIT = 900  # seconds a hung request is held at most: every loop of the harness is bounded
+
+
+def signature_id(message: dict):
+    return str((message.get("Metadata") or {}).get("signature_id", ""))
+
+
 class Outbox:
     def __init__(self, tokens_path):
         self.lock = threading.Lock()
         self.times = []  # receive times, ascending
         self.tokens = 0
         self.tokens_file = open(tokens_path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 (server lifetime)
+        self.token_list = []  # (token, signature_id, petition_id) of accepted messages, in order
+        self.tally = {"accepted": {}, "failed": {}, "hung": {}}
+        self.mode, self.delay = "ok", 0.0
+        self.mode_changed = threading.Condition(self.lock)
+
+    def set_mode(self, mode, delay=0.0):
+        with self.lock:
+            self.mode, self.delay = mode, float(delay)
+            self.mode_changed.notify_all()
+        return {"mode": mode, "delay": self.delay}
+
+    def count(self, kind, message):
+        with self.lock:
+            tally = self.tally[kind]
+            key = signature_id(message)
+            tally[key] = tally.get(key, 0) + 1
+
+    def wait_while_hanging(self):
+        """Hold a hung request until the mode changes (or HANG_LIMIT passes)."""
+        deadline = time.monotonic() + HANG_LIMIT
+        with self.lock:
+            while self.mode == "hang" and time.monotonic() < deadline:
+                self.mode_changed.wait(timeout=1)
 
     def record(self, message: dict):
         text = (message.get("TextBody") or "") + "\n" + (message.get("HtmlBody") or "")
         match = TOKEN.search(text.replace("&amp;", "&"))
         with self.lock:
             self.times.append(time.time())
+            key = signature_id(message)
+            self.tally["accepted"][key] = self.tally["accepted"].get(key, 0) + 1
             if match:
+                token = unquote(match.group(1))
                 self.tokens += 1
-                self.tokens_file.write(unquote(match.group(1)) + "\n")
+                self.tokens_file.write(token + "\n")
+                self.token_list.append((token, key, str((message.get("Metadata") or {}).get("petition_id", ""))))
+
+    def tokens_since(self, start):
+        with self.lock:
+            return {"tokens": self.token_list[start:], "next": len(self.token_list)}
 
     def stats(self, since=None, until=None):
         with self.lock:
@@ -86,9 +138,15 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         url = urlparse(self.path)
+        query = {key: float(values[0]) for key, values in parse_qs(url.query).items()}
         if url.path == "/stats":
-            query = {key: float(values[0]) for key, values in parse_qs(url.query).items()}
             return self._send_json(200, self.outbox.stats(query.get("since"), query.get("until")))
+        if url.path == "/accepted":
+            with self.outbox.lock:
+                tally = {kind: dict(counts) for kind, counts in self.outbox.tally.items()}
+            return self._send_json(200, {**tally, "mode": self.outbox.mode})
+        if url.path == "/tokens":
+            return self._send_json(200, self.outbox.tokens_since(int(query.get("since", 0))))
         self._send_json(404, {"ErrorCode": 404, "Message": "Not found"})
 
     def do_POST(self):
@@ -98,13 +156,31 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             return self._send_json(422, {"ErrorCode": 300, "Message": "Invalid JSON"})
         path = urlparse(self.path).path.rstrip("/")
+        if path == "/control" and isinstance(data, dict) and data.get("mode") in MODES:
+            return self._send_json(200, self.outbox.set_mode(data["mode"], data.get("delay") or 0))
+        messages = None
         if path == "/email" and isinstance(data, dict):
-            self.outbox.record(data)
-            return self._send_json(200, answer_for(data))
-        if path == "/email/batch" and isinstance(data, list):
-            for message in data:
+            messages = [data]
+        elif path == "/email/batch" and isinstance(data, list):
+            messages = data
+        if messages is not None:
+            mode, delay = self.outbox.mode, self.outbox.delay
+            if mode == "fail":
+                for message in messages:
+                    self.outbox.count("failed", message)
+                return self._send_json(503, {"ErrorCode": 100, "Message": "Service unavailable (fake ESP: fail)"})
+            if mode == "hang":
+                for message in messages:
+                    self.outbox.count("hung", message)
+                self.outbox.wait_while_hanging()
+                self.close_connection = True  # no answer at all: the client sees its read time out or a reset
+                return None
+            if mode == "slow":
+                time.sleep(delay * len(messages))
+            for message in messages:
                 self.outbox.record(message)
-            return self._send_json(200, [answer_for(m) for m in data])
+            answers = [answer_for(m) for m in messages]
+            return self._send_json(200, answers[0] if path == "/email" else answers)
         self._send_json(422, {"ErrorCode": 300, "Message": f"Unsupported endpoint {self.path}"})
 
 

@@ -33,14 +33,11 @@ import json
 import os
 import platform
 import re
-import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,17 +49,12 @@ VAR = BENCH / "var"
 RESULTS = BENCH / "results"
 sys.path.insert(0, str(BENCH))
 
+import harness  # noqa: E402
 import postload  # noqa: E402
+from harness import BIN, HOST, PY, Harness, env_number, port_open, wait_for  # noqa: E402
+from harness import HarnessError as BenchError  # noqa: E402
+from harness import server_errors as logged_errors  # noqa: E402
 
-BIN = Path(sys.executable).parent
-PY = sys.executable
-
-
-def env_number(name, default, kind=float):
-    return kind(os.environ.get(name, default))
-
-
-HOST = "127.0.0.1"
 PORT = env_number("BENCH_PORT", 8300, int)
 ESP_PORT = env_number("BENCH_ESP_PORT", 8301, int)
 DB_NAME = "petitions_bench"
@@ -93,68 +85,22 @@ ESP = f"http://{HOST}:{ESP_PORT}"
 TOKENS = VAR / "tokens.txt"
 
 started_wall = time.monotonic()
-processes = []  # (name, Popen) of what this run started
-
-
-def log(message):
-    print(f"[bench {time.monotonic() - started_wall:6.1f}s] {message}", file=sys.stderr, flush=True)
-
-
-class BenchError(Exception):
-    pass
 
 
 # --- environment -----------------------------------------------------------
 
 
 def site_env():
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANYMAIL_", "CELERY_", "PETITIONS_"))}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    env.update(
-        SECRET_KEY="bench-" + secrets.token_urlsafe(32),
-        DEBUG="0",
-        ALLOWED_HOSTS=HOST,
-        DATABASE_URL=DATABASE_URL,
-        REDIS_URL=REDIS_URL,
-        # Plain HTTP on 127.0.0.1: no redirect to https (everything else as in production).
-        SECURE_SSL_REDIRECT="0",
-        PETITIONS_VAR_DIR=str(VAR / "site"),
-        STATIC_ROOT=str(VAR / "static"),
-        MEDIA_ROOT=str(VAR / "media"),
-        ANYMAIL_ESP="postmark",
-        ANYMAIL_POSTMARK_SERVER_TOKEN="bench-token",
-        ANYMAIL_POSTMARK_API_URL=f"{ESP}/",
-        PETITIONS_SITE_URL=BASE,
-        WAGTAILADMIN_BASE_URL=BASE,
-        # The load generators stand in for a proxy on 127.0.0.1: each request forwards a synthetic
-        # client address (X-Forwarded-For from CLIENT_POOL), and the site trusts that one hop, as a
-        # site behind nginx does. The rate limits stay as in production.
-        PETITIONS_TRUSTED_PROXIES=HOST,
-        PETITIONS_BENCH="1",
-        PETITIONS_LOG_LEVEL="WARNING",
-        PYTHONUNBUFFERED="1",
+    return harness.site_env(
+        base=BASE, esp=ESP, database_url=DATABASE_URL, redis_url=REDIS_URL, var=VAR, extra={"PETITIONS_BENCH": "1"}
     )
-    return env
 
 
 ENV = site_env()
-
-
-def port_open(port):
-    try:
-        with socket.create_connection((HOST, port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def wait_for(predicate, timeout, what, interval=0.25):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(interval)
-    raise BenchError(f"{what} not ready after {timeout:.0f} s")
+H = Harness(var=VAR, env=ENV, base=BASE, tag="bench")
+processes = H.processes  # (name, Popen) of what this run started
+log, manage, djside, celery_ping = H.log, H.manage, H.djside, H.celery_ping
+start, stop, stop_all, check_alive, http_get = H.start, H.stop, H.stop_all, H.check_alive, H.http_get
 
 
 def preflight():
@@ -227,106 +173,10 @@ def drop_stores():
         log(f"could not drop {DB_NAME}: {exc}")
 
 
-def manage(*args, timeout=600):
-    out = subprocess.run([PY, "manage.py", *args], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=timeout)
-    if out.returncode:
-        raise BenchError(f"manage.py {' '.join(args)} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
-    return out.stdout
-
-
-def djside(*args, timeout=600):
-    out = subprocess.run(
-        [PY, str(BENCH / "djside.py"), *map(str, args)],
-        cwd=ROOT,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    for line in out.stdout.splitlines():
-        if line.startswith("BENCH_JSON "):
-            return json.loads(line[len("BENCH_JSON ") :])
-    raise BenchError(f"djside {' '.join(map(str, args))} failed:\n{out.stdout[-3000:]}\n{out.stderr[-4000:]}")
-
-
-# --- processes ---------------------------------------------------------------
-
-
-def start(name, argv, env=None):
-    logfile = open(VAR / f"{name}.log", "w")  # noqa: SIM115 (the child keeps writing to it)
-    process = subprocess.Popen(
-        argv, cwd=ROOT, env=env or ENV, stdout=logfile, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    processes.append((name, process))
-    return process
-
-
-def stop_all():
-    for _name, process in reversed(processes):
-        if process.poll() is None:
-            try:
-                os.killpg(process.pid, signal.SIGTERM)  # the group this run created for it
-                os.killpg(process.pid, signal.SIGCONT)  # in case it was paused (the backlog phase)
-            except ProcessLookupError:
-                pass
-    for name, process in reversed(processes):
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            log(f"{name} did not stop in 15 s; killing it")
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            process.wait(timeout=5)
-    processes.clear()
-
-
-def stop(name):
-    for entry in list(processes):
-        if entry[0] == name:
-            process = entry[1]
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait(timeout=5)
-            processes.remove(entry)
-
-
-def check_alive():
-    for name, process in processes:
-        if process.poll() is not None:
-            raise BenchError(f"{name} exited with {process.returncode}; see {VAR / (name + '.log')}")
-
-
-def http_get(path, timeout=30, headers=None):
-    request = urllib.request.Request(BASE + path, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.headers, response.read().decode("utf-8", "replace")
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers, error.read().decode("utf-8", "replace")
-
-
 def esp_stats(since=None, until=None):
     query = urlencode({k: v for k, v in (("since", since), ("until", until)) if v is not None})
     with urllib.request.urlopen(f"{ESP}/stats?{query}", timeout=10) as response:
         return json.loads(response.read())
-
-
-def celery_ping():
-    out = subprocess.run(
-        [str(BIN / "celery"), "-A", "petitions_site", "inspect", "ping", "--timeout", "2"],
-        cwd=ROOT,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    return out.returncode == 0 and "pong" in out.stdout
 
 
 # --- load ----------------------------------------------------------------------
@@ -488,27 +338,7 @@ def wait_for_emails(since, expected, limit):
 
 def displayed_count(petition_id, path, count_available):
     """The count the public sees: count.json if it exists, and the page's counter."""
-    shown = {}
-    if count_available:
-        status, _, body = http_get(f"/api/petitions/{petition_id}/count.json")
-        shown["count_json_status"] = status
-        try:
-            data = json.loads(body)
-        except ValueError:
-            data = None
-        if isinstance(data, int):
-            shown["count_json"] = data
-        elif isinstance(data, dict):
-            for key in ("count", "signature_count", "signatures", "total"):
-                if isinstance(data.get(key), int):
-                    shown["count_json"] = data[key]
-                    break
-            shown["count_json_body"] = data
-    status, _, body = http_get(path)
-    match = re.search(r'data-count="(\d+)"', body)
-    shown["page_status"] = status
-    shown["page_count"] = int(match.group(1)) if match else None
-    return shown
+    return H.displayed_count(petition_id, path, count_available)
 
 
 # --- the run ---------------------------------------------------------------------
@@ -1030,20 +860,7 @@ def finish(results):
 
 def server_errors(limit=20):
     """The exception lines of the tracebacks the web workers logged (see bench/gunicorn.conf.py)."""
-    path = VAR / "gunicorn.log"
-    if not path.exists():
-        return []
-    found, lines = [], path.read_text(errors="replace").splitlines()
-    for i, line in enumerate(lines):
-        if " django.request ERROR " in line:
-            # The last line of the traceback that follows is the exception itself.
-            j = i + 1
-            while j < len(lines) and " django.request " not in lines[j] and not lines[j].startswith("["):
-                j += 1
-            found.append(f"{line.split(' ERROR ', 1)[1]} -> {lines[j - 1].strip()}")
-            if len(found) >= limit:
-                break
-    return found
+    return logged_errors(VAR / "gunicorn.log", limit=limit)
 
 
 def report(results):

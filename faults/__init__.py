@@ -1,0 +1,1 @@
+"""`make faults`: the fault and soak suite (see bench/README.md, "The fault suite")."""
