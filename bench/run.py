@@ -355,7 +355,7 @@ def new_results():
         },
         "config": {
             "gunicorn_workers": WEB_WORKERS,
-            "gunicorn_worker_class": "sync",
+            "gunicorn_worker_class": WEB_WORKER_CLASS,
             "celery_worker_processes": CELERY_PROCESSES,
             "seed_rows": SEED_ROWS,
             "get_seconds": GET_SECONDS,

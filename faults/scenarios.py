@@ -389,21 +389,28 @@ def disk_full(stack=None):
     if not script.exists():
         scenario.update(passed=False, notes=["not available: faults/disk_full.py does not exist yet"])
         return scenario
+    # SIGTERM, not run()'s SIGKILL, on a timeout: the script then unmounts its small filesystem
+    # and stops its demo (it cleans up on SIGTERM and Ctrl-C).
+    process = subprocess.Popen([PY, str(script)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        out = subprocess.run(
-            [PY, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=knob("FAULTS_DISK_TIMEOUT", 900, 600)
-        )
+        stdout, stderr = process.communicate(timeout=knob("FAULTS_DISK_TIMEOUT", 900, 600))
     except subprocess.TimeoutExpired:
+        process.terminate()
+        try:
+            process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
         scenario.update(passed=False, notes=["faults/disk_full.py did not finish in time"])
         return scenario
-    payload = json_line(out.stdout, "FAULTS_JSON")
+    payload = json_line(stdout, "FAULTS_JSON")
     if payload is None:
-        scenario.update(passed=False, notes=[f"no FAULTS_JSON line (exit {out.returncode}): {out.stderr[-500:]}"])
+        scenario.update(passed=False, notes=[f"no FAULTS_JSON line (exit {process.returncode}): {stderr[-500:]}"])
         return scenario
     scenario.update(
         figures=payload.get("figures", {}),
         notes=payload.get("notes", []),
-        passed=bool(payload.get("passed")) and out.returncode == 0,
+        passed=bool(payload.get("passed")) and process.returncode == 0,
     )
     return scenario
 
