@@ -78,6 +78,10 @@ def server_errors(path, start=0, limit=20):
             j = i + 1
             while j < len(lines) and " django.request " not in lines[j] and not lines[j].startswith("["):
                 j += 1
+            if not any(text.startswith("Traceback") for text in lines[i + 1 : j]):
+                # Django logs every 5xx answer at ERROR ("Service Unavailable: /path"); one with no
+                # traceback is a 503 the site chose to answer (cms.outage), not a crash.
+                continue
             found.append(f"{line.split(' ERROR ', 1)[1]} -> {lines[j - 1].strip()}")
             if len(found) >= limit:
                 break

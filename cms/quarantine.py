@@ -13,6 +13,7 @@ from django.apps import apps
 from .addresses import normalize_email
 from .conf import get_setting
 from .localcache import LocalMemo
+from .outage import warn
 from .store import get_cache
 
 logger = logging.getLogger("petitions")
@@ -35,15 +36,15 @@ def load_rules() -> list:
         return rules
     try:
         rules = get_cache().get(RULES_KEY)
-    except Exception:  # the cache is down: the table is the truth
-        logger.exception("Could not read the fraud rules from the cache")
+    except Exception as exc:  # the cache is down: the table is the truth
+        warn(logger, "Fraud rules read from the database: the cache is unavailable", exc)
     if rules is None:
         rows = apps.get_model("petitions_cms", "FraudRule").objects.values_list("kind", "value", "campaign__path")
         rules = [(*_canonical(kind, value), path or "") for kind, value, path in rows]
         try:
             get_cache().set(RULES_KEY, rules, timeout=get_setting("CACHE_TIMEOUT"))
-        except Exception:
-            logger.exception("Could not cache the fraud rules")
+        except Exception as exc:
+            warn(logger, "Fraud rules not cached: the cache is unavailable", exc)
     _memo.set(RULES_KEY, rules)
     return rules
 

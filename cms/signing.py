@@ -19,10 +19,12 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Now
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from . import quarantine
 from .addresses import normalize_email
 from .conf import get_setting, get_signature_model
+from .outage import OUTAGE_ERRORS, warn
 from .signals import signature_signed, signature_verified
 from .store import get_store
 from .tokens import InvalidToken, read_token
@@ -62,7 +64,9 @@ def queue_verification_email(signature_id: int) -> None:
                 tasks.drain_outbox.delay()
         else:
             tasks.send_verification_emails.delay([signature_id])
-    except Exception:  # broker or Redis down: the row is committed, the sweeper will send
+    except (*OUTAGE_ERRORS, KombuOperationalError) as exc:  # Redis or the broker down: the sweeper will send
+        warn(logger, "Verification emails left to the overdue sweeper: the outbox is unavailable", exc)
+    except Exception:  # anything else: the row is committed, the sweeper will send, but say why
         logger.exception("Could not queue the verification email of signature %s", signature_id)
 
 
@@ -318,7 +322,9 @@ def record_verification(page, signature) -> bool:
 def _verified(page, signature):
     try:
         record_verification(page, signature)
-    except Exception:  # Redis down: the next reconcile counts it from the database
+    except OUTAGE_ERRORS as exc:  # Redis down: the next reconcile counts it from the database
+        warn(logger, "Verifications left to the next reconcile: the live counter is unavailable", exc)
+    except Exception:
         logger.exception("Could not record verification %s in the live counter", signature.pk)
     signature_verified.send(type(signature), signature_id=signature.pk, petition_id=page.pk, page=page)
 
