@@ -63,6 +63,23 @@ def json_line(stdout, prefix):
     return None
 
 
+def processes_now():
+    """(pid, command name, stat fields after the name) of every process /proc shows now.
+
+    The fields are numbered as in proc(5) minus three: [2] is the process group, [11] and [12]
+    the user and system ticks, [13] and [14] those of reaped children.
+    """
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                stat = f.read()
+        except OSError:  # gone since the scan
+            continue
+        yield int(entry.name), stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+
+
 def server_errors(path, start=0, limit=20):
     """The exception lines of the tracebacks gunicorn's workers logged (bench/gunicorn.conf.py), from ``start``."""
     path = Path(path)

@@ -187,18 +187,9 @@ def cpu_snapshot():
     groups = {process.pid: name for name, process in processes}  # each runs in its own process group
     tick = os.sysconf("SC_CLK_TCK")
     used = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2 :].split()
+    for pid, comm, fields in harness.processes_now():
         pgrp, own, children = int(fields[2]), int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
-        if int(entry.name) == os.getpid():
+        if pid == os.getpid():
             used["load client"] = used.get("load client", 0) + own / tick
             # Reaped children: wrk during a GET phase (and the short Django helper steps).
             used["wrk"] = used.get("wrk", 0) + children / tick

@@ -295,29 +295,26 @@ def worker_kill(stack):
 # --- 7. the ESP fails, the ESP hangs -----------------------------------------------------
 
 
-def esp_fail(stack):
-    pre, failing, post = 10, knob("FAULTS_ESP_FAIL_SECONDS", 300, 20), 20
+def esp_outage(stack, name, mode, seconds):
+    """The ESP in ``mode`` (``fail``: 503s; ``hang``: no answer) for ``seconds`` of the load, then well again."""
+    pre, post = 10, 20
 
     def fault(load, scenario):
         load.wait_until(pre)
-        stack.esp_mode("fail")
-        load.wait_until(pre + failing)
+        stack.esp_mode(mode)
+        load.wait_until(pre + seconds)
         stack.esp_mode("ok")
 
-    return finish(run_load(stack, "esp-5xx", pre + failing + post, fault))
+    return finish(run_load(stack, name, pre + seconds + post, fault))
+
+
+def esp_fail(stack):
+    return esp_outage(stack, "esp-5xx", "fail", knob("FAULTS_ESP_FAIL_SECONDS", 300, 20))
 
 
 def esp_hang(stack):
-    # Longer than anymail's send timeout (REQUESTS_TIMEOUT, 30 s), also when quick: the timeout must fire.
-    pre, hanging, post = 10, knob("FAULTS_ESP_HANG_SECONDS", 120, 45), 20
-
-    def fault(load, scenario):
-        load.wait_until(pre)
-        stack.esp_mode("hang")
-        load.wait_until(pre + hanging)
-        stack.esp_mode("ok")
-
-    return finish(run_load(stack, "esp-hang", pre + hanging + post, fault))
+    # Longer than the send timeout, also when quick: the timeout must fire.
+    return esp_outage(stack, "esp-hang", "hang", knob("FAULTS_ESP_HANG_SECONDS", 120, 45))
 
 
 # --- 8. PostgreSQL restarted -------------------------------------------------------------

@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
+import harness  # noqa: E402
 from harness import BIN, HOST, PY, Harness, HarnessError, env_number, port_open, site_env, wait_for  # noqa: E402
 
 from tests.redis_server import RedisServer  # noqa: E402
@@ -253,17 +254,13 @@ class Stack:
         pgid = self.h.process(name).pid
         page = os.sysconf("SC_PAGE_SIZE")
         total = 0
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
+        for pid, _, fields in harness.processes_now():
+            if int(fields[2]) != pgid:
                 continue
             try:
-                with open(f"/proc/{entry.name}/stat") as f:
-                    stat = f.read()
-                if int(stat[stat.rindex(")") + 2 :].split()[2]) != pgid:
-                    continue
-                with open(f"/proc/{entry.name}/statm") as f:
+                with open(f"/proc/{pid}/statm") as f:
                     total += int(f.read().split()[1]) * page
-            except (OSError, ValueError, IndexError):
+            except (OSError, ValueError, IndexError):  # gone since the scan
                 continue
         return round(total / 2**20, 1)
 

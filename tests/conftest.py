@@ -161,3 +161,27 @@ def private_redis():
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def private_redis_cache(private_redis, settings):
+    """The plugin's cache (and Wagtail's) on this test's own Redis, running: the test may kill it.
+
+    Also forgets what the process kept while Redis was away (stale page copies, rate-limit
+    windows), before and after.
+    """
+    from cms import middleware, ratelimit
+
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {
+            "BACKEND": "cms.cache.ResilientRedisCache",
+            "LOCATION": private_redis.url,
+            "KEY_PREFIX": settings.TEST_RUN_PREFIX,
+        },
+    }
+    middleware.forget_copies()
+    ratelimit.LOCAL_WINDOWS.clear()
+    yield private_redis
+    middleware.forget_copies()
+    ratelimit.LOCAL_WINDOWS.clear()

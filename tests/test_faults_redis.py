@@ -18,7 +18,7 @@ from collections import Counter
 import pytest
 from django.test import Client
 
-from cms import middleware, ratelimit
+from cms import middleware
 from cms.conf import get_signature_model
 from cms.tokens import make_token
 from workers import tasks
@@ -33,23 +33,11 @@ SIGNS_PER_PATH = 5
 
 
 @pytest.fixture
-def redis_cache(private_redis, settings):
+def redis_cache(private_redis_cache, settings):
     """The plugin's cache (and Wagtail's) on a Redis of this test's own, running."""
-    settings.CACHES = {
-        **settings.CACHES,
-        "default": {
-            "BACKEND": "cms.cache.ResilientRedisCache",
-            "LOCATION": private_redis.url,
-            "KEY_PREFIX": settings.TEST_RUN_PREFIX,
-        },
-    }
     # Every overdue email is owed at once: the sweeper need not wait two minutes.
     settings.PETITIONS = {**settings.PETITIONS, "EMAIL_OVERDUE_AFTER": 0}
-    middleware.forget_copies()
-    ratelimit.LOCAL_WINDOWS.clear()
-    yield private_redis
-    middleware.forget_copies()
-    ratelimit.LOCAL_WINDOWS.clear()
+    return private_redis_cache
 
 
 def displayed_count(response):

@@ -13,7 +13,6 @@ import redis
 from django.core.cache import caches
 from django.test import Client
 
-from cms import middleware, ratelimit
 from cms.conf import get_signature_model
 from cms.models import PetitionStats
 
@@ -25,22 +24,10 @@ BROWSER = {"HTTP_ORIGIN": "http://testserver"}
 
 
 @pytest.fixture
-def dead_redis(private_redis, settings):
+def dead_redis(private_redis_cache):
     """The plugin's cache on a Redis of this test's own, killed before the test runs."""
-    settings.CACHES = {
-        **settings.CACHES,
-        "default": {
-            "BACKEND": "cms.cache.ResilientRedisCache",
-            "LOCATION": private_redis.url,
-            "KEY_PREFIX": settings.TEST_RUN_PREFIX,
-        },
-    }
-    private_redis.stop()
-    middleware.forget_copies()
-    ratelimit.LOCAL_WINDOWS.clear()
-    yield private_redis
-    middleware.forget_copies()
-    ratelimit.LOCAL_WINDOWS.clear()
+    private_redis_cache.stop()
+    return private_redis_cache
 
 
 @pytest.fixture
