@@ -29,7 +29,7 @@ from cms.tokens import make_token
 from workers import tasks
 
 from .concurrency import run_together
-from .conftest import confirm_url
+from .conftest import confirm_url, sign_url
 from .factories import PetitionPageFactory, SignatureFactory
 from .fake_esp import FakeESP
 
@@ -407,6 +407,57 @@ def test_every_task_delivered_three_times_and_beat_twice_keeps_one_email_a_row_a
     assert PetitionStats.objects.get(petition_id=petition.pk).signature_count == 10
     assert live_count(petition) == 10
     assert Milestone.objects.filter(petition_id=petition.pk, kind="goal").count() == 1
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_redis_killed_while_signing_then_back_empty_the_worker_sends_each_email_once_and_counts_come_back(
+    index_page, worker_world, fake_esp, private_redis
+):
+    """Scenario 4 with a real worker: Redis (broker, outbox, cache) dies while people sign."""
+    start, publish, client = worker_world
+    petition = PetitionPageFactory(parent=index_page)
+    worker = start(PETITIONS_EMAIL_OVERDUE_AFTER="0")
+    browser = Client(raise_request_exception=False)
+    sign = sign_url(petition)
+
+    def sign_as(n):
+        data = {"first_name": "Ada", "email": f"ada{n}@example.org", "feed_display": "first"}
+        return browser.post(sign, data, HTTP_ORIGIN="http://testserver", REMOTE_ADDR=f"198.18.0.{n}")
+
+    assert sign_as(0).status_code == 302
+    # The drain, as beat's backstop publishes it (this process's own nudge goes to the suite's broker).
+    publish(tasks.drain_outbox)
+    fake_esp.wait_for(lambda esp: len(esp.accepted) == 1, WAIT, "the first email, through Redis")
+    first = Signature.objects.get()
+    with transaction.atomic():
+        assert signing.verify_signature(petition, make_token(first)) == signing.VerifyResult.VERIFIED
+
+    private_redis.stop()
+    answers = [sign_as(n).status_code for n in range(1, 11)]
+    page = browser.get(petition.url)
+    confirming = Signature.objects.exclude(pk=first.pk).order_by("pk")[:3]
+    with transaction.atomic():
+        for signature in confirming:  # by the token, as the confirm button does; counted from the rows
+            assert signing.verify_signature(petition, make_token(signature)) == signing.VerifyResult.VERIFIED
+
+    assert answers == [302] * 10  # signing goes on: each row stored, its email owed
+    assert (page.status_code, Signature.objects.count()) == (200, 11)
+    assert b'data-count="' in page.content
+
+    private_redis.start()  # back, and empty: the outbox, the queue and the live counts are gone
+    if worker.process.poll() is not None:  # a worker that lost its broker may exit: a supervisor restarts it
+        worker = start(PETITIONS_EMAIL_OVERDUE_AFTER="0")
+    sweep, count = publish(tasks.resend_overdue_verification_emails), publish(tasks.reconcile_counts)
+    wait_until(lambda: all_finished(client, {sweep: 1, count: 1}), WAIT, "the sweeper and the reconcile")
+    # Owed: the first and the seven still pending (the three confirmed meanwhile are owed none).
+    fake_esp.wait_for(lambda esp: len(esp.accepted) == 8, WAIT, "every owed email")
+
+    assert set(fake_esp.accepted.values()) == {1}  # each email once
+    pending = Signature.objects.filter(status=Signature.Status.PENDING)
+    assert set(fake_esp.accepted) == {first.pk, *pending.values_list("pk", flat=True)}
+    assert not pending.filter(email_sent_at__isnull=True).exists()
+    assert PetitionStats.objects.get(petition_id=petition.pk).signature_count == 4
+    assert live_count(petition) == 4
 
 
 # --- duplicate tasks of deliveries (scenario 9) ------------------------------------------
