@@ -332,8 +332,11 @@ def _verified(page, signature):
 # --- the outbox --------------------------------------------------------------------
 
 
-def overdue_verification_email_ids(now=None, limit=1000) -> list:
-    """Pending signatures whose owed email has not left in EMAIL_OVERDUE_AFTER seconds."""
+def overdue_verification_email_ids(now=None, limit=1000, after=0) -> list:
+    """Pending signatures whose owed email has not left in EMAIL_OVERDUE_AFTER seconds.
+
+    At most ``limit`` ids above ``after``, ascending: the sweeper pages through a backlog by id.
+    """
     Signature = get_signature_model()
     now = now or timezone.now()
     oldest = now - timedelta(seconds=get_setting("VERIFY_TOKEN_MAX_AGE"))
@@ -346,5 +349,7 @@ def overdue_verification_email_ids(now=None, limit=1000) -> list:
         )
         .exclude(email_status=Signature.EmailStatus.REFUSED)
         .filter(Q(email_sent_at__isnull=True) | Q(email_sent_at__lt=F("email_requested_at")))
+        .filter(pk__gt=after)
+        .order_by("pk")
         .values_list("pk", flat=True)[:limit]
     )

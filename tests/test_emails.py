@@ -124,3 +124,13 @@ def test_the_sweeper_reenqueues_emails_that_never_left(pending, mailoutbox):
 
     assert len(mailoutbox) == 1
     assert signing.overdue_verification_email_ids(now=later) == []
+
+
+def test_the_sweeper_pages_through_a_backlog_larger_than_one_page(petition, mailoutbox):
+    long_ago = timezone.now() - timezone.timedelta(minutes=10)
+    owed = SignatureFactory.create_batch(7, petition=petition, email_requested_at=long_ago)
+
+    assert tasks.resend_overdue_verification_emails.delay(page_size=3).get() == 7
+
+    assert sorted(message.to[0] for message in mailoutbox) == sorted(signature.email for signature in owed)
+    assert signing.overdue_verification_email_ids() == []

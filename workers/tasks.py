@@ -88,15 +88,26 @@ def drain_outbox(max_batches: int = 200) -> int:
 
 
 @shared_task(name="petitions.resend_overdue_verification_emails", ignore_result=True)
-def resend_overdue_verification_emails() -> int:
-    """The outbox sweeper: re-queue emails that a lost message or a Redis flush never sent."""
-    ids = signing.overdue_verification_email_ids()
+def resend_overdue_verification_emails(page_size: int = 1000, max_pages: int = 100) -> int:
+    """The outbox sweeper: re-queue emails that a lost message or a Redis flush never sent.
+
+    It pages through the whole backlog by id (up to ``max_pages`` pages a run), not just its first
+    thousand: after Redis is lost in a surge, tens of thousands of emails may be owed at once, and
+    a thousand a minute would take an hour to send them.
+    """
     batch = get_setting("OUTBOX_BATCH")
-    for start in range(0, len(ids), batch):
-        send_verification_emails.delay(ids[start : start + batch], sweep=True)
-    if ids:
-        logger.info("Re-queued %d overdue verification emails", len(ids))
-    return len(ids)
+    queued, after = 0, 0
+    for _ in range(max_pages):
+        ids = signing.overdue_verification_email_ids(limit=page_size, after=after)
+        for start in range(0, len(ids), batch):
+            send_verification_emails.delay(ids[start : start + batch], sweep=True)
+        queued += len(ids)
+        if len(ids) < page_size:
+            break
+        after = ids[-1]
+    if queued:
+        logger.info("Re-queued %d overdue verification emails", queued)
+    return queued
 
 
 @shared_task(name="petitions.reconcile_counts", ignore_result=True)
