@@ -86,6 +86,10 @@ DEFAULTS = {
     "OUTBOX_NUDGE_MS": 1000,
     # Verification emails one send task handles.
     "OUTBOX_BATCH": 25,
+    # After a temporary ESP failure (a 5xx, a timeout, a refused connection) every worker holds its
+    # verification emails this many seconds before trying again: a failing ESP gets one probe per
+    # interval, not one request per batch and retry. They stay owed meanwhile. 0: off.
+    "ESP_PAUSE_SECONDS": 5,
     # How long a web process reuses a count or a cached page it just read (0: always ask Redis).
     "LOCAL_CACHE_SECONDS": 1,
     # How long a web process reuses a petition page it looked up for a sign or confirm POST.

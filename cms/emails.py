@@ -15,7 +15,7 @@ from django.utils import timezone
 from .conf import get_setting, get_signature_model
 from .manage_links import manage_url
 from .models import Suppression, address_hash
-from .store import EMAIL_CAP_KEY, get_store
+from .store import EMAIL_CAP_KEY, ESP_PAUSED_KEY, get_cache, get_store
 from .tokens import make_token
 
 logger = logging.getLogger("petitions")
@@ -175,6 +175,8 @@ def send_verification_emails(signature_ids) -> tuple[list, list]:
     ]
     if not owed:
         return sent, retry
+    if esp_paused():  # another send failed a moment ago: no request until the pause is over
+        return sent, [signature.pk for signature in owed]
     # One query for the batch: the addresses that bounced, were refused or complained before.
     suppressed = Suppression.hashes_among(
         (signature.email_normalized or signature.email for signature in owed), Suppression.UNDELIVERABLE
@@ -187,10 +189,35 @@ def send_verification_emails(signature_ids) -> tuple[list, list]:
             if outcome == "sent":
                 sent.append(candidate.pk)
             elif outcome == "retry":
-                # The ESP is failing: try none of the rest now; they wait for the retry with this one.
+                # The ESP is failing: try none of the rest now; they wait for the retry with this one,
+                # and every other sender holds off for ESP_PAUSE_SECONDS.
                 retry += [signature.pk for signature in owed[index:]]
+                pause_esp()
                 break
     return sent, retry
+
+
+def esp_paused() -> bool:
+    """True while a recent temporary ESP failure holds every sender off (``ESP_PAUSE_SECONDS``).
+
+    Shared through the cache by every worker, so a 5-minute outage costs the ESP one probe every
+    few seconds, not a request per batch and per retry. With the cache down: not paused.
+    """
+    if not get_setting("ESP_PAUSE_SECONDS"):
+        return False
+    try:
+        return get_cache().get(ESP_PAUSED_KEY) is not None
+    except Exception:  # noqa: BLE001 (the cache is down: send, as without the pause)
+        return False
+
+
+def pause_esp():
+    seconds = get_setting("ESP_PAUSE_SECONDS")
+    if seconds:
+        try:
+            get_cache().set(ESP_PAUSED_KEY, 1, timeout=seconds)
+        except Exception as exc:  # noqa: BLE001 (the cache is down: no pause, each batch probes)
+            logger.warning("ESP pause not recorded: the cache is unavailable: %s", exc)
 
 
 def _commit_without_waiting_for_disk():

@@ -63,6 +63,8 @@ CHALLENGE_RATE_KEY = "petitions:challenge:rate:{}"
 CHALLENGE_HOLD_KEY = "petitions:challenge:hold:{}"
 CHALLENGE_FAILURES_KEY = "petitions:challenge:failures"
 OUTBOX_KEY = "petitions:outbox"
+# Set, for ESP_PAUSE_SECONDS, by a worker whose send the ESP failed: every sender holds off (cms.emails).
+ESP_PAUSED_KEY = "petitions:esp-paused"
 OUTBOX_NUDGED_KEY = "petitions:outbox:nudged"
 RECONCILE_LOCK_KEY = "petitions:reconcile-lock"
 

@@ -79,7 +79,8 @@ EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # No lag: tests verify and reconcile within the same second.
 # No per-process memo either: tests read a count right after changing it.
-PETITIONS = {"SITE_URL": "http://testserver", "RECONCILE_LAG": 0, "LOCAL_CACHE_SECONDS": 0}
+# No ESP pause either: tests count the requests a failing ESP gets per batch (one test turns it on).
+PETITIONS = {"SITE_URL": "http://testserver", "RECONCILE_LAG": 0, "LOCAL_CACHE_SECONDS": 0, "ESP_PAUSE_SECONDS": 0}
 DEBUG = False
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 WHITENOISE_USE_FINDERS = True

@@ -24,7 +24,7 @@ from cms import emails, signing
 from cms import reconcile as reconciling
 from cms.models import Milestone, PetitionStats, Signature, live_counts
 from cms.signals import signature_verified
-from cms.store import get_store
+from cms.store import ESP_PAUSED_KEY, get_cache, get_store
 from cms.tokens import make_token
 from workers import tasks
 
@@ -139,6 +139,25 @@ def test_an_esp_outage_costs_one_request_per_batch_and_leaves_every_email_owed(p
     postmark.set_mode("accept")  # the ESP is back: the retry sends each email once
     assert emails.send_verification_emails(ids) == (ids, [])
     assert all(postmark.accepted[pk] == 1 for pk in ids)
+
+
+@pytest.mark.django_db
+def test_after_an_esp_failure_every_sender_holds_off_for_the_pause_then_probes_again(petition, postmark, settings):
+    settings.PETITIONS = {**settings.PETITIONS, "ESP_PAUSE_SECONDS": 60}
+    first, second = (
+        [s.pk for s in SignatureFactory.create_batch(5, petition=petition)],
+        [s.pk for s in SignatureFactory.create_batch(5, petition=petition)],
+    )
+    postmark.set_mode("fail")
+
+    assert emails.send_verification_emails(first) == ([], first)
+    assert emails.send_verification_emails(second) == ([], second)  # another batch, another worker: no request
+
+    assert postmark.failed == 1
+    postmark.set_mode("accept")
+    get_cache().delete(ESP_PAUSED_KEY)  # the pause is over
+    assert emails.send_verification_emails(first + second) == (first + second, [])
+    assert all(postmark.accepted[pk] == 1 for pk in first + second)
 
 
 @pytest.mark.django_db
