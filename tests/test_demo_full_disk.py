@@ -75,8 +75,9 @@ def test_a_message_the_full_disk_cut_short_leaves_no_file_in_the_queue(queue, tm
 
 
 def test_the_worker_skips_a_message_left_empty_and_reads_the_next(queue, tmp_path, caplog):
-    (tmp_path / f"0_left-by-a-full-disk.{queue.queue.name}.msg").write_bytes(b"")  # sorts first: read first
-    (tmp_path / f"1_cut-short.{queue.queue.name}.msg").write_bytes(b'{"body": "eyJ0YXNr')
+    # Named to sort before every real message (whose names start with a clock reading, 1-9): read first.
+    (tmp_path / f"00_left-by-a-full-disk.{queue.queue.name}.msg").write_bytes(b"")
+    (tmp_path / f"01_cut-short.{queue.queue.name}.msg").write_bytes(b'{"body": "eyJ0YXNr')
     queue.put({"task": "whole"})
 
     assert queue.get(timeout=5).payload == {"task": "whole"}
