@@ -147,11 +147,12 @@ class PetitionPageCacheMiddleware:
         seconds = get_setting("PAGE_CACHE_SECONDS")
         if not (seconds and request.method in ("GET", "HEAD") and _anonymous(request)):
             return self.get_response(request)
-        key = _cache_key(request)
-        entry = None
+        key = entry = None
         # Only a bare path is served from and stored in the cache; with a query string it is rendered.
+        # Other paths (the API, count.json, static files) pay nothing here unless their render fails.
         shared = not request.GET
         if shared and request.path in KNOWN_PATHS:
+            key = _cache_key(request)
             entry = LOCAL.get(key)
             if entry is None:
                 entry = _read(key)
@@ -163,6 +164,7 @@ class PetitionPageCacheMiddleware:
         cacheable = getattr(response, "petitions_cacheable", False) and response.status_code == 200
         if shared and cacheable and not response.cookies:
             patch_public_cache(response, max_age=seconds)
+            key = key or _cache_key(request)
             entry = (response.content, _replayed_headers(response), time.time())
             _write(key, entry, max(seconds, get_setting("PAGE_STALE_SECONDS") or 0))
             _keep_copy(key, entry)
@@ -171,7 +173,7 @@ class PetitionPageCacheMiddleware:
             response["X-Petitions-Cache"] = "miss"
         elif response.status_code >= 500:
             # A share link's query string (utm_source, fbclid) asks for the same page: its copy will do.
-            stale = self._stale_copy(key, entry)
+            stale = self._stale_copy(key or _cache_key(request), entry)
             if stale is not None:
                 return stale
         return response

@@ -56,26 +56,26 @@ def hit(request, page) -> int | None:
     if not in_force:
         return None
     client = client_key(request)
-    windows = [(window_key(page.pk, window, client), window) for _, window in in_force]
-    try:
-        counts = get_store().count_attempts(windows)
-    except Exception as exc:  # any store's failure (Redis down, a full disk): count here rather than fail
-        warn(logger, "Rate limits counted per process: the store is unavailable", exc)
-        counts = LOCAL_WINDOWS.count_attempts(windows)
+    counts = count_attempts([(window_key(page.pk, window, client), window) for _, window in in_force])
     waits = [left for (limit, _), (attempts, left) in zip(in_force, counts, strict=True) if attempts > limit]
     return max(1, math.ceil(max(waits))) if waits else None
 
 
-def count_attempt(name, window) -> int:
-    """One more attempt under the store key ``name`` (a window of ``window`` seconds); the attempts so far.
+def count_attempts(windows) -> list:
+    """One more attempt under each ``(store key, window seconds)``; for each, ``(attempts so far, seconds left)``.
 
-    For counters besides the sign windows (the challenge's threshold): in the process while the store is down.
+    In the store, or in this process while the store cannot answer (Redis down, a full disk).
     """
     try:
-        return get_store().count_attempt(name, window)
-    except Exception as exc:
+        return get_store().count_attempts(windows)
+    except Exception as exc:  # any store's failure: count here rather than fail
         warn(logger, "Attempts counted per process: the store is unavailable", exc)
-        return LOCAL_WINDOWS.count_attempts([(name, window)])[0][0]
+        return LOCAL_WINDOWS.count_attempts(windows)
+
+
+def count_attempt(name, window) -> int:
+    """One more attempt under ``name`` (the challenge's threshold counters); the attempts so far."""
+    return count_attempts([(name, window)])[0][0]
 
 
 def attempts(name) -> int:

@@ -15,7 +15,7 @@ from . import manage
 from .api.cors import add_cors_headers, preflight
 from .conf import get_setting
 from .localcache import LocalMemo
-from .models import PetitionMixin, live_values
+from .models import PetitionMixin, live_values, stored_values
 from .origin import origin_allowed
 from .outage import patch_public_cache, warn
 from .store import get_store
@@ -145,17 +145,18 @@ _counts = LocalMemo()
 def _count(request, page_id):
     values = _counts.get(page_id)
     if values is None:
+        read_values = live_values
         try:
             values = get_store().get_values([page_id])[page_id]
-        except Exception as exc:  # the store is down: the database's stored total, through live_values
+        except Exception as exc:  # the store is down: the database's stored total, without asking it again
             warn(logger, "count.json read from the database: the store is unavailable", exc)
-            values = (None, None)
+            values, read_values = (None, None), stored_values
         if values[0] is None:  # not cached: only petitions get a count (SQL, then cached again)
             try:
                 get_petition(page_id)
             except Http404:
                 return json_error(404, "not_found", "No such petition.")
-            values = live_values([page_id])[page_id]
+            values = read_values([page_id])[page_id]
         _counts.set(page_id, values)
     live_count, goal = values
     etag = f'W/"{live_count}-{goal}"'

@@ -41,6 +41,18 @@ def _backoff(retries):
 SEND_TIME_LIMITS = {"soft_time_limit": 240, "time_limit": 300}
 
 
+def _send_batch(signature_ids) -> tuple[list, list]:
+    """(sent, to retry) of one batch; out of time at a slow ESP, the whole batch is to retry.
+
+    What was sent before the time ran out is recorded (each email in its own transaction), so
+    the retry sends only the rest.
+    """
+    try:
+        return emails.send_verification_emails(signature_ids)
+    except SoftTimeLimitExceeded:
+        return [], list(signature_ids)
+
+
 @shared_task(name="petitions.send_verification_emails", bind=True, **RETRYING, **SEND_TIME_LIMITS)
 def send_verification_emails(self, signature_ids: list, sweep: bool = False) -> int:
     """Send a batch of owed verification emails; retry only the ones the ESP failed to take.
@@ -49,11 +61,7 @@ def send_verification_emails(self, signature_ids: list, sweep: bool = False) -> 
     queues what is still owed. Retried, every sweep during an ESP outage would start one more
     retry chain per batch, and the requests to the failing ESP would grow with the outage.
     """
-    try:
-        sent, retry = emails.send_verification_emails(signature_ids)
-    except SoftTimeLimitExceeded:
-        # Out of time at a slow ESP: what was sent is recorded, so the whole batch goes again later.
-        sent, retry = [], list(signature_ids)
+    sent, retry = _send_batch(signature_ids)
     if retry and not sweep:
         raise self.retry(args=[retry], countdown=_backoff(self.request.retries))
     return len(sent)
@@ -72,10 +80,7 @@ def drain_outbox(max_batches: int = 200) -> int:
             break
         if len(ids) < batch and not queued:
             # A trickle: send it here rather than pay another task's round trip.
-            try:
-                _, retry = emails.send_verification_emails(ids)
-            except SoftTimeLimitExceeded:
-                retry = ids  # what was sent is recorded; a send task tries the rest
+            _, retry = _send_batch(ids)
             if retry:
                 send_verification_emails.apply_async((retry,), countdown=_backoff(0))
             queued += len(ids)

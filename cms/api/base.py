@@ -124,13 +124,9 @@ def _invalid(request, exc):
     return error_response(request, 400, "invalid", "The request is not valid.", errors)
 
 
-def _unavailable(request, exc):
-    """The database or Redis is down: a 503 with Retry-After in the API's shape (never ninja's traceback page)."""
-    return outage.unavailable_response(request, exc)
-
-
+# The database or Redis is down: a 503 with Retry-After in the API's shape (never ninja's traceback page).
 for _error in outage.OUTAGE_ERRORS:
-    api.add_exception_handler(_error, _unavailable)
+    api.add_exception_handler(_error, outage.unavailable_response)
 
 
 # --- helpers ---------------------------------------------------------------------------

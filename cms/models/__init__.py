@@ -6,7 +6,7 @@ from .officials import Official
 from .pages import CampaignIndexPage, PetitionMixin, PetitionPage, SigningStatus
 from .privacy import PetitionPrivacySettings
 from .signatures import AbstractSignature, ConsentWording, Signature, normalize_email
-from .stats import Milestone, PetitionCountryCount, PetitionStats, live_counts, live_values
+from .stats import Milestone, PetitionCountryCount, PetitionStats, live_counts, live_values, stored_values
 from .suppression import Suppression, address_hash
 
 __all__ = [
@@ -34,5 +34,6 @@ __all__ = [
     "address_hash",
     "live_counts",
     "live_values",
+    "stored_values",
     "normalize_email",
 ]

@@ -33,8 +33,13 @@ def live_values(petition_ids) -> dict:
         raise  # the database itself: nothing to fall back on (cms.outage answers 503)
     except Exception as exc:  # any store's failure (Redis down, a full disk): the database's totals
         logger.warning("Counts read from the database: the store is unavailable (%s: %s)", type(exc).__name__, exc)
-        values = {pk: (row["signature_count"], goal) for pk, (row, goal) in _stored(petition_ids).items()}
+        values = stored_values(petition_ids)
     return values
+
+
+def stored_values(petition_ids) -> dict:
+    """{petition_id: (reconciled total, goal)} from the database alone: the counts while the store is down."""
+    return {pk: (row["signature_count"], goal) for pk, (row, goal) in _stored(petition_ids).items()}
 
 
 def _stored(petition_ids) -> dict:
