@@ -6,7 +6,7 @@ read by every page URL: a page's render, the sign POST's redirect), and Django's
 petition page and every sign would fail in Wagtail before the plugin's own
 fallbacks are reached. This backend is Django's ``RedisCache`` except that a
 connection error or a timeout makes a read a miss and a write a no-op, logged
-as a warning (once every few seconds per process, ``cms.outage.warn``); Wagtail
+as a warning (once every few seconds per process, ``cms.degraded.warn``); Wagtail
 then reads the database, as on any miss. ``incr``, ``decr`` and ``clear`` still
 raise: their callers must know. django-redis's cache does the same with its
 ``IGNORE_EXCEPTIONS`` option.
@@ -21,7 +21,7 @@ import redis
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.redis import RedisCache
 
-from .outage import warn
+from .degraded import warn
 
 logger = logging.getLogger("petitions.cache")
 #: Redis cannot be reached, or did not answer in time (a server loading its data is a ConnectionError too).

@@ -48,8 +48,9 @@ from django.core.signals import got_request_exception
 from django.http import HttpResponse
 
 from .conf import get_setting
+from .degraded import warn
 from .localcache import LocalMemo
-from .outage import is_outage, patch_public_cache, unavailable_response, warn
+from .outage import is_outage, patch_public_cache, unavailable_response
 from .store import get_cache
 
 logger = logging.getLogger("petitions.middleware")

@@ -10,12 +10,10 @@ never cached by anyone (``no-store``), so a CDN holding an earlier copy with
 puts ``stale-while-revalidate`` and ``stale-if-error`` on every public answer.
 
 :class:`cms.middleware.OutageMiddleware` turns the errors of :data:`OUTAGE_ERRORS`
-into these answers; :func:`warn` logs a degraded path without a line per request.
+into these answers; :func:`cms.degraded.warn` logs a degraded path without a line per request.
 """
 
 import logging
-import threading
-import time
 
 import redis
 from django.db import InterfaceError, OperationalError
@@ -25,6 +23,7 @@ from django.urls import resolve
 from django.utils.cache import add_never_cache_headers, patch_cache_control
 
 from .conf import get_setting
+from .degraded import warn
 
 logger = logging.getLogger("petitions.outage")
 
@@ -33,32 +32,10 @@ logger = logging.getLogger("petitions.outage")
 DATABASE_ERRORS = (OperationalError, InterfaceError)
 OUTAGE_ERRORS = (*DATABASE_ERRORS, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 TEMPLATE = "petitions/unavailable.html"
-#: One log line per kind of degraded path per process at most this often: an outage is one
-#: event for an operator, not a line per request.
-WARN_EVERY_SECONDS = 10
-
-_warned = {}
-_warned_lock = threading.Lock()
 
 
 def is_outage(exc) -> bool:
     return isinstance(exc, OUTAGE_ERRORS)
-
-
-def warn(log, what, exc, detail=""):
-    """Log that ``what`` happened because of ``exc``, at warning, at most once per WARN_EVERY_SECONDS per process.
-
-    ``what`` names the degraded path (a fixed text: one entry each); ``detail`` adds to the line.
-    """
-    now = time.monotonic()
-    with _warned_lock:
-        last, skipped = _warned.get(what, (0.0, 0))
-        if now - last < WARN_EVERY_SECONDS:
-            _warned[what] = (last, skipped + 1)
-            return
-        _warned[what] = (now, 0)
-    more = f" ({skipped} more since the last report)" if skipped else ""
-    log.warning("%s%s: %s: %s%s", what, f" ({detail})" if detail else "", type(exc).__name__, exc, more)
 
 
 def patch_public_cache(response, max_age):

@@ -12,8 +12,8 @@ from django.apps import apps
 
 from .addresses import normalize_email
 from .conf import get_setting
+from .degraded import warn
 from .localcache import LocalMemo
-from .outage import warn
 from .store import get_cache
 
 logger = logging.getLogger("petitions")

@@ -19,8 +19,8 @@ from django.conf import settings
 
 from .clientip import client_address, client_key
 from .conf import get_setting
+from .degraded import warn
 from .localcache import LocalWindows
-from .outage import warn
 from .store import RATE_KEY, get_store
 
 logger = logging.getLogger("petitions.ratelimit")

@@ -24,7 +24,8 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from . import quarantine
 from .addresses import normalize_email
 from .conf import get_setting, get_signature_model
-from .outage import OUTAGE_ERRORS, warn
+from .degraded import warn
+from .outage import OUTAGE_ERRORS
 from .signals import signature_signed, signature_verified
 from .store import get_store
 from .tokens import InvalidToken, read_token

@@ -14,10 +14,11 @@ from wagtail.models import Page
 from . import manage
 from .api.cors import add_cors_headers, preflight
 from .conf import get_setting
+from .degraded import warn
 from .localcache import LocalMemo
 from .models import PetitionMixin, live_values, stored_values
 from .origin import origin_allowed
-from .outage import patch_public_cache, warn
+from .outage import patch_public_cache
 from .store import get_store
 
 logger = logging.getLogger("petitions.views")

@@ -15,7 +15,16 @@ PACKAGES = ("cms", "petition_blocks", "workers")
 MAX_DEFERRED_IMPORTS = 12
 #: What the models may import of the plugin at module level: settings, stores and plain helpers.
 #: (The blocks a page's StreamField is made of are allowed too.)
-MODEL_LAYER_ALLOWED = {"cms", "cms.conf", "cms.store", "cms.forms", "cms.tokens", "cms.addresses", "cms.permissions"}
+MODEL_LAYER_ALLOWED = {
+    "cms",
+    "cms.conf",
+    "cms.degraded",
+    "cms.store",
+    "cms.forms",
+    "cms.tokens",
+    "cms.addresses",
+    "cms.permissions",
+}
 
 
 def _modules():

@@ -17,6 +17,7 @@ from wagtail.search import index
 from petition_blocks.blocks import PetitionStreamBlock
 
 from ..conf import get_setting, get_signature_model
+from ..degraded import warn
 from ..forms import PetitionPageForm, SignatureForm
 from ..permissions import DELIVER
 from ..store import get_store
@@ -259,7 +260,7 @@ class PetitionMixin(RoutablePageMixin, models.Model):
         except DatabaseError:
             raise
         except Exception as exc:  # any store's failure (Redis down): one query for this render
-            logger.warning("Feed read from the database: the store is unavailable (%s: %s)", type(exc).__name__, exc)
+            warn(logger, "Feed read from the database: the store is unavailable", exc)
             feed = self.get_feed_from_database()
         # An entry can arrive twice (a verification racing a rebuild): show it once.
         seen = set()

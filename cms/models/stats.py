@@ -3,6 +3,7 @@ import logging
 from django.db import DatabaseError, models
 from wagtail.models import Page
 
+from ..degraded import warn
 from ..store import get_store
 
 logger = logging.getLogger("petitions.store")
@@ -32,7 +33,7 @@ def live_values(petition_ids) -> dict:
     except DatabaseError:
         raise  # the database itself: nothing to fall back on (cms.outage answers 503)
     except Exception as exc:  # any store's failure (Redis down, a full disk): the database's totals
-        logger.warning("Counts read from the database: the store is unavailable (%s: %s)", type(exc).__name__, exc)
+        warn(logger, "Counts read from the database: the store is unavailable", exc)
         values = stored_values(petition_ids)
     return values
 
