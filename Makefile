@@ -66,6 +66,11 @@ faults: $(VENV)/.runtime
 bench-files: $(VENV)/.test
 	$(BIN)/python bench/delivery_files.py
 
+## Where a sign, a confirm and a verification email spend their time: cProfile, in process (bench/README.md).
+.PHONY: bench-profile
+bench-profile: $(VENV)/.test
+	$(BIN)/python bench/profile_requests.py $(PROFILE_ARGS)
+
 ## Whether a sign request's time tells a new address from one that signed: in-process, PostgreSQL and Redis.
 .PHONY: bench-uniform
 bench-uniform: $(VENV)/.test
