@@ -1,0 +1,116 @@
+"""make bench's load client (bench/postload.py).
+
+No site: a tiny local HTTP server stands in for gunicorn, so these hold without PostgreSQL or Redis.
+"""
+
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+
+import postload  # noqa: E402
+
+
+class Answering(BaseHTTPRequestHandler):
+    """Answers every POST 302 after ``delay`` seconds, and records the bodies it read."""
+
+    protocol_version = "HTTP/1.1"
+    delay = 0.0
+    bodies = None
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.bodies.append((body.decode(), self.headers.get("X-Forwarded-For"), self.headers.get("Connection")))
+        time.sleep(self.delay)
+        self.send_response(302)
+        self.send_header("Location", "/thanks/")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+@pytest.fixture
+def server():
+    def serve(delay=0.0):
+        handler = type("Handler", (Answering,), {"delay": delay, "bodies": []})
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        httpd.daemon_threads = True
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        servers.append(httpd)
+        return httpd.server_address[1], handler.bodies
+
+    servers = []
+    yield serve
+    for httpd in servers:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def bodies(count=None):
+    i = 0
+    while count is None or i < count:
+        yield f"s-{i}@bench.example.org", f"email=s-{i}%40bench.example.org", {"X-Forwarded-For": f"198.18.0.{i}"}
+        i += 1
+
+
+def test_closed_loop_records_exactly_one_answer_per_request_sent_with_its_own_body_and_header(server):
+    port, seen = server()
+    result = postload.run("127.0.0.1", port, "/sign/", bodies(40), concurrency=4, duration=30, keep_records=True)
+    assert result["sent"] == result["requests"] == 40
+    assert result["by_status"] == {"302": 40}
+    assert sorted(r[0] for r in result["records"]) == sorted(label for label, _, _ in bodies(40))
+    assert sorted(seen) == sorted((body, headers["X-Forwarded-For"], "close") for _, body, headers in bodies(40))
+    assert sorted(result["ok_labels"]) == sorted(label for label, _, _ in bodies(40))
+
+
+def test_closed_loop_stops_starting_at_the_deadline_and_waits_for_the_answers_in_flight(server):
+    port, seen = server(delay=0.3)
+    result = postload.run("127.0.0.1", port, "/sign/", bodies(), concurrency=3, duration=0.5)
+    assert result["sent"] == len(seen) == 6  # two rounds of three started before 0.5 s, none after
+    assert result["by_status"] == {"302": 6}
+    assert result["duration_us"] >= 600_000
+
+
+def test_open_loop_starts_on_schedule_whatever_the_server_does(server):
+    port, seen = server(delay=1.0)  # a server slower than the offered rate
+    t0 = time.time()
+    result = postload.run("127.0.0.1", port, "/sign/", bodies(), duration=0.5, rate=100, keep_records=True)
+    schedule = result["open_loop"]
+    assert schedule["due"] == schedule["started"] == result["sent"] == len(seen) == 50
+    assert schedule["skipped"] == 0
+    assert schedule["peak_in_flight"] >= 40  # nobody waited for an answer before starting the next
+    assert result["by_status"] == {"302": 50}
+    sent_at = sorted(r[2] for r in result["records"])
+    assert t0 <= sent_at[0] and sent_at[-1] - sent_at[0] < 0.6
+    assert result["latency_us"]["p50"] >= 1_000_000
+
+
+def test_open_loop_counts_requests_beyond_its_bound_as_not_sent(server):
+    port, _ = server(delay=1.0)
+    result = postload.run("127.0.0.1", port, "/sign/", bodies(), duration=0.3, rate=100, max_in_flight=10)
+    assert result["sent"] == 10 and result["open_loop"]["skipped"] == 20
+
+
+def test_a_refused_or_unanswered_request_is_recorded_as_an_error_not_lost():
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # bound, not listening: connections are refused
+        refused = postload.run("127.0.0.1", port, "/sign/", bodies(5), concurrency=2, duration=5)
+    assert refused["sent"] == 5 and refused["requests"] == 0 and sum(refused["errors"].values()) == 5
+
+    listener = socket.create_server(("127.0.0.1", 0))  # accepts (backlog) and never answers
+    try:
+        silent = postload.run(
+            "127.0.0.1", listener.getsockname()[1], "/sign/", bodies(2), concurrency=2, duration=5, timeout=1.5
+        )
+    finally:
+        listener.close()
+    assert silent["sent"] == 2 and silent["errors"] == {"timeout": 2}
