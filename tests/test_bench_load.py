@@ -1,8 +1,10 @@
-"""make bench's load client (bench/postload.py).
+"""make bench's load client (bench/postload.py) and the fake ESP's receive log.
 
 No site: a tiny local HTTP server stands in for gunicorn, so these hold without PostgreSQL or Redis.
 """
 
+import http.client
+import json
 import socket
 import sys
 import threading
@@ -14,6 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
+import fake_esp  # noqa: E402
 import postload  # noqa: E402
 
 
@@ -114,3 +117,36 @@ def test_a_refused_or_unanswered_request_is_recorded_as_an_error_not_lost():
     finally:
         listener.close()
     assert silent["sent"] == 2 and silent["errors"] == {"timeout": 2}
+
+
+@pytest.fixture
+def esp(tmp_path):
+    fake_esp.Handler.outbox = fake_esp.Outbox(tmp_path / "tokens.txt")
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), fake_esp.Handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield httpd.server_address[1]
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def esp_call(port, method, path, payload=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request(method, path, body=None if payload is None else json.dumps(payload))
+    response = conn.getresponse()
+    return json.loads(response.read())
+
+
+def test_fake_esp_logs_each_accepted_message_receive_time_and_recipient(esp):
+    before = time.time()
+    esp_call(esp, "POST", "/email", {"To": '"Bench" <Burst-1@bench.example.org>', "TextBody": "x"})
+    esp_call(esp, "POST", "/email/batch", [{"To": "burst-2@bench.example.org"}, {"To": "Ann <a@b.example>"}])
+    received = esp_call(esp, "GET", "/received?since=0")
+    assert [address for _, address in received["received"]] == [
+        "burst-1@bench.example.org",
+        "burst-2@bench.example.org",
+        "a@b.example",
+    ]
+    assert all(before <= at <= time.time() for at, _ in received["received"])
+    assert received["next"] == 3
+    assert esp_call(esp, "GET", "/received?since=2")["received"][0][1] == "a@b.example"
