@@ -1,4 +1,4 @@
-"""make bench's load client (bench/postload.py) and the fake ESP's receive log.
+"""make bench's load client (bench/postload.py), the fake ESP's receive log and the sign-to-ESP join.
 
 No site: a tiny local HTTP server stands in for gunicorn, so these hold without PostgreSQL or Redis.
 """
@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
 import fake_esp  # noqa: E402
 import postload  # noqa: E402
+import run as bench_run  # noqa: E402
 
 
 class Answering(BaseHTTPRequestHandler):
@@ -150,3 +151,18 @@ def test_fake_esp_logs_each_accepted_message_receive_time_and_recipient(esp):
     assert all(before <= at <= time.time() for at, _ in received["received"])
     assert received["next"] == 3
     assert esp_call(esp, "GET", "/received?since=2")["received"][0][1] == "a@b.example"
+
+
+def test_sign_to_esp_joins_each_accepted_sign_to_its_own_email_and_counts_the_missing():
+    records = [
+        ("a@x.org", 302, 100.0, 0.01, None),
+        ("b@x.org", 302, 100.5, 0.01, None),
+        ("c@x.org", 302, 101.0, 0.01, None),  # accepted, never emailed
+        ("d@x.org", 429, 101.0, 0.01, None),  # refused: owed no email
+        ("e@x.org", None, 101.0, 0.01, "timeout"),
+    ]
+    received = [(100.3, "a@x.org"), (100.9, "b@x.org"), (102.0, "b@x.org"), (150.0, "z@x.org")]
+    delays = bench_run.sign_to_esp(records, received)
+    # a: 0.3 s; b: its first email, 0.4 s after its own request (not a's send time, not its second email).
+    assert delays["accepted"] == 3 and delays["emailed"] == 2 and delays["missing"] == 1
+    assert delays["max_ms"] == pytest.approx(400.0) and delays["p50_ms"] in (pytest.approx(300.0), pytest.approx(400.0))
