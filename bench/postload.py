@@ -122,9 +122,22 @@ def _load(host, port, path, bodies, *, concurrency, duration, headers, timeout, 
             sock.close()
             append((label, None, wall0 + (t0 - mono0), 0.0, errno.errorcode.get(code, str(code))))
             return True
+        # On loopback the handshake is done by the time connect returns: send at once, and wait
+        # for writability (one more wake-up) only when the socket is not ready yet.
+        try:
+            sent = sock.send(request)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError as exc:
+            if exc.errno != errno.ENOTCONN:
+                sock.close()
+                append((label, None, wall0 + (t0 - mono0), time.monotonic() - t0, errno.errorcode.get(exc.errno, "")))
+                return True
+            sent = 0
         fd = sock.fileno()
-        live[fd] = [sock, label, t0, request, []]
-        epoll.register(fd, EPOLLOUT)
+        rest = request[sent:] or None
+        live[fd] = [sock, label, t0, rest, []]
+        epoll.register(fd, EPOLLOUT if rest else EPOLLIN)
         peak = max(peak, len(live))
         return True
 
