@@ -27,7 +27,8 @@ BENCH_DB_NAME, BENCH_KEEP_DB=1 (keep the database afterwards), BENCH_BEAT=0 (no
 Celery beat during the load), BENCH_BACKLOG_SECONDS (0: skip the backlog phase),
 BENCH_WEB_WORKERS (gunicorn workers; one per core), BENCH_WORKERS=0 (the Celery
 worker and beat stopped during every sign and confirm phase: the web tier alone),
-BENCH_RESULTS_NAME (write bench/results/<name>.json only; bench/scaling.py).
+BENCH_RESULTS_NAME (write bench/results/<name>.json only; bench/scaling.py),
+BENCH_DB_TEMPLATE (copy this migrated database instead of migrating; made if missing).
 """
 
 # A harness that starts local processes and talks HTTP to 127.0.0.1 only.
@@ -66,6 +67,9 @@ PORT = env_number("BENCH_PORT", 8300, int)
 ESP_PORT = env_number("BENCH_ESP_PORT", 8301, int)
 DB_NAME = os.environ.get("BENCH_DB_NAME", "petitions_bench")
 REDIS_DB = env_number("BENCH_REDIS_DB", 14, int)
+#: A migrated database to copy instead of migrating (bench/scaling.py: one migrate for its runs);
+#: when it does not exist yet, this run migrates and leaves a copy under that name.
+TEMPLATE_DB = os.environ.get("BENCH_DB_TEMPLATE")
 CORES = os.cpu_count() or 2
 WEB_WORKERS = env_number("BENCH_WEB_WORKERS", CORES, int)  # one per core (threads: bench/gunicorn.conf.py)
 WEB_WORKER_CLASS = os.environ.get("BENCH_WORKER_CLASS", "gthread")
@@ -167,10 +171,21 @@ def reset_stores():
 
     with psycopg.connect(f"postgres://postgres@{HOST}:5432/postgres", autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
+        migrated = bool(
+            TEMPLATE_DB and conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [TEMPLATE_DB]).fetchone()
+        )
+        conn.execute(f"CREATE DATABASE {DB_NAME}" + (f" TEMPLATE {TEMPLATE_DB}" if migrated else ""))
         server_version = conn.execute("SHOW server_version").fetchone()[0]
     redis.Redis.from_url(REDIS_URL).flushdb()
-    return server_version
+    return server_version, migrated
+
+
+def keep_template():
+    """Copy the freshly migrated database to TEMPLATE_DB, for the next run to start from."""
+    import psycopg
+
+    with psycopg.connect(f"postgres://postgres@{HOST}:5432/postgres", autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {TEMPLATE_DB} TEMPLATE {DB_NAME}")
 
 
 def drop_stores():
@@ -509,10 +524,15 @@ def main(results):
     # --- setup ---
     preflight()
     log(f"fresh database {DB_NAME}, Redis db {REDIS_DB} flushed")
-    results["machine"]["postgresql"] = reset_stores()
+    results["machine"]["postgresql"], migrated = reset_stores()
     t = time.monotonic()
-    manage("migrate", "--noinput")
-    results["setup"] = {"migrate_s": round(time.monotonic() - t, 1)}
+    if migrated:
+        log(f"copied the migrated database {TEMPLATE_DB} (BENCH_DB_TEMPLATE)")
+    else:
+        manage("migrate", "--noinput")
+        if TEMPLATE_DB:
+            keep_template()
+    results["setup"] = {"migrate_s": round(time.monotonic() - t, 1), "from_template": migrated}
     t = time.monotonic()
     manage("collectstatic", "--noinput")
     results["setup"]["collectstatic_s"] = round(time.monotonic() - t, 1)
