@@ -166,3 +166,24 @@ def test_sign_to_esp_joins_each_accepted_sign_to_its_own_email_and_counts_the_mi
     # a: 0.3 s; b: its first email, 0.4 s after its own request (not a's send time, not its second email).
     assert delays["accepted"] == 3 and delays["emailed"] == 2 and delays["missing"] == 1
     assert delays["max_ms"] == pytest.approx(400.0) and delays["p50_ms"] in (pytest.approx(300.0), pytest.approx(400.0))
+
+
+def test_scaling_table_reads_each_configuration_rates_and_ratios_to_the_bare_view():
+    import scaling
+
+    results = {
+        "ok": True,
+        "checks": {},
+        "phases": {"baseline_c16": {"rps": 1000.0}, "page_c16": {"rps": 800.0}},
+        "figures": [
+            {"name": "sign POST (302 = accepted)", "value": 350.0},
+            {"name": "verification POST confirm/ (200 = confirmed)", "value": 300.0},
+        ],
+    }
+    row = scaling.row("web1-alone", 1, False, results)
+    assert (row["bare_rps"], row["page_rps"], row["sign_rps"], row["confirm_rps"]) == (1000.0, 800.0, 350.0, 300.0)
+    assert (row["page_ratio"], row["sign_ratio"], row["confirm_ratio"]) == (0.8, 0.35, 0.3)
+    failed = scaling.row("web2-celery", 2, True, {"ok": False, "checks": {"5xx": {"ok": False}}, "figures": []})
+    table = scaling.markdown([row, failed]).splitlines()
+    assert table[2] == ("| 1 | stopped | 1,000.0 | 800.0 | 350.0 | 300.0 | 0.800x | 0.350x | 0.300x | pass |")
+    assert table[3].startswith("| 2 | running | n/a |") and table[3].endswith("| FAIL: 5xx |")
