@@ -57,15 +57,20 @@ async def _read_response(reader):
     return status, headers, body, keep
 
 
-def encode(host, port, path, body, headers):
-    """The bytes of one form POST on its own connection."""
-    data = body.encode() if isinstance(body, str) else body
+def request_head(host, port, path, headers):
+    """The part of every request's head that does not change: request line and shared headers."""
     head = (
         f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n"
         "Content-Type: application/x-www-form-urlencoded\r\n"
     )
-    head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-    return (head + f"Content-Length: {len(data)}\r\n\r\n").encode() + data
+    return head + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+
+
+def encode(head, body, headers):
+    """The bytes of one form POST: ``head`` (request_head) plus this request's own headers and body."""
+    data = body.encode() if isinstance(body, str) else body
+    own = "".join(f"{k}: {v}\r\n" for k, v in headers.items()) if headers else ""
+    return f"{head}{own}Content-Length: {len(data)}\r\n\r\n".encode() + data
 
 
 def _status(data):
@@ -90,6 +95,7 @@ def raise_fd_limit(wanted):
 def _load(host, port, path, bodies, *, concurrency, duration, headers, timeout, rate, max_in_flight):
     """Send the requests; (records, start epoch, end epoch, schedule stats)."""
     address = (host, port)
+    head = request_head(host, port, path, headers)
     bodies = iter(bodies)
     records = []  # (label, status or None, send time (epoch), latency s, error or None)
     append = records.append
@@ -110,7 +116,7 @@ def _load(host, port, path, bodies, *, concurrency, duration, headers, timeout, 
         except StopIteration:
             exhausted = True
             return False
-        request = encode(host, port, path, body, {**headers, **(extra[0] if extra else {})})
+        request = encode(head, body, extra[0] if extra else None)
         t0 = time.monotonic()
         if due is not None and t0 - due > LATE_S:
             late += 1
@@ -190,22 +196,22 @@ def _load(host, port, path, bodies, *, concurrency, duration, headers, timeout, 
                 if entry[3] is None:
                     epoll.modify(fd, EPOLLIN)
                 continue
+            # Read on while there is something: the server's close usually follows its answer
+            # at once, and seeing it now saves a wake-up.
             try:
-                data = sock.recv(262144)
+                while data := sock.recv(262144):
+                    entry[4].append(data)
             except BlockingIOError:
                 continue
             except OSError as exc:
                 finish(fd, None, errno.errorcode.get(exc.errno, type(exc).__name__))
                 continue
-            if data:
-                entry[4].append(data)
-                continue
             # The server closed: the answer is whole (Connection: close).
-            head = entry[4][0] if entry[4] else b""
-            if len(head) < 12 and len(entry[4]) > 1:
-                head = b"".join(entry[4])
-            status = _status(head)
-            finish(fd, status, None if status is not None else ("incomplete" if head else "closed"))
+            answer = entry[4][0] if entry[4] else b""
+            if len(answer) < 12 and len(entry[4]) > 1:
+                answer = b"".join(entry[4])
+            status = _status(answer)
+            finish(fd, status, None if status is not None else ("incomplete" if answer else "closed"))
     epoll.close()
     end = time.monotonic()
     schedule = {"late": late, "worst_late_ms": round(worst_late * 1000, 1), "skipped": skipped, "peak_in_flight": peak}
