@@ -187,3 +187,19 @@ def test_scaling_table_reads_each_configuration_rates_and_ratios_to_the_bare_vie
     table = scaling.markdown([row, failed]).splitlines()
     assert table[2] == ("| 1 | stopped | 1,000.0 | 800.0 | 350.0 | 300.0 | 0.800x | 0.350x | 0.300x | pass |")
     assert table[3].startswith("| 2 | running | n/a |") and table[3].endswith("| FAIL: 5xx |")
+
+
+def test_sign_bodies_are_what_urlencode_gives_each_from_the_next_address_of_the_pool():
+    import ipaddress
+    import itertools
+    from urllib.parse import urlencode
+
+    bench_run.client_numbers = itertools.count(256 * 256 * 2 - 2)  # across the end of the /15: it wraps
+    csrf = {"token": "a+b/c=", "cookie": "x"}
+    for (label, body, headers), i in zip(bench_run.sign_bodies("burst", csrf), range(5), strict=False):
+        email = f"burst-{i}@bench.example.org"
+        fields = {"first_name": "Bench", "email": email, "feed_display": "first", "csrfmiddlewaretoken": "a+b/c="}
+        assert (label, body) == (email, urlencode(fields))
+        n = (256 * 256 * 2 - 2 + i) % (256 * 256 * 2)
+        assert headers == {"X-Forwarded-For": str(ipaddress.ip_network("198.18.0.0/15")[n])}
+    bench_run.client_numbers = itertools.count()
