@@ -537,6 +537,11 @@ def main(results):
     VAR.mkdir(parents=True, exist_ok=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     TOKENS.write_text("")
+    if not WORKERS_DURING_LOAD:
+        notes.append(
+            "BENCH_WORKERS=0: Celery's worker and beat were stopped during every sign and confirm phase "
+            "(the web tier alone); the sign-to-ESP times include that wait"
+        )
 
     # --- setup ---
     preflight()
