@@ -4,6 +4,7 @@ No site: a tiny local HTTP server stands in for gunicorn, so these hold without 
 """
 
 import http.client
+import importlib.util
 import json
 import socket
 import sys
@@ -14,11 +15,16 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+sys.path.insert(0, str(BENCH))
 
 import fake_esp  # noqa: E402
 import postload  # noqa: E402
-import run as bench_run  # noqa: E402
+
+# bench/run.py under a name of its own ("run" is too common a module name to take in sys.modules).
+_spec = importlib.util.spec_from_file_location("bench_run", BENCH / "run.py")
+bench_run = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench_run)
 
 
 class Answering(BaseHTTPRequestHandler):
