@@ -55,6 +55,11 @@ clean:
 bench: $(VENV)/.runtime
 	$(BIN)/python bench/run.py
 
+## The short bench with 1 and 2 gunicorn workers, Celery running or stopped during the POSTs: one table (~10 min).
+.PHONY: bench-scaling
+bench-scaling: $(VENV)/.runtime
+	$(BIN)/python bench/scaling.py
+
 ## Fault and soak suite (issue 11): a PostgreSQL, Redis, gunicorn, Celery and fake ESP of its own, faults injected
 ## under load; results in bench/results/faults.json. `make faults SCENARIOS="redis-kill pg-restart"` runs some.
 .PHONY: faults

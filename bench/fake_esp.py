@@ -7,6 +7,9 @@ found in each message's text to a file, one URL-decoded token a line.
 
     GET /stats            {"count", "first", "last", "tokens"}  (epoch seconds)
     GET /stats?since=T&until=U   the same, for messages received between T and U
+    GET /received?since=N {"received": [[epoch, address], ...], "next": M}: every accepted message's
+                          receive time and lower-cased ``To`` address, from the N-th on (the bench
+                          joins them to its sign requests' send times: sign to ESP)
 
 For the fault suite (faults/run.py) it can also misbehave, switched at runtime:
 
@@ -37,10 +40,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlparse
 
 TOKEN = re.compile(r"[?&]token=([^\s&\"'<>]+)")
+ADDRESS = re.compile(r"[^\s<>\",]+@[^\s<>\",]+")
 
 
 MODES = ("ok", "fail", "hang", "slow")
 HANG_LIMIT = 900  # seconds a hung request is held at most: every loop of the harness is bounded
+
+
+def recipient(message: dict):
+    """The first address of ``To`` ("Name <a@b>" or "a@b"), lower-cased."""
+    match = ADDRESS.search(str(message.get("To") or ""))
+    return match.group(0).lower() if match else ""
 
 
 def signature_id(message: dict):
@@ -51,6 +61,7 @@ class Outbox:
     def __init__(self, tokens_path):
         self.lock = threading.Lock()
         self.times = []  # receive times, ascending
+        self.received = []  # (receive time, recipient) of accepted messages, in order
         self.tokens = 0
         self.tokens_file = open(tokens_path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 (server lifetime)
         self.token_list = []  # (token, signature_id, petition_id) of accepted messages, in order
@@ -80,8 +91,11 @@ class Outbox:
     def record(self, message: dict):
         text = (message.get("TextBody") or "") + "\n" + (message.get("HtmlBody") or "")
         match = TOKEN.search(text.replace("&amp;", "&"))
+        to = recipient(message)
         with self.lock:
-            self.times.append(time.time())
+            now = time.time()
+            self.times.append(now)
+            self.received.append((now, to))
             key = signature_id(message)
             self.tally["accepted"][key] = self.tally["accepted"].get(key, 0) + 1
             if match:
@@ -89,6 +103,10 @@ class Outbox:
                 self.tokens += 1
                 self.tokens_file.write(token + "\n")
                 self.token_list.append((token, key, str((message.get("Metadata") or {}).get("petition_id", ""))))
+
+    def received_since(self, start):
+        with self.lock:
+            return {"received": self.received[start:], "next": len(self.received)}
 
     def tokens_since(self, start):
         with self.lock:
@@ -145,6 +163,8 @@ class Handler(BaseHTTPRequestHandler):
             with self.outbox.lock:
                 tally = {kind: dict(counts) for kind, counts in self.outbox.tally.items()}
             return self._send_json(200, {**tally, "mode": self.outbox.mode})
+        if url.path == "/received":
+            return self._send_json(200, self.outbox.received_since(int(query.get("since", 0))))
         if url.path == "/tokens":
             return self._send_json(200, self.outbox.tokens_since(int(query.get("since", 0))))
         self._send_json(404, {"ErrorCode": 404, "Message": "Not found"})
