@@ -120,7 +120,7 @@ class SharedFields:
 
 
 #: {(form class, page state): SharedFields}; only for our own classes (``SHARING_CLASSES``).
-_shared = {}
+_shared_by_state = {}
 MAX_SHARED = 256
 
 
@@ -134,11 +134,11 @@ def _shared_fields(form_class, page):
     if form_class not in SHARING_CLASSES:
         return None
     key = (form_class, *page_form_state(page))
-    shared = _shared.get(key)
+    shared = _shared_by_state.get(key)
     if shared is None:
-        if len(_shared) >= MAX_SHARED:  # pages edited again and again: start over rather than grow
-            _shared.clear()
-        shared = _shared[key] = SharedFields(form_class, page)
+        if len(_shared_by_state) >= MAX_SHARED:  # pages edited again and again: start over rather than grow
+            _shared_by_state.clear()
+        shared = _shared_by_state[key] = SharedFields(form_class, page)
     return shared
 
 
