@@ -99,7 +99,20 @@ def _nearest_address(hops, start):
 
 
 def client_ip(request):
-    """The client's ``ipaddress`` address, or None when even the peer is no address."""
+    """The client's ``ipaddress`` address, or None when even the peer is no address.
+
+    Kept on the request: a sign asks for it twice (the rate limit, the stored address), and the
+    hops cannot change within a request.
+    """
+    try:
+        return request._petitions_client_ip
+    except AttributeError:
+        pass
+    address = request._petitions_client_ip = _client_ip(request)
+    return address
+
+
+def _client_ip(request):
     proxies = trusted_proxies()
     hops = _hops(request)
     if isinstance(proxies, int):

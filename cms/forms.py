@@ -1,3 +1,6 @@
+import copy
+from types import SimpleNamespace
+
 from django import forms
 from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
@@ -82,6 +85,63 @@ def consent_text(form) -> str:
     return "\n".join(lines)
 
 
+def customise_fields(fields, page) -> None:
+    """Fit the sign form's ``fields`` to ``page``: its consent wording, the fields it asks.
+
+    Whatever this reads of the page must be in ``page_form_state``, which keys the shared fields.
+    """
+    if page is None:
+        return
+    fields["share_with_officials"].label = page.consent_wording
+    fields["share_with_officials"].help_text = officials_receive(page)
+    if not page.ask_last_name:
+        del fields["last_name"]
+    if not page.ask_country:
+        del fields["country"]
+    if not page.ask_postcode:
+        del fields["postcode"]
+        del fields["share_postcode_with_officials"]
+
+
+def page_form_state(page) -> tuple:
+    """Everything of ``page`` that ``customise_fields`` reads: equal states, equal fields."""
+    if page is None:
+        return ()
+    return (page.consent_wording, officials_receive(page), page.ask_last_name, page.ask_country, page.ask_postcode)
+
+
+class SharedFields:
+    """A page's customised sign form fields, built once, and the consent wording they render."""
+
+    def __init__(self, form_class, page):
+        self.fields = copy.deepcopy(form_class.base_fields)
+        customise_fields(self.fields, page)
+        self.consent_text = consent_text(SimpleNamespace(fields=self.fields))
+
+
+#: {(form class, page state): SharedFields}; only for our own classes (``SHARING_CLASSES``).
+_shared_by_state = {}
+MAX_SHARED = 256
+
+
+def _shared_fields(form_class, page):
+    """The fields instances of ``form_class`` share on ``page``, or None where they must copy their own.
+
+    Django deep-copies every field (the 250 countries too) for each form, in case the instance
+    changes one; that was the sign request's costliest step after the upsert. Only our own
+    classes share: a host's subclass may change its fields per instance (``__init__``, per request).
+    """
+    if form_class not in SHARING_CLASSES:
+        return None
+    key = (form_class, *page_form_state(page))
+    shared = _shared_by_state.get(key)
+    if shared is None:
+        if len(_shared_by_state) >= MAX_SHARED:  # pages edited again and again: start over rather than grow
+            _shared_by_state.clear()
+        shared = _shared_by_state[key] = SharedFields(form_class, page)
+    return shared
+
+
 class SignatureForm(forms.Form):
     """The sign form. Field limits match the model so bad input is a form error, not a 500."""
 
@@ -106,18 +166,20 @@ class SignatureForm(forms.Form):
     website = forms.CharField(required=False, label="Leave this empty", max_length=200)
 
     def __init__(self, *args, page=None, **kwargs):
-        super().__init__(*args, **kwargs)
+        shared = _shared_fields(type(self), page)
+        if shared is None:  # a host's subclass: Django's own copy, which it may change at will
+            super().__init__(*args, **kwargs)
+            customise_fields(self.fields, page)
+        else:
+            # Our own classes never change a field after this, so instances share the page's
+            # fields (an instance attribute hides base_fields: nothing for Django to deep-copy).
+            self.base_fields = {}
+            super().__init__(*args, **kwargs)
+            del self.base_fields
+            self.fields = dict(shared.fields)  # its own dict: a subclass may still delete fields
+            self.order_fields(kwargs.get("field_order", self.field_order))
+        self._shared = shared
         self.page = page
-        if page is not None:
-            self.fields["share_with_officials"].label = page.consent_wording
-            self.fields["share_with_officials"].help_text = officials_receive(page)
-            if not page.ask_last_name:
-                del self.fields["last_name"]
-            if not page.ask_country:
-                del self.fields["country"]
-            if not page.ask_postcode:
-                del self.fields["postcode"]
-                del self.fields["share_postcode_with_officials"]
 
     def clean_first_name(self):
         name = self.cleaned_data["first_name"].strip()
@@ -158,8 +220,14 @@ class SignatureForm(forms.Form):
         cleaned["share_postcode_with_officials"] = bool(
             cleaned.get("share_postcode_with_officials") and cleaned.get("share_with_officials")
         )
-        cleaned["consent_text"] = consent_text(self)
+        cleaned["consent_text"] = self._consent_text()
         return cleaned
+
+    def _consent_text(self):
+        shared = self._shared
+        if shared is not None and all(self.fields.get(name) is shared.fields.get(name) for name in CONSENT_FIELDS):
+            return shared.consent_text  # the same field objects, so the same wording
+        return consent_text(self)
 
     @property
     def is_bot(self):
@@ -200,6 +268,10 @@ class ConfirmForm(SignatureForm):
                 changes[name] = cleaned[name]
         changes["consent_text"] = cleaned["consent_text"]
         return changes
+
+
+#: The form classes whose instances share their page's fields (``_shared_fields``): ours, never a subclass.
+SHARING_CLASSES = frozenset({SignatureForm, ConfirmForm})
 
 
 #: The page settings that make a petition deliver to officials, or email leads, by itself.

@@ -16,15 +16,17 @@ from datetime import timedelta
 
 from django.apps import apps
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import DateField, DateTimeField, F, Field, Q
 from django.db.models.functions import Now
 from django.utils import timezone
+from django_countries.fields import CountryField
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from . import quarantine
 from .addresses import normalize_email
 from .conf import get_setting, get_signature_model
 from .degraded import warn
+from .localcache import LocalMemo
 from .outage import OUTAGE_ERRORS
 from .signals import signature_signed, signature_verified
 from .store import get_store
@@ -145,7 +147,9 @@ def _upsert_postgresql(Signature, values, now, wording=None):
     submission carries (names, choices, status) changes it. Each column is a
     ``CASE`` on the old row's status, so the statement is the same whatever
     the address's history. The consent wording rides in the same statement
-    (a CTE that inserts it unless already stored). The update is
+    (a CTE that inserts it unless already stored), unless this process saw it
+    stored within LOCAL_CACHE_SECONDS (``_stored_wordings``): whether the CTE
+    is sent depends on the wording, never on the address. The update is
     unconditional on purpose: a ``WHERE`` on ``DO UPDATE`` would make
     a verified or recently emailed address cost a row lock and no row version,
     and return no id, where a new one costs an insert. Writing the row version
@@ -163,42 +167,125 @@ def _upsert_postgresql(Signature, values, now, wording=None):
     statement inserted); the email is owed when the row now holds this sign's
     ``email_requested_at``.
     """
-    signature = Signature(**values)
-    quote = connection.ops.quote_name
-    fields = [field for field in Signature._meta.concrete_fields if not field.primary_key]
-    table = quote(Signature._meta.db_table)
-    columns = ", ".join(quote(field.column) for field in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    requested = quote(Signature._meta.get_field("email_requested_at").column)
-    status = quote(Signature._meta.get_field("status").column)
-    conflict = ", ".join(quote(Signature._meta.get_field(name).column) for name in ("petition", "email_normalized"))
-    replaced = "".join(
-        f", {column} = CASE WHEN s.{status} = %s THEN EXCLUDED.{column} ELSE s.{column} END"
-        for column in (quote(field.column) for field in replaced_fields(Signature))
-    )
-    prefix, prefix_params = "", []
-    if wording is not None:
-        prefix = (
-            f"WITH wording AS (INSERT INTO {quote(_wording_model()._meta.db_table)} (hash, text, first_seen) "  # noqa: S608
-            "VALUES (%s, %s, %s) ON CONFLICT (hash) DO NOTHING) "
-        )
-        prefix_params = [values["consent_version"], wording, now]
-    sql = (
-        f"{prefix}INSERT INTO {table} AS s ({columns}) VALUES ({placeholders}) "  # noqa: S608 (names from the model)
-        f"ON CONFLICT ({conflict}) DO UPDATE SET {requested} = CASE "
-        f"WHEN s.{status} = %s AND (s.{requested} IS NULL OR s.{requested} < %s) "
-        f"THEN EXCLUDED.{requested} ELSE s.{requested} END{replaced} "
-        f"RETURNING s.{quote(Signature._meta.pk.column)}, s.xmax = 0, s.{requested} = %s"
-    )
-    params = prefix_params + [field.get_db_prep_save(field.pre_save(signature, True), connection) for field in fields]
-    prep = Signature._meta.get_field("email_requested_at")
-    params += [Signature.Status.PENDING, prep.get_db_prep_save(_owed_since(now), connection)]
-    params += [Signature.Status.PENDING] * len(replaced_fields(Signature))
-    params.append(prep.get_db_prep_save(now, connection))
+    statement = _upsert_statement(Signature)
+    version = values.get("consent_version")
+    sql, params = statement.sql, []
+    if wording is not None and _stored_wordings.get(version) is None:
+        sql, params = statement.sql_with_wording, [version, wording, now]
+        # Only once committed: a rolled-back sign stored no wording.
+        transaction.on_commit(lambda: _stored_wordings.set(version, True))
+    params += statement.params(values)
+    owed_since, now_db = statement.prep_time(_owed_since(now)), statement.prep_time(now)
+    params += [Signature.Status.PENDING, owed_since, *statement.pending_per_replaced, now_db]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         signature_id, created, owed = cursor.fetchone()
     return signature_id, created, owed
+
+
+#: Wording hashes this process has seen committed, for LOCAL_CACHE_SECONDS: their CTE is left out.
+#: Nothing deletes a ConsentWording (retention and erasure keep them: they say what a signer agreed to).
+_stored_wordings = LocalMemo()
+
+
+def forget_stored_wordings():
+    _stored_wordings.items.clear()
+
+
+#: {signature model: UpsertStatement}, built on first use.
+_statements = {}
+
+
+def _upsert_statement(Signature):
+    statement = _statements.get(Signature)
+    if statement is None:
+        statement = _statements[Signature] = UpsertStatement(Signature)
+    return statement
+
+
+#: Fields whose ``pre_save`` returns the attribute as set (a pure function of it, for CountryField),
+#: so their value can be prepared without a model instance.
+_PLAIN_PRE_SAVES = frozenset({Field.pre_save, DateField.pre_save, DateTimeField.pre_save, CountryField.pre_save})
+
+
+class UpsertStatement:
+    """``_upsert_postgresql``'s SQL for one signature model, and its columns, built once per process.
+
+    Quoting every name and reading every field's metadata cost more CPU per sign than the
+    database spent on the statement. The values are still prepared per sign by each field's
+    ``get_db_prep_save``, as ``Model.save`` does; a model with a field whose ``pre_save`` needs the
+    instance (``auto_now``, files) gets a model instance per sign, as before.
+    """
+
+    def __init__(self, Signature):
+        quote = connection.ops.quote_name
+        meta = Signature._meta
+        self.model = Signature
+        self.fields = [field for field in meta.concrete_fields if not field.primary_key]
+        self.attnames = frozenset(field.attname for field in self.fields)
+        self.needs_instance = any(
+            type(field).pre_save not in _PLAIN_PRE_SAVES
+            or getattr(field, "auto_now", False)
+            or getattr(field, "auto_now_add", False)
+            for field in self.fields
+        )
+        # A default that is not callable is prepared once; a callable one (and db_default) per sign.
+        self.columns = [(field, field.attname, _prepared_default(field)) for field in self.fields]
+        self.requested_field = meta.get_field("email_requested_at")
+        table = quote(meta.db_table)
+        columns = ", ".join(quote(field.column) for field in self.fields)
+        placeholders = ", ".join(["%s"] * len(self.fields))
+        requested = quote(self.requested_field.column)
+        status = quote(meta.get_field("status").column)
+        conflict = ", ".join(quote(meta.get_field(name).column) for name in ("petition", "email_normalized"))
+        replaced_columns = [quote(field.column) for field in replaced_fields(Signature)]
+        replaced = "".join(
+            f", {column} = CASE WHEN s.{status} = %s THEN EXCLUDED.{column} ELSE s.{column} END"
+            for column in replaced_columns
+        )
+        self.pending_per_replaced = [Signature.Status.PENDING] * len(replaced_columns)
+        self.sql = (
+            f"INSERT INTO {table} AS s ({columns}) VALUES ({placeholders}) "  # noqa: S608 (names from the model)
+            f"ON CONFLICT ({conflict}) DO UPDATE SET {requested} = CASE "
+            f"WHEN s.{status} = %s AND (s.{requested} IS NULL OR s.{requested} < %s) "
+            f"THEN EXCLUDED.{requested} ELSE s.{requested} END{replaced} "
+            f"RETURNING s.{quote(meta.pk.column)}, s.xmax = 0, s.{requested} = %s"
+        )
+        self.sql_with_wording = (
+            f"WITH wording AS (INSERT INTO {quote(_wording_model()._meta.db_table)} (hash, text, first_seen) "  # noqa: S608
+            f"VALUES (%s, %s, %s) ON CONFLICT (hash) DO NOTHING) {self.sql}"
+        )
+
+    def params(self, values) -> list:
+        """The INSERT's values of ``values`` (attribute names), prepared for the database, in column order."""
+        if self.needs_instance or not values.keys() <= self.attnames:  # a related object by name: the model sorts it
+            return self.params_via_instance(values)
+        params = []
+        for field, attname, default in self.columns:
+            if attname in values:
+                params.append(field.get_db_prep_save(values[attname], connection))
+            elif default is _PER_SIGN:
+                params.append(field.get_db_prep_save(field.get_default(), connection))
+            else:
+                params.append(default)
+        return params
+
+    def params_via_instance(self, values) -> list:
+        """The same through a model instance, as ``Model.save`` prepares them (the reference)."""
+        signature = self.model(**values)
+        return [field.get_db_prep_save(field.pre_save(signature, True), connection) for field in self.fields]
+
+    def prep_time(self, moment):
+        return self.requested_field.get_db_prep_save(moment, connection)
+
+
+_PER_SIGN = object()
+
+
+def _prepared_default(field):
+    if callable(field.default) or (field.has_db_default() and not field.has_default()):
+        return _PER_SIGN  # get_default() each time, as a model instance would
+    return field.get_db_prep_save(field.get_default(), connection)  # a constant (or None, or "")
 
 
 def sign_petition(page, data: dict, *, source: str = "", ip: str | None = None) -> int | None:

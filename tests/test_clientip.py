@@ -162,3 +162,15 @@ def test_a_count_or_a_list_of_networks_passes_the_checks(trust, value):
     trust(value)
 
     assert "petitions.E021" not in [message.id for message in checks.check_petitions_settings(None)]
+
+
+def test_a_request_works_out_its_client_once_and_each_request_its_own(trust, monkeypatch):
+    trust(1)
+    parsed = []
+    parse = clientip.parse_address
+    monkeypatch.setattr(clientip, "parse_address", lambda text: parsed.append(text) or parse(text))
+    first, second = request_from(PROXY, "203.0.113.7"), request_from(PROXY, "198.51.100.9")
+
+    assert [clientip.client_address(first), clientip.client_key(first)] == ["203.0.113.7", "203.0.113.7"]
+    assert len(parsed) == 1
+    assert clientip.client_address(second) == "198.51.100.9"

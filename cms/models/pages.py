@@ -209,6 +209,12 @@ class PetitionMixin(RoutablePageMixin, models.Model):
         return SignatureForm
 
     def get_form(self, *args, **kwargs):
+        """The sign form for this page.
+
+        The plugin's own form classes share one set of field objects among the page's forms
+        (``cms.forms._shared_fields``): to change a field, return a subclass from
+        ``get_form_class`` and change it in its ``__init__``, never on a form this returned.
+        """
         return self.get_form_class()(*args, page=self, **kwargs)
 
     def process_signature(self, form, request=None):
