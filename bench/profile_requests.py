@@ -76,6 +76,7 @@ STAGES = {
         ("verify_signature", "cms/signing.py", "verify"),
         ("  record in the live counter (Redis)", "cms/signing.py", "_verified"),
         ("manage link", "cms/manage_links.py", "path_for_verification"),
+        ("thank-you page (this process's copy)", "cms/landing_copies.py", "render_confirmed"),
         ("render the thank-you page", "django/template/response.py", "render"),
     ],
     "send": [

@@ -179,6 +179,11 @@ class PetitionMixin(RoutablePageMixin, models.Model):
 
     base_form_class = PetitionPageForm
 
+    #: Whether each process may keep a rendered copy of the "confirmed" thank-you page and answer
+    #: confirmations by putting each signer's manage link into it (``cms.landing_copies``). Set it
+    #: False when your landing template shows anything per request besides that link.
+    cache_confirmed_landing = True
+
     class Meta:
         abstract = True
 
