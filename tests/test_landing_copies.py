@@ -1,7 +1,9 @@
-"""The thank-you page after confirming comes from this process's copy with each signer's own link (issue 12).
+"""Landing pages from copies (issue 12): the thank-you page after confirming, and the "check your email" page.
 
-The copy must answer what a fresh render answers, byte for byte, with the signer's manage link
-(escaped as the template escapes it), and never another signer's.
+The thank-you page comes from this process's copy with each signer's own link: it must answer
+what a fresh render answers, byte for byte, with the signer's manage link (escaped as the
+template escapes it), and never another signer's. The "check your email" page every sign
+redirects to is the page cache's shared copy, as the petition page is.
 """
 
 import re
@@ -118,3 +120,25 @@ def test_the_copy_never_holds_a_signers_link(petition, client, commit):
 
     for _, parts, _ in landing_copies._copies.values():
         assert not any(b"/manage/" in part for part in parts)
+
+
+# --- the "check your email" page every sign redirects to ---------------------------------------
+
+
+def test_the_signed_page_is_one_shared_copy_for_anonymous_visitors(petition, client, django_assert_num_queries):
+    first = client.get(petition.url + "signed/")
+    assert first["X-Petitions-Cache"] == "miss" and "Check your email" in first.content.decode()
+
+    with django_assert_num_queries(0):
+        second = client.get(petition.url + "signed/")
+
+    assert second["X-Petitions-Cache"] == "hit" and second.content == first.content
+    assert "public" in second["Cache-Control"] and "max-age=5" in second["Cache-Control"]
+    assert "csrfmiddlewaretoken" not in first.content.decode()
+
+
+def test_the_signed_page_is_never_shared_from_a_logged_in_users_render(petition, admin_client, client):
+    mine = admin_client.get(petition.url + "signed/")
+
+    assert "X-Petitions-Cache" not in mine
+    assert client.get(petition.url + "signed/")["X-Petitions-Cache"] == "miss"
