@@ -10,6 +10,7 @@ call these; they take the page object and never import models.
 """
 
 import enum
+import functools
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -435,47 +436,65 @@ def _verify_postgresql(page, Signature, signature_id, changes, wording) -> Verif
     consent wording the signer was shown is stored by a CTE of the same statement, and only
     when the UPDATE verified the row: an answer to a signature no longer pending writes nothing.
     """
-    meta = Signature._meta
-    quote = connection.ops.quote_name
     status = _status_for(page, Signature, signature_id)
     if wording:
         changes["consent_given_at"] = timezone.now()
-    sets, params = [f"{quote(meta.get_field('status').column)} = %s"], [status]
+    statement = _verify_statement(Signature, tuple(changes), bool(wording))
+    params = [status]
+    params += [
+        field.get_db_prep_save(value, connection)
+        for field, value in zip(statement.set_fields, changes.values(), strict=True)
+    ]
+    params += [signature_id, page.pk, Signature.Status.PENDING]
+    if wording:
+        params += [changes["consent_version"], wording, changes["consent_given_at"]]
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql, params)
+        row = cursor.fetchone()
+    if row is None:  # not pending: a second click, a scanner, a replay, or a signature a lead set aside
+        return _not_pending(page, Signature, signature_id)
+    values = [_from_db(field, value) for field, value in zip(statement.returned, row, strict=True)]
+    if status == Signature.Status.VERIFIED:
+        signature = Signature.from_db(connection.alias, statement.attnames, values)
+        transaction.on_commit(lambda: _verified(page, signature))
+    return Verification(VerifyResult.VERIFIED, signature_id, values[statement.version_index])
+
+
+@dataclass(frozen=True)
+class _Statement:
+    sql: str
+    set_fields: tuple  # the fields of the signer's changes, in the order of their parameters
+    returned: tuple  # the columns RETURNING gives, in the model's order (as Model.from_db reads them)
+    attnames: tuple
+    version_index: int  # where manage_token_version is among them
+
+
+@functools.lru_cache(maxsize=64)
+def _verify_statement(Signature, changed: tuple, with_wording: bool) -> _Statement:
+    """``_verify_postgresql``'s SQL for one model and one set of changed fields, built once per process."""
+    meta = Signature._meta
+    quote = connection.ops.quote_name
+    set_fields = tuple(meta.get_field(name) for name in changed)
+    sets = [f"{quote(meta.get_field('status').column)} = %s"]
     sets.append(f"{quote(meta.get_field('verified_at').column)} = STATEMENT_TIMESTAMP()")
-    for name, value in changes.items():
-        field = meta.get_field(name)
-        sets.append(f"{quote(field.column)} = %s")
-        params.append(field.get_db_prep_save(value, connection))
-    # In the model's column order, as Model.from_db reads them.
+    sets += [f"{quote(field.column)} = %s" for field in set_fields]
     wanted = {meta.pk.name if name == "pk" else name for name in (*Signature.FEED_FIELDS, "manage_token_version")}
-    returned = [field for field in meta.concrete_fields if field.name in wanted]
-    version = meta.get_field("manage_token_version")
-    table = quote(meta.db_table)
+    returned = tuple(field for field in meta.concrete_fields if field.name in wanted)
     sql = (
-        f"UPDATE {table} SET {', '.join(sets)} "  # noqa: S608 (names from the model)
+        f"UPDATE {quote(meta.db_table)} SET {', '.join(sets)} "  # noqa: S608 (names from the model)
         f"WHERE {quote(meta.pk.column)} = %s AND {quote(meta.get_field('petition').column)} = %s "
         f"AND {quote(meta.get_field('status').column)} = %s "
         f"RETURNING {', '.join(quote(field.column) for field in returned)}"
     )
-    params += [signature_id, page.pk, Signature.Status.PENDING]
-    if wording:
+    if with_wording:
         wordings = quote(_wording_model()._meta.db_table)
         sql = (
             f"WITH verified AS ({sql}), wording AS (INSERT INTO {wordings} (hash, text, first_seen) "  # noqa: S608
             "SELECT %s, %s, %s WHERE EXISTS (SELECT 1 FROM verified) ON CONFLICT (hash) DO NOTHING) "
             "SELECT * FROM verified"
         )
-        params += [changes["consent_version"], wording, changes["consent_given_at"]]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:  # not pending: a second click, a scanner, a replay, or a signature a lead set aside
-        return _not_pending(page, Signature, signature_id)
-    values = [_from_db(field, value) for field, value in zip(returned, row, strict=True)]
-    if status == Signature.Status.VERIFIED:
-        signature = Signature.from_db(connection.alias, [field.attname for field in returned], values)
-        transaction.on_commit(lambda: _verified(page, signature))
-    return Verification(VerifyResult.VERIFIED, signature_id, values[returned.index(version)])
+    version = meta.get_field("manage_token_version")
+    return _Statement(sql, set_fields, returned, tuple(f.attname for f in returned), returned.index(version))
 
 
 def _from_db(field, value):
