@@ -2,7 +2,7 @@
 
 Every confirmation answers with the same thank-you page but for one thing: the signer's own
 manage link. Rendering the whole page cost several times more than verifying, so the page is
-rendered once per (page as published, already confirmed or not, host, language, template) with a
+rendered once per (page as published, already confirmed or not, host, path, language, template) with a
 placeholder where the link goes, kept for PAGE_CACHE_SECONDS (the staleness the public page
 cache already allows), and each answer joins the copy's parts around that signer's link,
 HTML-escaped as the template would escape it. The answer is then the same bytes a fresh render
@@ -60,7 +60,7 @@ def _key(page, request, already, with_link):
     # A publish changes last_published_at, so a page object fetched after it never meets an older copy.
     template = page.get_landing_page_template(request)
     return (page.pk, page.last_published_at, template, already, with_link, request.scheme, request.get_host(),
-            get_language())  # fmt: skip
+            request.path, get_language())  # fmt: skip
 
 
 def _render_copy(page, request, already, with_link):
