@@ -9,9 +9,10 @@ HTML-escaped as the template would escape it. The answer is then the same bytes 
 gives, and stays private (``cms.page_views._private``): it carries the signer's link, and the
 copy holds only the placeholder, never a link.
 
-A render that is not the same for everyone is never kept: a logged-in user's (Wagtail's user
-bar), one that sets a cookie or a CSRF token, or one that does not carry the placeholder where
-the link goes. A host whose landing template shows anything per request sets
+A render that is not the same for everyone is never kept, and such a visitor never gets a copy:
+a request with a session or messages cookie (as for the page cache) or a logged-in user
+(Wagtail's user bar), a render that sets a cookie or a CSRF token, or one that does not carry the
+placeholder where the link goes. A host whose landing template shows anything per request sets
 ``PetitionMixin.cache_confirmed_landing = False``. Publishing, unpublishing or deleting the page
 forgets its copies (``forget``, connected in ``cms.receivers``); other processes' copies expire.
 """
@@ -20,6 +21,7 @@ import secrets
 import threading
 import time
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.utils.html import escape
 from django.utils.translation import get_language
@@ -30,30 +32,37 @@ from .conf import get_setting
 PLACEHOLDER = f"petitions-manage-url-{secrets.token_hex(16)}"
 MAX_COPIES = 200
 
-_copies = {}  # key -> (expires at, parts of the content, content type)
+_copies = {}  # key -> (expires at, parts of the content, content type), or (expires at, None, None)
 _lock = threading.Lock()  # gthread workers share the process
 
 
 def render_confirmed(page, request, *, already: bool, manage_url: str = ""):
     """The "confirmed" landing with ``manage_url``, from this process's copy where one may be kept."""
     seconds = get_setting("PAGE_CACHE_SECONDS")
-    user = getattr(request, "user", None)
-    shared = seconds and getattr(page, "cache_confirmed_landing", False)
-    if not shared or (user is not None and user.is_authenticated):
+    if not (seconds and getattr(page, "cache_confirmed_landing", False) and _anonymous(request)):
         return page.render_landing(request, "confirmed", already=already, manage_url=manage_url)
     key = _key(page, request, already, bool(manage_url))
     copy = _copies.get(key)
     if copy is None or copy[0] <= time.monotonic():
-        copy = _render_copy(page, request, already, bool(manage_url))
-        if copy is None:  # not the same for everyone: this answer is rendered as it stands
-            return page.render_landing(request, "confirmed", already=already, manage_url=manage_url)
-        copy = (time.monotonic() + seconds, *copy)
+        # (None, None) marks a render that may not be shared, so it is not tried again for a while.
+        copy = (time.monotonic() + seconds, *(_render_copy(page, request, already, bool(manage_url)) or (None, None)))
         with _lock:
             if len(_copies) >= MAX_COPIES:
                 _copies.clear()
             _copies[key] = copy
     _, parts, content_type = copy
+    if parts is None:  # not the same for everyone: this answer is rendered as it stands
+        return page.render_landing(request, "confirmed", already=already, manage_url=manage_url)
     return HttpResponse(escape(manage_url).encode().join(parts), content_type=content_type)
+
+
+def _anonymous(request) -> bool:
+    """No session or messages cookie and no user: the page cache's rule (``cms.middleware``) for one shared copy."""
+    cookies = request.COOKIES
+    if settings.SESSION_COOKIE_NAME in cookies or "messages" in cookies:
+        return False
+    user = getattr(request, "user", None)
+    return user is None or not user.is_authenticated
 
 
 def _key(page, request, already, with_link):
@@ -65,10 +74,16 @@ def _key(page, request, already, with_link):
 
 def _render_copy(page, request, already, with_link):
     """(content split at the placeholder, content type), or None when the render may not be shared."""
-    csrf_before = request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
+    # Cleared for the render, so a CSRF token it asks for shows, whatever the middleware set before.
+    csrf_before = request.META.pop("CSRF_COOKIE_NEEDS_UPDATE", None)
     response = page.render_landing(request, "confirmed", already=already, manage_url=PLACEHOLDER if with_link else "")
     response.render()
-    if response.status_code != 200 or response.cookies or request.META.get("CSRF_COOKIE_NEEDS_UPDATE") != csrf_before:
+    csrf_used = request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
+    if csrf_before is not None and not csrf_used:
+        request.META["CSRF_COOKIE_NEEDS_UPDATE"] = csrf_before
+    if response.status_code != 200 or response.cookies or csrf_used:
+        return None
+    if getattr(getattr(request, "_messages", None), "used", False):  # it showed this request's messages
         return None
     parts = response.content.split(PLACEHOLDER.encode())
     if with_link and len(parts) < 2:  # the template changed the link (a filter): keep no copy

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
+from django.middleware.csrf import get_token
 from django.test import RequestFactory
 
 from cms import landing_copies
@@ -107,6 +108,16 @@ def test_a_logged_in_user_gets_a_fresh_render_and_no_copy(petition, admin_client
     assert not landing_copies._copies
 
 
+def test_a_visitor_with_a_session_or_messages_cookie_gets_a_fresh_render_and_no_copy(petition, client, commit):
+    for name in ("sessionid", "messages"):
+        client.cookies[name] = "x"
+        response = confirm(client, SignatureFactory(petition=petition), commit)
+        del client.cookies[name]
+
+        assert response.status_code == 200 and "counted" in response.content.decode()
+        assert not landing_copies._copies
+
+
 def test_a_host_can_switch_the_copies_off(petition, client, commit, monkeypatch):
     monkeypatch.setattr(type(petition), "cache_confirmed_landing", False)
 
@@ -115,9 +126,25 @@ def test_a_host_can_switch_the_copies_off(petition, client, commit, monkeypatch)
     assert not landing_copies._copies
 
 
+def test_a_render_that_sets_a_csrf_token_is_never_shared(petition, client, commit, monkeypatch):
+    def render_with_token(self, request, stage, status=200, **extra):
+        get_token(request)  # as {% csrf_token %} does
+        return original(self, request, stage, status=status, **extra)
+
+    original = type(petition).render_landing
+    monkeypatch.setattr(type(petition), "render_landing", render_with_token)
+    one, two = SignatureFactory(petition=petition), SignatureFactory(petition=petition)
+
+    answers = [confirm(client, signature, commit) for signature in (one, two)]
+
+    assert [opens(petition, MANAGE_LINK.findall(a.content.decode())[0]) for a in answers] == [one.pk, two.pk]
+    assert all(parts is None for _, parts, _ in landing_copies._copies.values())
+
+
 def test_the_copy_never_holds_a_signers_link(petition, client, commit):
     confirm(client, SignatureFactory(petition=petition), commit)
 
+    assert landing_copies._copies
     for _, parts, _ in landing_copies._copies.values():
         assert not any(b"/manage/" in part for part in parts)
 
