@@ -73,9 +73,10 @@ STAGES = {
         ("whole request (WSGI handler)", "handlers/wsgi.py", "__call__"),
         ("the view (cms.views.confirm)", "cms/views.py", "confirm"),
         ("token check", "cms/models/pages.py", "refuse_token"),
-        ("verify_signature", "cms/signing.py", "verify_signature"),
+        ("verify_signature", "cms/signing.py", "verify"),
         ("  record in the live counter (Redis)", "cms/signing.py", "_verified"),
-        ("manage link", "cms/manage_links.py", "path_for_confirm_token"),
+        ("manage link", "cms/manage_links.py", "path_for_verification"),
+        ("thank-you page (this process's copy)", "cms/landing_copies.py", "render_confirmed"),
         ("render the thank-you page", "django/template/response.py", "render"),
     ],
     "send": [

@@ -17,11 +17,20 @@ from django.db.models import F
 from .conf import get_signature_model
 from .erasure import erase_signatures
 from .forms import FEED_DISPLAY_CHOICES
-from .manage_links import manage_path, manage_url, path_for_confirm_token
+from .manage_links import manage_path, manage_url, path_for_confirm_token, path_for_verification
 from .models import ErasureLog
 from .tokens import ExpiredToken, InvalidToken, read_manage_token
 
-__all__ = ["Link", "ManageForm", "manage_path", "manage_url", "open_link", "path_for_confirm_token", "revoke_links"]
+__all__ = [
+    "Link",
+    "ManageForm",
+    "manage_path",
+    "manage_url",
+    "open_link",
+    "path_for_confirm_token",
+    "path_for_verification",
+    "revoke_links",
+]
 
 
 @dataclass(frozen=True)

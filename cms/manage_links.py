@@ -9,11 +9,15 @@ from urllib.parse import urlencode
 from django.urls import reverse
 
 from .conf import absolute_url, get_signature_model
-from .tokens import InvalidToken, make_manage_token, read_token
+from .tokens import InvalidToken, make_manage_token, manage_token_for, read_token
 
 
 def manage_path(page, signature) -> str:
-    return reverse("petitions:manage", args=[page.pk]) + "?" + urlencode({"token": make_manage_token(signature)})
+    return _path(page, make_manage_token(signature))
+
+
+def _path(page, token):
+    return reverse("petitions:manage", args=[page.pk]) + "?" + urlencode({"token": token})
 
 
 def manage_url(page, signature) -> str:
@@ -34,3 +38,14 @@ def path_for_confirm_token(page, token: str) -> str:
         .first()
     )
     return manage_path(page, signature) if signature is not None else ""
+
+
+def path_for_verification(page, verification) -> str:
+    """The manage link of the signature a verification confirmed ("" for an invalid token): for its holder only.
+
+    The same link as ``path_for_confirm_token``, from the values the verification read back
+    (``cms.signing.verify``), so it costs no query.
+    """
+    if verification.signature_id is None or verification.manage_token_version is None:
+        return ""
+    return _path(page, manage_token_for(verification.signature_id, page.pk, verification.manage_token_version))

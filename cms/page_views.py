@@ -9,10 +9,10 @@ import models, so the models can call them without an import circle.
 from django.http import HttpResponseRedirect
 from django.utils.cache import add_never_cache_headers
 
-from . import challenge, manage_links, ratelimit
+from . import challenge, landing_copies, manage_links, ratelimit
 from .conf import get_signature_model
 from .forms import ConfirmForm
-from .signing import SigningRefused, VerifyResult, verify_signature
+from .signing import SigningRefused, VerifyResult, verify
 from .tokens import read_token
 
 
@@ -72,15 +72,15 @@ def serve_confirm(page, request):
         if not form.is_valid():
             return _private(page.render_landing(request, "confirm", status=400, token=token, form=form))
         changes = form.changes()
-    result = verify_signature(page, token, changes)
-    if result == VerifyResult.INVALID:
+    verification = verify(page, token, changes)
+    if verification.result == VerifyResult.INVALID:
         return page.render_landing(request, "invalid", status=400)
     # The token's holder (the inbox's owner) gets the link to manage the signature from now on.
-    manage_url = manage_links.path_for_confirm_token(page, token)
-    # The thank-you page carries that signer's manage link: never cached either.
-    return _private(
-        page.render_landing(request, "confirmed", already=result == VerifyResult.ALREADY, manage_url=manage_url)
-    )
+    manage_url = manage_links.path_for_verification(page, verification)
+    # The thank-you page carries that signer's manage link: never cached either (the process keeps
+    # a copy without it: cms.landing_copies).
+    already = verification.result == VerifyResult.ALREADY
+    return _private(landing_copies.render_confirmed(page, request, already=already, manage_url=manage_url))
 
 
 def _confirm_page(page, request, token):
@@ -89,7 +89,7 @@ def _confirm_page(page, request, token):
     if signature is None or signature.status in (Signature.Status.INVALIDATED, Signature.Status.FRAUDULENT):
         return page.render_landing(request, "invalid", status=400)
     if signature.status != Signature.Status.PENDING:
-        return page.render_landing(request, "confirmed", already=True)
+        return landing_copies.render_confirmed(page, request, already=True)
     form = ConfirmForm(page=page, signature=signature)
     return page.render_landing(request, "confirm", token=token, form=form, signature=signature)
 

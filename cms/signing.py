@@ -10,8 +10,10 @@ call these; they take the page object and never import models.
 """
 
 import enum
+import functools
 import hashlib
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.apps import apps
@@ -341,6 +343,15 @@ def _signed(Signature, signature_id, petition_id, created, owed):
 # --- verifying -------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Verification:
+    """What a verification did, and what its holder's manage link is made of (``cms.manage_links``)."""
+
+    result: VerifyResult
+    signature_id: int | None = None
+    manage_token_version: int | None = None
+
+
 def verify_signature(page, token: str, changes: dict | None = None) -> VerifyResult:
     """Verify the signature a token names, once however often it is called.
 
@@ -352,10 +363,19 @@ def verify_signature(page, token: str, changes: dict | None = None) -> VerifyRes
     signer gets the same answers (VERIFIED, then ALREADY), but it is neither
     counted nor announced until a lead releases it.
     """
+    return verify(page, token, changes).result
+
+
+def verify(page, token: str, changes: dict | None = None) -> Verification:
+    """``verify_signature``, also naming the signature and its manage link's version (for the thank-you page).
+
+    On PostgreSQL a new verification is one autocommit statement (``_verify_postgresql``);
+    an ALREADY or INVALID answer costs one more SELECT.
+    """
     try:
         signature_id = read_token(token, page.pk)
     except InvalidToken:
-        return VerifyResult.INVALID
+        return Verification(VerifyResult.INVALID)
     Signature = get_signature_model()
     changes = dict(changes or {})
     wording = changes.pop("consent_text", None)
@@ -364,29 +384,123 @@ def verify_signature(page, token: str, changes: dict | None = None) -> VerifyRes
         raise ValueError(f"Not a signer's field: {sorted(set(changes) - allowed)}")
     if wording:
         changes["consent_version"] = consent_version(wording)
+    if connection.vendor == "postgresql":
+        return _verify_postgresql(page, Signature, signature_id, changes, wording)
     with transaction.atomic():
         pending = Signature.objects.filter(pk=signature_id, petition_id=page.pk, status=Signature.Status.PENDING)
-        status = Signature.Status.VERIFIED
-        rules = quarantine.load_rules()  # cached; with no rules, no query more
-        if rules:
-            row = pending.values_list("email_normalized", "ip_address").first()
-            if row is not None and quarantine.is_flagged(rules, *row, page.path):
-                status = Signature.Status.QUARANTINED
+        status = _status_for(page, Signature, signature_id)
         # One conditional UPDATE: a second click, a scanner or a replay changes nothing.
         now = timezone.now()
         if wording:
             changes["consent_given_at"] = now
         if not pending.update(status=status, verified_at=_verification_time(now), **changes):
-            status = Signature.objects.filter(pk=signature_id, petition_id=page.pk).values_list("status", flat=True)
-            confirmed = (Signature.Status.VERIFIED, Signature.Status.QUARANTINED)
-            return VerifyResult.ALREADY if status.first() in confirmed else VerifyResult.INVALID
+            return _not_pending(page, Signature, signature_id)
         if wording:
             record_wording(changes["consent_version"], wording, now)
-        if status == Signature.Status.QUARANTINED:
-            return VerifyResult.VERIFIED  # what the signer sees; nothing counts it
-        signature = Signature.objects.only(*Signature.FEED_FIELDS).get(pk=signature_id)
+        signature = Signature.objects.only(*Signature.FEED_FIELDS, "manage_token_version").get(pk=signature_id)
+        if status == Signature.Status.VERIFIED:
+            transaction.on_commit(lambda: _verified(page, signature))
+    # A quarantined signature is VERIFIED to the signer too; nothing counts it.
+    return Verification(VerifyResult.VERIFIED, signature_id, signature.manage_token_version)
+
+
+def _status_for(page, Signature, signature_id):
+    """VERIFIED, or QUARANTINED when a fraud rule flags the pending signature."""
+    rules = quarantine.load_rules()  # cached; with no rules, no query more
+    if rules:
+        pending = Signature.objects.filter(pk=signature_id, petition_id=page.pk, status=Signature.Status.PENDING)
+        row = pending.values_list("email_normalized", "ip_address").first()
+        if row is not None and quarantine.is_flagged(rules, *row, page.path):
+            return Signature.Status.QUARANTINED
+    return Signature.Status.VERIFIED
+
+
+def _not_pending(page, Signature, signature_id) -> Verification:
+    """The answer for a token whose signature was not pending: ALREADY once confirmed, else INVALID."""
+    row = (
+        Signature.objects.filter(pk=signature_id, petition_id=page.pk)
+        .values_list("status", "manage_token_version")
+        .first()
+    )
+    if row is None or row[0] not in (Signature.Status.VERIFIED, Signature.Status.QUARANTINED):
+        return Verification(VerifyResult.INVALID)
+    return Verification(VerifyResult.ALREADY, signature_id, row[1])
+
+
+def _verify_postgresql(page, Signature, signature_id, changes, wording) -> Verification:
+    """One statement: ``UPDATE … WHERE status = 'pending' RETURNING`` what the live counter and the feed need.
+
+    In autocommit it is its own transaction (no BEGIN, SELECT, COMMIT round trips); inside a
+    caller's transaction it is part of it, and the live counter still hears of it only after
+    commit. ``verified_at`` is the database's statement time (see ``_verification_time``). The
+    consent wording the signer was shown is stored by a CTE of the same statement, and only
+    when the UPDATE verified the row: an answer to a signature no longer pending writes nothing.
+    """
+    status = _status_for(page, Signature, signature_id)
+    if wording:
+        changes["consent_given_at"] = timezone.now()
+    statement = _verify_statement(Signature, tuple(changes), bool(wording))
+    params = [status]
+    params += [
+        field.get_db_prep_save(value, connection)
+        for field, value in zip(statement.set_fields, changes.values(), strict=True)
+    ]
+    params += [signature_id, page.pk, Signature.Status.PENDING]
+    if wording:
+        params += [changes["consent_version"], wording, changes["consent_given_at"]]
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql, params)
+        row = cursor.fetchone()
+    if row is None:  # not pending: a second click, a scanner, a replay, or a signature a lead set aside
+        return _not_pending(page, Signature, signature_id)
+    values = [_from_db(field, value) for field, value in zip(statement.returned, row, strict=True)]
+    if status == Signature.Status.VERIFIED:
+        signature = Signature.from_db(connection.alias, statement.attnames, values)
         transaction.on_commit(lambda: _verified(page, signature))
-    return VerifyResult.VERIFIED
+    return Verification(VerifyResult.VERIFIED, signature_id, values[statement.version_index])
+
+
+@dataclass(frozen=True)
+class _Statement:
+    sql: str
+    set_fields: tuple  # the fields of the signer's changes, in the order of their parameters
+    returned: tuple  # the columns RETURNING gives, in the model's order (as Model.from_db reads them)
+    attnames: tuple
+    version_index: int  # where manage_token_version is among them
+
+
+@functools.lru_cache(maxsize=64)
+def _verify_statement(Signature, changed: tuple, with_wording: bool) -> _Statement:
+    """``_verify_postgresql``'s SQL for one model and one set of changed fields, built once per process."""
+    meta = Signature._meta
+    quote = connection.ops.quote_name
+    set_fields = tuple(meta.get_field(name) for name in changed)
+    sets = [f"{quote(meta.get_field('status').column)} = %s"]
+    sets.append(f"{quote(meta.get_field('verified_at').column)} = STATEMENT_TIMESTAMP()")
+    sets += [f"{quote(field.column)} = %s" for field in set_fields]
+    wanted = {meta.pk.name if name == "pk" else name for name in (*Signature.FEED_FIELDS, "manage_token_version")}
+    returned = tuple(field for field in meta.concrete_fields if field.name in wanted)
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {', '.join(sets)} "  # noqa: S608 (names from the model)
+        f"WHERE {quote(meta.pk.column)} = %s AND {quote(meta.get_field('petition').column)} = %s "
+        f"AND {quote(meta.get_field('status').column)} = %s "
+        f"RETURNING {', '.join(quote(field.column) for field in returned)}"
+    )
+    if with_wording:
+        wordings = quote(_wording_model()._meta.db_table)
+        sql = (
+            f"WITH verified AS ({sql}), wording AS (INSERT INTO {wordings} (hash, text, first_seen) "  # noqa: S608
+            "SELECT %s, %s, %s WHERE EXISTS (SELECT 1 FROM verified) ON CONFLICT (hash) DO NOTHING) "
+            "SELECT * FROM verified"
+        )
+    version = meta.get_field("manage_token_version")
+    return _Statement(sql, set_fields, returned, tuple(f.attname for f in returned), returned.index(version))
+
+
+def _from_db(field, value):
+    """A column as the ORM would load it (a field's own conversion, where it has one)."""
+    convert = getattr(field, "from_db_value", None)
+    return convert(value, None, connection) if convert is not None and value is not None else value
 
 
 def _verification_time(now):

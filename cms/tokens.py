@@ -51,8 +51,12 @@ def read_token(token: str, petition_id: int) -> int:
 
 def make_manage_token(signature) -> str:
     """The signer's own link to their signature: revoked by bumping its ``manage_token_version``."""
-    payload = [signature.pk, signature.petition_id, signature.manage_token_version]
-    return signing.dumps(payload, salt=MANAGE_SALT, compress=False)
+    return manage_token_for(signature.pk, signature.petition_id, signature.manage_token_version)
+
+
+def manage_token_for(signature_id: int, petition_id: int, version: int) -> str:
+    """``make_manage_token`` from the three values it signs, for a caller that holds no signature object."""
+    return signing.dumps([signature_id, petition_id, version], salt=MANAGE_SALT, compress=False)
 
 
 def read_manage_token(token: str, petition_id: int) -> tuple[int, int]:

@@ -49,11 +49,12 @@ def delete_redis_keys(client, prefix):
 
 @pytest.fixture(autouse=True)
 def _clear_petitions_cache():
-    from cms import middleware, signing
+    from cms import landing_copies, middleware, signing
 
     clear_run_cache()
     middleware.forget_copies()  # the process's own stale page copies, too
     signing.forget_stored_wordings()  # a wording memoised in a test whose rows were rolled back
+    landing_copies.forget()
     yield
 
 

@@ -23,7 +23,7 @@ from .. import challenge, manage, views
 from ..conf import get_signature_model
 from ..forms import ConfirmForm
 from ..models import PetitionCountryCount, PetitionMixin, live_values
-from ..signing import VerifyResult, verify_signature
+from ..signing import VerifyResult, verify
 from ..tokens import SALT as TOKEN_SALT
 from ..tokens import ExpiredToken, InvalidToken, read_token
 from . import schemas
@@ -249,10 +249,11 @@ def confirm(request, data: schemas.ConfirmIn):
     except InvalidToken:
         raise invalid_token()
     changes = confirm_changes(page, data)
-    result = verify_signature(page, data.token, changes)
+    verification = verify(page, data.token, changes)
+    result = verification.result
     if result == VerifyResult.INVALID:
         raise invalid_token()
-    path = manage.path_for_confirm_token(page, data.token)
+    path = manage.path_for_verification(page, verification)
     manage_url = request.build_absolute_uri(path) if path else None
     if result == VerifyResult.ALREADY:
         detail = "You have already confirmed." + (" Nothing was changed." if data.changes else "")

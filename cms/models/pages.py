@@ -179,6 +179,11 @@ class PetitionMixin(RoutablePageMixin, models.Model):
 
     base_form_class = PetitionPageForm
 
+    #: Whether each process may keep a rendered copy of the "confirmed" thank-you page and answer
+    #: confirmations by putting each signer's manage link into it (``cms.landing_copies``). Set it
+    #: False when your landing template shows anything per request besides that link.
+    cache_confirmed_landing = True
+
     class Meta:
         abstract = True
 
@@ -366,8 +371,13 @@ class PetitionMixin(RoutablePageMixin, models.Model):
         response = self.render(request, context_overrides={"form": self.get_form()})
         # Nothing on it is per visitor (the form carries no CSRF token: see cms/origin.py),
         # so anonymous visitors may share one copy (cms.middleware).
-        response.petitions_cacheable = not request.user.is_authenticated and not getattr(request, "is_preview", False)
+        response.petitions_cacheable = self._shareable(request)
         return response
+
+    @staticmethod
+    def _shareable(request) -> bool:
+        """Whether this answer may be one copy for every anonymous visitor: not a logged-in user's, not a preview."""
+        return not request.user.is_authenticated and not getattr(request, "is_preview", False)
 
     def serve_sign(self, request):
         """Answer a sign POST (see ``cms.page_views.serve_sign``); override to change the flow."""
@@ -388,7 +398,10 @@ class PetitionMixin(RoutablePageMixin, models.Model):
 
     @path("signed/", name="signed")
     def signed_route(self, request):
-        return self.render_landing(request, "signed")
+        # Where every sign redirects, the same for everyone who signed: one shared copy, like the page.
+        response = self.render_landing(request, "signed")
+        response.petitions_cacheable = self._shareable(request)
+        return response
 
     @path("privacy/", name="privacy")
     def privacy_route(self, request):
