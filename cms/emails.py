@@ -13,6 +13,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from .conf import get_setting, get_signature_model
+from .esp_session import settle_environment
 from .manage_links import manage_url
 from .models import Suppression, address_hash
 from .store import EMAIL_CAP_KEY, ESP_PAUSED_KEY, get_cache, get_store
@@ -184,6 +185,7 @@ def send_verification_emails(signature_ids) -> tuple[list, list]:
     pages = {}
     # One ESP connection (one HTTP session) for the whole batch.
     with get_connection() as connection:
+        settle_environment(connection)
         for index, candidate in enumerate(owed):
             outcome = _send_one(Signature, candidate.pk, suppressed, pages, connection)
             if outcome == "sent":
