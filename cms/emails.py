@@ -2,6 +2,8 @@
 
 import logging
 import re
+import secrets
+from types import SimpleNamespace
 from urllib.parse import urlencode
 
 from anymail.exceptions import AnymailAPIError, AnymailInvalidAddress, AnymailRecipientsRefused
@@ -11,6 +13,7 @@ from django.core.mail import get_connection
 from django.db import connection, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.html import escape
 
 from .conf import get_setting, get_signature_model
 from .esp_session import settle_environment
@@ -60,10 +63,10 @@ def html_paragraphs(template: str, values: dict) -> list:
     return paragraphs
 
 
-def build_verification_message(page, signature) -> AnymailMessage:
-    values = {"first_name": GENERIC_GREETING, "petition": page.title, "link": confirm_url(page, signature)}
+def render_verification_message(page, signature, confirm_link: str, manage_link: str) -> AnymailMessage:
+    """The verification email of ``signature``, rendered whole: the page's wording, the signer's links."""
+    values = {"first_name": GENERIC_GREETING, "petition": page.title, "link": confirm_link}
     privacy_url = page.get_privacy_url()
-    manage_link = manage_url(page, signature)
     message = AnymailMessage(
         # One line: no editor text can add a header.
         subject=" ".join(fill(page.verification_email_subject, values).split()),
@@ -88,6 +91,60 @@ def build_verification_message(page, signature) -> AnymailMessage:
     )
     message.attach_alternative(html, "text/html")
     return message
+
+
+# Stand-ins for a signer's two links while a page's email is rendered once: letters and digits only,
+# so escaping, linebreaksbr and the subject's folding of whitespace leave them as they are; random per
+# process, so no editor's text can hold one.
+_SLOT_NONCE = secrets.token_hex(12)
+CONFIRM_SLOT = f"petitionsconfirmlink{_SLOT_NONCE}"
+MANAGE_SLOT = f"petitionsmanagelink{_SLOT_NONCE}"
+
+
+class CompiledVerificationEmail:
+    """A page's verification email rendered once, with slots where each signer's links go.
+
+    Rendering (the template, ``fill``, the page's URLs) is the same for every signer of a page; only
+    the two links, the address and the signature id differ. ``message_for`` fills them in by string
+    substitution, the links HTML-escaped in the HTML part as the template escapes them, so the
+    message is the one ``render_verification_message`` makes for that signer (tests/test_emails_compiled.py).
+    Nothing of one signer is kept: each message is built from the page's parts and its own values.
+    """
+
+    def __init__(self, page):
+        self.page_pk = page.pk
+        nobody = SimpleNamespace(pk=0, email="")  # the message's to and metadata are set per signer
+        message = render_verification_message(page, nobody, CONFIRM_SLOT, MANAGE_SLOT)
+        self.subject, self.body, self.from_email = message.subject, message.body, message.from_email
+        self.tags = message.tags
+        [(self.html, _)] = message.alternatives
+
+    def message_for(self, page, signature, confirm_link: str, manage_link: str) -> AnymailMessage:
+        if confirm_link.split() != [confirm_link]:  # whitespace the subject would fold: render it whole
+            return render_verification_message(page, signature, confirm_link, manage_link)
+        message = AnymailMessage(
+            subject=self.subject.replace(CONFIRM_SLOT, confirm_link),
+            body=self.body.replace(CONFIRM_SLOT, confirm_link).replace(MANAGE_SLOT, manage_link),
+            from_email=self.from_email,
+            to=[signature.email],
+            tags=list(self.tags),
+            metadata={"petition_id": str(self.page_pk), "signature_id": str(signature.pk)},
+        )
+        html = self.html.replace(CONFIRM_SLOT, escape(confirm_link)).replace(MANAGE_SLOT, escape(manage_link))
+        message.attach_alternative(html, "text/html")
+        return message
+
+
+def build_verification_message(page, signature) -> AnymailMessage:
+    """The verification email of ``signature``: the page's email, rendered once per page object, filled in.
+
+    The worker loads each page once per batch, so a batch renders each page's email once; an edit
+    reaches the next batch.
+    """
+    compiled = getattr(page, "_petitions_verification_email", None)
+    if compiled is None:
+        compiled = page._petitions_verification_email = CompiledVerificationEmail(page)
+    return compiled.message_for(page, signature, confirm_url(page, signature), manage_url(page, signature))
 
 
 def _cap_key(signature) -> str:
