@@ -152,35 +152,52 @@ def _cap_key(signature) -> str:
     return EMAIL_CAP_KEY.format(address_hash(signature.email_normalized or signature.email))
 
 
-def over_daily_cap(signature) -> bool:
-    """True if this inbox has had its ``EMAILS_PER_ADDRESS_PER_DAY`` verification emails.
+class DailyCap:
+    """The ``EMAILS_PER_ADDRESS_PER_DAY`` cap of a batch's inboxes: read once per batch, counted per email.
 
     The cap is per canonical address across all petitions, in a fixed one-day window of the
     store (it resets a day after the first email, not at midnight). It is applied here, in
     the sender, rather than in the sign request: it counts what is really sent, the sweeper's
     resends included, and the signer's answer cannot differ. Only emails the ESP took (or
-    refused) count (``count_sent``); a temporary ESP error and its retries spend none. Two
-    workers sending to one address at the same instant can both pass the check, so the cap
-    can be exceeded by the number of concurrent workers, never more.
+    refused) count (``count``); a temporary ESP error and its retries spend none.
+
+    The batch's counts are read in one round trip when it starts, and each email counted is one
+    more (its answer, the inbox's count as it stands, replaces the one read), so an inbox mailed
+    twice in one batch is capped as if read before each email. Two workers sending to one
+    address at once can both pass the check, so the cap can be exceeded by the number of
+    concurrent workers, never more. With the store (Redis) down the emails still go, uncapped
+    and uncounted: the row stays the truth.
     """
-    cap = get_setting("EMAILS_PER_ADDRESS_PER_DAY")
-    if cap is None:
-        return False
-    try:
-        return get_store().attempts(_cap_key(signature)) >= cap
-    except Exception:  # the store (Redis) is down: the email still goes; the row stays the truth
-        logger.warning("Daily email cap not checked for signature %s: the store is unavailable", signature.pk)
-        return False
 
+    WINDOW = 24 * 3600
 
-def count_sent(signature):
-    """Count one verification email handed to the ESP for this signature's inbox."""
-    if get_setting("EMAILS_PER_ADDRESS_PER_DAY") is None:
-        return
-    try:
-        get_store().count_attempt(_cap_key(signature), 24 * 3600)
-    except Exception:  # the store is down: this email goes uncounted rather than unrecorded
-        logger.warning("Daily email cap not counted for signature %s: the store is unavailable", signature.pk)
+    def __init__(self, signatures):
+        self.cap = get_setting("EMAILS_PER_ADDRESS_PER_DAY")
+        self.sent = {}
+        if self.cap is None:
+            return
+        keys = list({_cap_key(signature) for signature in signatures})
+        try:
+            self.sent = dict(zip(keys, get_store().attempts_many(keys), strict=True))
+        except Exception:  # the store (Redis) is down: the emails still go; the row stays the truth
+            logger.warning("Daily email cap not checked for %d signatures: the store is unavailable", len(keys))
+
+    def reached(self, signature) -> bool:
+        """True if this inbox has had its verification emails for the day."""
+        if self.cap is None:
+            return False
+        return self.sent.get(_cap_key(signature), 0) >= self.cap
+
+    def count(self, signature):
+        """Count one verification email handed to the ESP for this signature's inbox."""
+        if self.cap is None:
+            return
+        key = _cap_key(signature)
+        self.sent[key] = self.sent.get(key, 0) + 1
+        try:
+            self.sent[key] = get_store().count_attempt(key, self.WINDOW)
+        except Exception:  # the store is down: this email goes uncounted rather than unrecorded
+            logger.warning("Daily email cap not counted for signature %s: the store is unavailable", signature.pk)
 
 
 def _owed(signature) -> bool:
@@ -213,7 +230,7 @@ def send_verification_emails(signature_ids) -> tuple[list, list]:
     and retry, not one per email. A refused address is recorded and never
     retried.
 
-    An email over the address's daily cap (``over_daily_cap``) is not sent and
+    An email over the address's daily cap (``DailyCap``) is not sent and
     is recorded as handled (``email_sent_at`` set, status ``capped``), so the
     overdue sweeper never picks it up again; the signature stays pending, and
     the signer, who saw the same answer as everyone, gets an email if they
@@ -239,14 +256,14 @@ def send_verification_emails(signature_ids) -> tuple[list, list]:
     suppressed = Suppression.hashes_among(
         (signature.email_normalized or signature.email for signature in owed), Suppression.UNDELIVERABLE
     )
-    pages = {}
+    pages, cap = {}, DailyCap(owed)
     database = connections[router.db_for_write(Signature)]
     rows = SignatureRows(Signature, database)
     # One ESP connection (one HTTP session) and one database cursor for the whole batch.
     with get_connection() as connection, database.cursor() as cursor:
         settle_environment(connection)
         for index, candidate in enumerate(owed):
-            outcome = _send_one(rows, cursor, candidate.pk, suppressed, pages, connection)
+            outcome = _send_one(rows, cursor, candidate.pk, suppressed, cap, pages, connection)
             if outcome == "sent":
                 sent.append(candidate.pk)
             elif outcome == "retry":
@@ -345,7 +362,7 @@ class SignatureRows:
         cursor.execute(self.record_sql, [*values, signature.pk])
 
 
-def _send_one(rows, cursor, signature_id, suppressed, pages, connection) -> str | None:
+def _send_one(rows, cursor, signature_id, suppressed, cap, pages, connection) -> str | None:
     """Send one owed email under its row's lock and record it; "sent", "retry" or None (nothing sent)."""
     Signature = rows.Signature
     with transaction.atomic(using=rows.connection.alias):
@@ -357,7 +374,7 @@ def _send_one(rows, cursor, signature_id, suppressed, pages, connection) -> str 
         if suppressed and address_hash(signature.email_normalized or signature.email) in suppressed:
             logger.info("Verification email for signature %s not sent: its address is suppressed", signature.pk)
             signature.email_status = Signature.EmailStatus.SUPPRESSED
-        elif over_daily_cap(signature):
+        elif cap.reached(signature):
             logger.info("Verification email for signature %s not sent: daily cap of its address", signature.pk)
             signature.email_status = Signature.EmailStatus.CAPPED
         else:
@@ -380,7 +397,7 @@ def _send_one(rows, cursor, signature_id, suppressed, pages, connection) -> str 
                 signature.email_status = Signature.EmailStatus.REFUSED if refused else Signature.EmailStatus.SENT
                 signature.email_message_id = str(message.anymail_status.message_id or "")[:255]
                 outcome = None if refused else "sent"
-            count_sent(signature)
+            cap.count(signature)
         # As bulk_update did: no save(), so no model signals per email.
         rows.record(cursor, signature)
     return outcome
