@@ -4,7 +4,7 @@ import logging
 import re
 import secrets
 from types import SimpleNamespace
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 from anymail.exceptions import AnymailAPIError, AnymailInvalidAddress, AnymailRecipientsRefused
 from anymail.message import AnymailMessage
@@ -45,8 +45,8 @@ def confirm_url(page, signature) -> str:
     # The page's own URL is worked out once per page object, not once per email of a batch.
     base = getattr(page, "_petitions_confirm_base", None)
     if base is None:
-        base = page._petitions_confirm_base = page.get_full_subpage_url("confirm")
-    return base + "?" + urlencode({"token": make_token(signature)})
+        base = page._petitions_confirm_base = page.get_full_subpage_url("confirm") + "?token="
+    return base + quote_plus(make_token(signature))  # as urlencode({"token": …}) writes it
 
 
 def html_paragraphs(template: str, values: dict) -> list:

@@ -1,9 +1,13 @@
 """The page's verification email rendered once and filled per signer is the email rendered whole."""
 
+from urllib.parse import unquote_plus
+
 import pytest
 
 from cms import emails
-from cms.manage_links import manage_url
+from cms.conf import absolute_url
+from cms.manage_links import manage_path, manage_url
+from cms.tokens import read_manage_token, read_token
 
 from .factories import PetitionPageFactory, SignatureFactory
 
@@ -102,3 +106,17 @@ def test_a_batch_renders_each_pages_email_once(petition, mailoutbox, monkeypatch
     assert sorted(message.to[0] for message in mailoutbox) == sorted(
         SignatureFactory._meta.model.objects.filter(pk__in=ids).values_list("email", flat=True)
     )
+
+
+def test_the_links_are_the_ones_built_from_the_page_for_each_signer(petition):
+    page = petition.specific
+    ada, bob = SignatureFactory.create_batch(2, petition=page)
+
+    for signature in (ada, bob, ada):  # the page's parts worked out once, the token each signer's own
+        confirm_link, manage_link = links(page, signature)
+        confirm_base, confirm_token = confirm_link.split("?token=")
+        manage_base, manage_token = manage_link.split("?token=")
+        assert confirm_base == page.get_full_subpage_url("confirm")
+        assert read_token(unquote_plus(confirm_token), page.pk) == signature.pk
+        assert manage_base + "?" == absolute_url(manage_path(page, signature), page).split("token=")[0]
+        assert read_manage_token(unquote_plus(manage_token), page.pk) == (signature.pk, signature.manage_token_version)
