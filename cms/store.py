@@ -306,11 +306,8 @@ class RedisStore(BaseStore):
         return int(self.reconcile_script(keys=self._petition_keys(petition_id), args=args))
 
     def count_attempt(self, name, window):
-        pipe = self.client.pipeline(transaction=False)
-        key = self.key(name)
-        pipe.incr(key)
-        pipe.expire(key, window, nx=True)
-        return pipe.execute()[0]
+        # The windows' script with one window: one EVALSHA instead of a pipeline of two commands.
+        return int(self.count_attempts_script(keys=[self.key(name)], args=[window])[0])
 
     def count_attempts(self, windows):
         replies = self.count_attempts_script(
