@@ -162,11 +162,12 @@ class DailyCap:
     refused) count (``count``); a temporary ESP error and its retries spend none.
 
     The batch's counts are read in one round trip when it starts, and each email counted is one
-    more (its answer, the inbox's count as it stands, replaces the one read), so an inbox mailed
-    twice in one batch is capped as if read before each email. Two workers sending to one
-    address at once can both pass the check, so the cap can be exceeded by the number of
-    concurrent workers, never more. With the store (Redis) down the emails still go, uncapped
-    and uncounted: the row stays the truth.
+    more: the count's answer, the inbox's count as it stands in the store (other workers' emails
+    included), replaces the one read, so an inbox mailed twice in one batch is checked against a
+    fresh count the second time. Only a batch's first check of an inbox reads a count as old as
+    the batch: a worker can pass one check it would have failed, so, as when each check read the
+    store, the cap can be exceeded by the number of concurrent workers, never more. With the
+    store (Redis) down the emails still go, uncapped and uncounted: the row stays the truth.
     """
 
     WINDOW = 24 * 3600
