@@ -85,8 +85,10 @@ STAGES = {
         ("  one email: lock, build, send, record", "cms/emails.py", "_send_one"),
         ("    build the message", "cms/emails.py", "build_verification_message"),
         ("    HTTP to the ESP (anymail)", "anymail/backends/base.py", "send_messages"),
-        ("    daily cap (Redis)", "cms/emails.py", "over_daily_cap"),
-        ("    count sent (Redis)", "cms/emails.py", "count_sent"),
+        ("    lock the row (PostgreSQL)", "cms/emails.py", "lock"),
+        ("    daily cap: check (read once per batch)", "cms/emails.py", "reached"),
+        ("    daily cap: count sent (Redis)", "cms/emails.py", "count"),
+        ("    record the outcome (PostgreSQL)", "cms/emails.py", "record"),
     ],
     "email": [
         ("build one verification email", "cms/emails.py", "build_verification_message"),

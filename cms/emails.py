@@ -2,17 +2,21 @@
 
 import logging
 import re
-from urllib.parse import urlencode
+import secrets
+from types import SimpleNamespace
+from urllib.parse import quote_plus
 
 from anymail.exceptions import AnymailAPIError, AnymailInvalidAddress, AnymailRecipientsRefused
 from anymail.message import AnymailMessage
 from django.conf import settings
 from django.core.mail import get_connection
-from django.db import connection, transaction
+from django.db import connections, router, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.html import escape
 
 from .conf import get_setting, get_signature_model
+from .esp_session import settle_environment
 from .manage_links import manage_url
 from .models import Suppression, address_hash
 from .store import EMAIL_CAP_KEY, ESP_PAUSED_KEY, get_cache, get_store
@@ -41,8 +45,8 @@ def confirm_url(page, signature) -> str:
     # The page's own URL is worked out once per page object, not once per email of a batch.
     base = getattr(page, "_petitions_confirm_base", None)
     if base is None:
-        base = page._petitions_confirm_base = page.get_full_subpage_url("confirm")
-    return base + "?" + urlencode({"token": make_token(signature)})
+        base = page._petitions_confirm_base = page.get_full_subpage_url("confirm") + "?token="
+    return base + quote_plus(make_token(signature))  # as urlencode({"token": …}) writes it
 
 
 def html_paragraphs(template: str, values: dict) -> list:
@@ -59,10 +63,10 @@ def html_paragraphs(template: str, values: dict) -> list:
     return paragraphs
 
 
-def build_verification_message(page, signature) -> AnymailMessage:
-    values = {"first_name": GENERIC_GREETING, "petition": page.title, "link": confirm_url(page, signature)}
+def render_verification_message(page, signature, confirm_link: str, manage_link: str) -> AnymailMessage:
+    """The verification email of ``signature``, rendered whole: the page's wording, the signer's links."""
+    values = {"first_name": GENERIC_GREETING, "petition": page.title, "link": confirm_link}
     privacy_url = page.get_privacy_url()
-    manage_link = manage_url(page, signature)
     message = AnymailMessage(
         # One line: no editor text can add a header.
         subject=" ".join(fill(page.verification_email_subject, values).split()),
@@ -89,40 +93,112 @@ def build_verification_message(page, signature) -> AnymailMessage:
     return message
 
 
+# Stand-ins for a signer's two links while a page's email is rendered once: letters and digits only,
+# so escaping, linebreaksbr and the subject's folding of whitespace leave them as they are; random per
+# process, so no editor's text can hold one.
+_SLOT_NONCE = secrets.token_hex(12)
+CONFIRM_SLOT = f"petitionsconfirmlink{_SLOT_NONCE}"
+MANAGE_SLOT = f"petitionsmanagelink{_SLOT_NONCE}"
+
+
+class CompiledVerificationEmail:
+    """A page's verification email rendered once, with slots where each signer's links go.
+
+    Rendering (the template, ``fill``, the page's URLs) is the same for every signer of a page; only
+    the two links, the address and the signature id differ. ``message_for`` fills them in by string
+    substitution, the links HTML-escaped in the HTML part as the template escapes them, so the
+    message is the one ``render_verification_message`` makes for that signer (tests/test_emails_compiled.py).
+    Nothing of one signer is kept: each message is built from the page's parts and its own values.
+    """
+
+    def __init__(self, page):
+        self.page_pk = page.pk
+        nobody = SimpleNamespace(pk=0, email="")  # the message's to and metadata are set per signer
+        message = render_verification_message(page, nobody, CONFIRM_SLOT, MANAGE_SLOT)
+        self.subject, self.body, self.from_email = message.subject, message.body, message.from_email
+        self.tags = message.tags
+        [(self.html, _)] = message.alternatives
+
+    def message_for(self, page, signature, confirm_link: str, manage_link: str) -> AnymailMessage:
+        if confirm_link.split() != [confirm_link]:  # whitespace the subject would fold: render it whole
+            return render_verification_message(page, signature, confirm_link, manage_link)
+        message = AnymailMessage(
+            subject=self.subject.replace(CONFIRM_SLOT, confirm_link),
+            body=self.body.replace(CONFIRM_SLOT, confirm_link).replace(MANAGE_SLOT, manage_link),
+            from_email=self.from_email,
+            to=[signature.email],
+            tags=list(self.tags),
+            metadata={"petition_id": str(self.page_pk), "signature_id": str(signature.pk)},
+        )
+        html = self.html.replace(CONFIRM_SLOT, escape(confirm_link)).replace(MANAGE_SLOT, escape(manage_link))
+        message.attach_alternative(html, "text/html")
+        return message
+
+
+def build_verification_message(page, signature) -> AnymailMessage:
+    """The verification email of ``signature``: the page's email, rendered once per page object, filled in.
+
+    The worker loads each page once per batch, so a batch renders each page's email once; an edit
+    reaches the next batch.
+    """
+    compiled = getattr(page, "_petitions_verification_email", None)
+    if compiled is None:
+        compiled = page._petitions_verification_email = CompiledVerificationEmail(page)
+    return compiled.message_for(page, signature, confirm_url(page, signature), manage_url(page, signature))
+
+
 def _cap_key(signature) -> str:
     # The canonical address, so Ada@x.org and ada@x.org share a cap; hashed: no addresses in keys.
     return EMAIL_CAP_KEY.format(address_hash(signature.email_normalized or signature.email))
 
 
-def over_daily_cap(signature) -> bool:
-    """True if this inbox has had its ``EMAILS_PER_ADDRESS_PER_DAY`` verification emails.
+class DailyCap:
+    """The ``EMAILS_PER_ADDRESS_PER_DAY`` cap of a batch's inboxes: read once per batch, counted per email.
 
     The cap is per canonical address across all petitions, in a fixed one-day window of the
     store (it resets a day after the first email, not at midnight). It is applied here, in
     the sender, rather than in the sign request: it counts what is really sent, the sweeper's
     resends included, and the signer's answer cannot differ. Only emails the ESP took (or
-    refused) count (``count_sent``); a temporary ESP error and its retries spend none. Two
-    workers sending to one address at the same instant can both pass the check, so the cap
-    can be exceeded by the number of concurrent workers, never more.
+    refused) count (``count``); a temporary ESP error and its retries spend none.
+
+    The batch's counts are read in one round trip when it starts, and each email counted is one
+    more: the count's answer, the inbox's count as it stands in the store (other workers' emails
+    included), replaces the one read, so an inbox mailed twice in one batch is checked against a
+    fresh count the second time. Only a batch's first check of an inbox reads a count as old as
+    the batch: a worker can pass one check it would have failed, so, as when each check read the
+    store, the cap can be exceeded by the number of concurrent workers, never more. With the
+    store (Redis) down the emails still go, uncapped and uncounted: the row stays the truth.
     """
-    cap = get_setting("EMAILS_PER_ADDRESS_PER_DAY")
-    if cap is None:
-        return False
-    try:
-        return get_store().attempts(_cap_key(signature)) >= cap
-    except Exception:  # the store (Redis) is down: the email still goes; the row stays the truth
-        logger.warning("Daily email cap not checked for signature %s: the store is unavailable", signature.pk)
-        return False
 
+    WINDOW = 24 * 3600
 
-def count_sent(signature):
-    """Count one verification email handed to the ESP for this signature's inbox."""
-    if get_setting("EMAILS_PER_ADDRESS_PER_DAY") is None:
-        return
-    try:
-        get_store().count_attempt(_cap_key(signature), 24 * 3600)
-    except Exception:  # the store is down: this email goes uncounted rather than unrecorded
-        logger.warning("Daily email cap not counted for signature %s: the store is unavailable", signature.pk)
+    def __init__(self, signatures):
+        self.cap = get_setting("EMAILS_PER_ADDRESS_PER_DAY")
+        self.sent = {}
+        if self.cap is None:
+            return
+        keys = list({_cap_key(signature) for signature in signatures})
+        try:
+            self.sent = dict(zip(keys, get_store().attempts_many(keys), strict=True))
+        except Exception:  # the store (Redis) is down: the emails still go; the row stays the truth
+            logger.warning("Daily email cap not checked for %d signatures: the store is unavailable", len(keys))
+
+    def reached(self, signature) -> bool:
+        """True if this inbox has had its verification emails for the day."""
+        if self.cap is None:
+            return False
+        return self.sent.get(_cap_key(signature), 0) >= self.cap
+
+    def count(self, signature):
+        """Count one verification email handed to the ESP for this signature's inbox."""
+        if self.cap is None:
+            return
+        key = _cap_key(signature)
+        self.sent[key] = self.sent.get(key, 0) + 1
+        try:
+            self.sent[key] = get_store().count_attempt(key, self.WINDOW)
+        except Exception:  # the store is down: this email goes uncounted rather than unrecorded
+            logger.warning("Daily email cap not counted for signature %s: the store is unavailable", signature.pk)
 
 
 def _owed(signature) -> bool:
@@ -155,7 +231,7 @@ def send_verification_emails(signature_ids) -> tuple[list, list]:
     and retry, not one per email. A refused address is recorded and never
     retried.
 
-    An email over the address's daily cap (``over_daily_cap``) is not sent and
+    An email over the address's daily cap (``DailyCap``) is not sent and
     is recorded as handled (``email_sent_at`` set, status ``capped``), so the
     overdue sweeper never picks it up again; the signature stays pending, and
     the signer, who saw the same answer as everyone, gets an email if they
@@ -181,11 +257,14 @@ def send_verification_emails(signature_ids) -> tuple[list, list]:
     suppressed = Suppression.hashes_among(
         (signature.email_normalized or signature.email for signature in owed), Suppression.UNDELIVERABLE
     )
-    pages = {}
-    # One ESP connection (one HTTP session) for the whole batch.
-    with get_connection() as connection:
+    pages, cap = {}, DailyCap(owed)
+    database = connections[router.db_for_write(Signature)]
+    rows = SignatureRows(Signature, database)
+    # One ESP connection (one HTTP session) and one database cursor for the whole batch.
+    with get_connection() as connection, database.cursor() as cursor:
+        settle_environment(connection)
         for index, candidate in enumerate(owed):
-            outcome = _send_one(Signature, candidate.pk, suppressed, pages, connection)
+            outcome = _send_one(rows, cursor, candidate.pk, suppressed, cap, pages, connection)
             if outcome == "sent":
                 sent.append(candidate.pk)
             elif outcome == "retry":
@@ -220,29 +299,75 @@ def pause_esp():
             logger.warning("ESP pause not recorded: the cache is unavailable: %s", exc)
 
 
-def _commit_without_waiting_for_disk():
-    """On PostgreSQL, let this transaction's commit return before its WAL reaches the disk.
+class SignatureRows:
+    """The lock and the record of one email as SQL built once per batch, not compiled by the ORM per email.
 
+    ``lock`` is what ``select_for_update(skip_locked=True).filter(pk=…, status=PENDING).first()``
+    ran: every concrete column, the database's converters applied, a row another worker holds
+    skipped rather than waited for. ``record`` is the ``update()`` of the email's outcome; on
+    PostgreSQL it also lets this transaction's commit return before its WAL reaches the disk
+    (``set_config(…, true)`` is ``SET LOCAL``, folded into the statement: one round trip less).
     Each email's record is its own transaction (so a killed worker resends at most the email in
     flight), and a commit that waits for the disk costs more than the send. The record only keeps
     an email from going twice: a database crash that loses the last moment's records makes those
     emails owed again, and each goes at most twice, as after any fault. ``SET LOCAL`` ends with the
     transaction, so a pooled connection (pgbouncer's transaction mode) keeps its own setting.
     """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
+    RECORDED = ("email_status", "email_message_id", "email_sent_at")
 
-def _send_one(Signature, signature_id, suppressed, pages, connection) -> str | None:
-    """Send one owed email under its row's lock and record it; "sent", "retry" or None (nothing sent)."""
-    with transaction.atomic():
-        _commit_without_waiting_for_disk()
-        signature = (
-            Signature.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(pk=signature_id, status=Signature.Status.PENDING)
-            .first()
+    def __init__(self, Signature, connection):
+        meta, quote = Signature._meta, connection.ops.quote_name
+        self.Signature, self.connection = Signature, connection
+        self.fields = meta.concrete_fields
+        self.attnames = [field.attname for field in self.fields]
+        columns = [field.get_col(meta.db_table) for field in self.fields]
+        self.converters = [
+            (i, column, converters)
+            for i, column in enumerate(columns)
+            if (converters := connection.ops.get_db_converters(column) + column.get_db_converters(connection))
+        ]
+        table, pk = quote(meta.db_table), quote(meta.pk.column)
+        skip_locked = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+        self.lock_sql = (
+            f"SELECT {', '.join(quote(field.column) for field in self.fields)} FROM {table}"  # noqa: S608 (model names)
+            f" WHERE {pk} = %s AND {quote(meta.get_field('status').column)} = %s{skip_locked}"
         )
+        self.pending = meta.get_field("status").get_db_prep_value(Signature.Status.PENDING, connection)
+        self.recorded = [meta.get_field(name) for name in self.RECORDED]
+        assignments = ", ".join(f"{quote(field.column)} = %s" for field in self.recorded)
+        self.record_sql = f"UPDATE {table} SET {assignments} WHERE {pk} = %s"  # noqa: S608 (names from the model)
+        if connection.vendor == "postgresql":
+            self.record_sql += " RETURNING set_config('synchronous_commit', 'off', true)"
+
+    def lock(self, cursor, signature_id):
+        """The pending signature ``signature_id``, locked until the transaction ends; None if gone or held."""
+        cursor.execute(self.lock_sql, (signature_id, self.pending))
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        if self.converters:
+            row = list(row)
+            for i, column, converters in self.converters:
+                for converter in converters:
+                    row[i] = converter(row[i], column, self.connection)
+        return self.Signature.from_db(self.connection.alias, self.attnames, row)
+
+    def record(self, cursor, signature):
+        values = [
+            field.get_db_prep_save(value, self.connection)
+            for field, value in zip(
+                self.recorded, (signature.email_status, signature.email_message_id, timezone.now()), strict=True
+            )
+        ]
+        cursor.execute(self.record_sql, [*values, signature.pk])
+
+
+def _send_one(rows, cursor, signature_id, suppressed, cap, pages, connection) -> str | None:
+    """Send one owed email under its row's lock and record it; "sent", "retry" or None (nothing sent)."""
+    Signature = rows.Signature
+    with transaction.atomic(using=rows.connection.alias):
+        signature = rows.lock(cursor, signature_id)
         # Gone, confirmed, sent meanwhile, or locked by a worker sending it now.
         if signature is None or not _owed(signature):
             return None
@@ -250,7 +375,7 @@ def _send_one(Signature, signature_id, suppressed, pages, connection) -> str | N
         if suppressed and address_hash(signature.email_normalized or signature.email) in suppressed:
             logger.info("Verification email for signature %s not sent: its address is suppressed", signature.pk)
             signature.email_status = Signature.EmailStatus.SUPPRESSED
-        elif over_daily_cap(signature):
+        elif cap.reached(signature):
             logger.info("Verification email for signature %s not sent: daily cap of its address", signature.pk)
             signature.email_status = Signature.EmailStatus.CAPPED
         else:
@@ -273,11 +398,7 @@ def _send_one(Signature, signature_id, suppressed, pages, connection) -> str | N
                 signature.email_status = Signature.EmailStatus.REFUSED if refused else Signature.EmailStatus.SENT
                 signature.email_message_id = str(message.anymail_status.message_id or "")[:255]
                 outcome = None if refused else "sent"
-            count_sent(signature)
+            cap.count(signature)
         # As bulk_update did: no save(), so no model signals per email.
-        Signature.objects.filter(pk=signature.pk).update(
-            email_status=signature.email_status,
-            email_message_id=signature.email_message_id,
-            email_sent_at=timezone.now(),
-        )
+        rows.record(cursor, signature)
     return outcome

@@ -4,7 +4,7 @@ Apart from ``cms.manage`` so that the confirm flow (``cms.page_views``, which th
 call) can give the link without importing the models.
 """
 
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 from django.urls import reverse
 
@@ -21,8 +21,15 @@ def _path(page, token):
 
 
 def manage_url(page, signature) -> str:
-    """The link as an email carries it: absolute, on ``SITE_URL`` or the page's site."""
-    return absolute_url(manage_path(page, signature), page)
+    """The link as an email carries it: absolute, on ``SITE_URL`` or the page's site.
+
+    The same as ``absolute_url(manage_path(…))``; the part before the token is worked out once per
+    page object, not once per email of a batch.
+    """
+    base = getattr(page, "_petitions_manage_base", None)
+    if base is None:
+        base = page._petitions_manage_base = absolute_url(reverse("petitions:manage", args=[page.pk]), page) + "?token="
+    return base + quote_plus(make_manage_token(signature))
 
 
 def path_for_confirm_token(page, token: str) -> str:

@@ -205,6 +205,10 @@ class BaseStore:
         """The attempts ``count_attempt`` has counted under ``name`` in its current window, counting none."""
         raise NotImplementedError
 
+    def attempts_many(self, names) -> list:
+        """``attempts`` of each name, in order. Override it to read them all in one round trip."""
+        return [self.attempts(name) for name in names]
+
     def push_outbox(self, signature_id) -> bool:
         """Queue an email; True if this caller should wake the drain task."""
         return True
@@ -302,11 +306,8 @@ class RedisStore(BaseStore):
         return int(self.reconcile_script(keys=self._petition_keys(petition_id), args=args))
 
     def count_attempt(self, name, window):
-        pipe = self.client.pipeline(transaction=False)
-        key = self.key(name)
-        pipe.incr(key)
-        pipe.expire(key, window, nx=True)
-        return pipe.execute()[0]
+        # The windows' script with one window: one EVALSHA instead of a pipeline of two commands.
+        return int(self.count_attempts_script(keys=[self.key(name)], args=[window])[0])
 
     def count_attempts(self, windows):
         replies = self.count_attempts_script(
@@ -319,6 +320,9 @@ class RedisStore(BaseStore):
 
     def attempts(self, name):
         return int(self.client.get(self.key(name)) or 0)
+
+    def attempts_many(self, names):
+        return [int(value or 0) for value in self.client.mget([self.key(name) for name in names])] if names else []
 
     def push_outbox(self, signature_id):
         keys = [self.key(OUTBOX_KEY), self.key(OUTBOX_NUDGED_KEY)]

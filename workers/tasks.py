@@ -69,27 +69,43 @@ def send_verification_emails(self, signature_ids: list, sweep: bool = False) -> 
 
 @shared_task(name="petitions.drain_outbox", ignore_result=True, **SEND_TIME_LIMITS)
 def drain_outbox(max_batches: int = 200) -> int:
-    """Move queued email ids from the Redis outbox into send tasks, in batches."""
+    """Move queued email ids from the Redis outbox into send tasks, in batches; send the last one here.
+
+    Every batch but the last is published as soon as the next one is popped, so the other workers
+    take them while this one drains; the last (the whole outbox when it holds one batch or less)
+    is sent here, which saves that batch a task's publish and consume. What the ESP failed to take,
+    or the time limit left unsent, goes to a send task with a countdown; should the batch fail
+    otherwise (a database error), its ids go to a send task too, which retries them.
+    """
     store = get_store()
     store.start_draining()
     batch = get_setting("OUTBOX_BATCH")
-    queued = 0
+    queued, held = 0, None
     for _ in range(max_batches):
         ids = store.pop_outbox(batch)
         if not ids:
             break
-        if len(ids) < batch and not queued:
-            # A trickle: send it here rather than pay another task's round trip.
-            _, retry = _send_batch(ids)
-            if retry:
-                send_verification_emails.apply_async((retry,), countdown=_backoff(0))
-            queued += len(ids)
-            break
-        send_verification_emails.delay(ids)
+        if held:
+            send_verification_emails.delay(held)
+        held = ids
         queued += len(ids)
+        if len(ids) < batch:  # the outbox is empty
+            break
     else:
         drain_outbox.delay(max_batches)  # more left: carry on in a fresh task
+    if held:
+        _send_here(held)
     return queued
+
+
+def _send_here(ids):
+    try:
+        _, retry = _send_batch(ids)
+    except Exception:
+        send_verification_emails.delay(ids)  # the emails it sent are recorded: the task skips them
+        raise
+    if retry:
+        send_verification_emails.apply_async((retry,), countdown=_backoff(0))
 
 
 @shared_task(name="petitions.resend_overdue_verification_emails", ignore_result=True)
