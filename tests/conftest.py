@@ -166,6 +166,18 @@ def private_redis():
 
 
 @pytest.fixture
+def fake_esp():
+    """A stand-in ESP of this test's own (``tests.fake_esp``) on a free port: fails, hangs or accepts."""
+    from .fake_esp import FakeESP
+
+    esp = FakeESP().start()
+    try:
+        yield esp
+    finally:
+        esp.stop()
+
+
+@pytest.fixture
 def private_redis_cache(private_redis, settings):
     """The plugin's cache (and Wagtail's) on this test's own Redis, running: the test may kill it.
 

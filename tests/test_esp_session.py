@@ -8,20 +8,10 @@ from cms import emails
 from cms.esp_session import settle_environment
 
 from .factories import SignatureFactory
-from .fake_esp import FakeESP
 
 pytestmark = pytest.mark.django_db
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
-
-
-@pytest.fixture
-def fake_esp():
-    esp = FakeESP().start()
-    try:
-        yield esp
-    finally:
-        esp.stop()
 
 
 @pytest.fixture

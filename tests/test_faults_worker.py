@@ -31,7 +31,6 @@ from workers import tasks
 from .concurrency import run_together
 from .conftest import confirm_url, sign_url
 from .factories import PetitionPageFactory, SignatureFactory
-from .fake_esp import FakeESP
 
 pytestmark = pytest.mark.services
 
@@ -105,15 +104,6 @@ def test_a_reconcile_published_after_a_newer_one_does_not_move_the_watermark_bac
 
 
 # --- the ESP failing or hanging (scenario 7) ----------------------------------------------
-
-
-@pytest.fixture
-def fake_esp():
-    esp = FakeESP().start()
-    try:
-        yield esp
-    finally:
-        esp.stop()
 
 
 @pytest.fixture
