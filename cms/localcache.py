@@ -32,6 +32,9 @@ class LocalMemo:
             self.items.clear()
         self.items[key] = (time.monotonic() + seconds, value)
 
+    def clear(self):
+        self.items.clear()
+
 
 class LocalWindows:
     """Fixed-window attempt counters in this process: the rate limit's stand-in while the store is down.

@@ -17,7 +17,7 @@ from django.db.models import F
 from .conf import get_signature_model
 from .erasure import erase_signatures
 from .forms import FEED_DISPLAY_CHOICES
-from .manage_links import manage_path, manage_url, path_for_confirm_token, path_for_verification
+from .manage_links import manage_path, manage_url, path_for_verification
 from .models import ErasureLog
 from .tokens import ExpiredToken, InvalidToken, read_manage_token
 
@@ -27,7 +27,6 @@ __all__ = [
     "manage_path",
     "manage_url",
     "open_link",
-    "path_for_confirm_token",
     "path_for_verification",
     "revoke_links",
 ]

@@ -4,12 +4,12 @@ Apart from ``cms.manage`` so that the confirm flow (``cms.page_views``, which th
 call) can give the link without importing the models.
 """
 
-from urllib.parse import quote_plus, urlencode
+from urllib.parse import quote_plus
 
 from django.urls import reverse
 
-from .conf import absolute_url, get_signature_model
-from .tokens import InvalidToken, make_manage_token, manage_token_for, read_token
+from .conf import absolute_url
+from .tokens import make_manage_token, manage_token_for
 
 
 def manage_path(page, signature) -> str:
@@ -17,7 +17,7 @@ def manage_path(page, signature) -> str:
 
 
 def _path(page, token):
-    return reverse("petitions:manage", args=[page.pk]) + "?" + urlencode({"token": token})
+    return reverse("petitions:manage", args=[page.pk]) + "?token=" + quote_plus(token)  # as urlencode writes it
 
 
 def manage_url(page, signature) -> str:
@@ -32,26 +32,10 @@ def manage_url(page, signature) -> str:
     return base + quote_plus(make_manage_token(signature))
 
 
-def path_for_confirm_token(page, token: str) -> str:
-    """The manage link of the signature a verification token names ("" if none): for its holder only."""
-    try:
-        signature_id = read_token(token, page.pk)
-    except InvalidToken:
-        return ""
-    signature = (
-        get_signature_model()
-        .objects.filter(pk=signature_id, petition_id=page.pk)
-        .only("pk", "petition_id", "manage_token_version")
-        .first()
-    )
-    return manage_path(page, signature) if signature is not None else ""
-
-
 def path_for_verification(page, verification) -> str:
     """The manage link of the signature a verification confirmed ("" for an invalid token): for its holder only.
 
-    The same link as ``path_for_confirm_token``, from the values the verification read back
-    (``cms.signing.verify``), so it costs no query.
+    Built from the values the verification read back (``cms.signing.verify``), so it costs no query.
     """
     if verification.signature_id is None or verification.manage_token_version is None:
         return ""

@@ -127,7 +127,7 @@ def forget_copies():
     """Forget this process's known paths and copies (tests)."""
     KNOWN_PATHS.clear()
     COPIES.clear()
-    LOCAL.items.clear()
+    LOCAL.clear()
 
 
 def _replay(entry, state):

@@ -150,7 +150,7 @@ def _upsert_postgresql(Signature, values, now, wording=None):
     ``CASE`` on the old row's status, so the statement is the same whatever
     the address's history. The consent wording rides in the same statement
     (a CTE that inserts it unless already stored), unless this process saw it
-    stored within LOCAL_CACHE_SECONDS (``_stored_wordings``): whether the CTE
+    stored within LOCAL_CACHE_SECONDS (``STORED_WORDINGS``): whether the CTE
     is sent depends on the wording, never on the address. The update is
     unconditional on purpose: a ``WHERE`` on ``DO UPDATE`` would make
     a verified or recently emailed address cost a row lock and no row version,
@@ -172,10 +172,10 @@ def _upsert_postgresql(Signature, values, now, wording=None):
     statement = _upsert_statement(Signature)
     version = values.get("consent_version")
     sql, params = statement.sql, []
-    if wording is not None and _stored_wordings.get(version) is None:
+    if wording is not None and STORED_WORDINGS.get(version) is None:
         sql, params = statement.sql_with_wording, [version, wording, now]
         # Only once committed: a rolled-back sign stored no wording.
-        transaction.on_commit(lambda: _stored_wordings.set(version, True))
+        transaction.on_commit(lambda: STORED_WORDINGS.set(version, True))
     params += statement.params(values)
     owed_since, now_db = statement.prep_time(_owed_since(now)), statement.prep_time(now)
     params += [Signature.Status.PENDING, owed_since, *statement.pending_per_replaced, now_db]
@@ -187,22 +187,13 @@ def _upsert_postgresql(Signature, values, now, wording=None):
 
 #: Wording hashes this process has seen committed, for LOCAL_CACHE_SECONDS: their CTE is left out.
 #: Nothing deletes a ConsentWording (retention and erasure keep them: they say what a signer agreed to).
-_stored_wordings = LocalMemo()
+STORED_WORDINGS = LocalMemo()
 
 
-def forget_stored_wordings():
-    _stored_wordings.items.clear()
-
-
-#: {signature model: UpsertStatement}, built on first use.
-_statements = {}
-
-
+@functools.cache
 def _upsert_statement(Signature):
-    statement = _statements.get(Signature)
-    if statement is None:
-        statement = _statements[Signature] = UpsertStatement(Signature)
-    return statement
+    """The signature model's ``UpsertStatement``, built on first use."""
+    return UpsertStatement(Signature)
 
 
 #: Fields whose ``pre_save`` returns the attribute as set (a pure function of it, for CountryField),

@@ -53,7 +53,7 @@ def _clear_petitions_cache():
 
     clear_run_cache()
     middleware.forget_copies()  # the process's own stale page copies, too
-    signing.forget_stored_wordings()  # a wording memoised in a test whose rows were rolled back
+    signing.STORED_WORDINGS.clear()  # a wording memoised in a test whose rows were rolled back
     landing_copies.forget()
     yield
 
