@@ -4,6 +4,9 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import dateformat
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from wagtail.fields import RichTextField
 
 
@@ -20,16 +23,16 @@ class Delivery(models.Model):
     """
 
     class Status(models.TextChoices):
-        PREPARING = "preparing", "Preparing files"
-        READY = "ready", "Ready to send"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        PARTIAL = "partial", "Sent, with failures"
+        PREPARING = "preparing", _("Preparing files")
+        READY = "ready", _("Ready to send")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        PARTIAL = "partial", _("Sent, with failures")
 
     class Trigger(models.TextChoices):
-        MANUAL = "manual", "Sent by a campaign lead"
-        GOAL = "goal", "Goal reached"
-        STEP = "step", "Milestone reached"
+        MANUAL = "manual", _("Sent by a campaign lead")
+        GOAL = "goal", _("Goal reached")
+        STEP = "step", _("Milestone reached")
 
     petition = models.ForeignKey("wagtailcore.Page", on_delete=models.PROTECT, related_name="+")
     officials = models.ManyToManyField("petitions_cms.Official", related_name="deliveries")
@@ -49,12 +52,12 @@ class Delivery(models.Model):
     letter_text = models.TextField()
     sign_off = models.CharField(max_length=255, blank=True)
     signatories = models.CharField(max_length=255, blank=True)
-    counted_until = models.DateTimeField(help_text="Signatures verified up to this time are included.")
+    counted_until = models.DateTimeField(help_text=_("Signatures verified up to this time are included."))
     total = models.PositiveIntegerField()
-    breakdown = models.JSONField(default=dict, help_text="Verified signatures per country.")
+    breakdown = models.JSONField(default=dict, help_text=_("Verified signatures per country."))
     first_signed_at = models.DateTimeField(null=True, blank=True)
     last_signed_at = models.DateTimeField(null=True, blank=True)
-    include_list = models.BooleanField(default=True, help_text="Attach the consenting signers as CSV and PDF.")
+    include_list = models.BooleanField(default=True, help_text=_("Attach the consenting signers as CSV and PDF."))
 
     csv_file = models.FileField(upload_to=delivery_file_path, blank=True)
     pdf_file = models.FileField(upload_to=delivery_file_path, blank=True)
@@ -72,8 +75,8 @@ class Delivery(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        verbose_name_plural = "deliveries"
-        permissions = [("deliver_petition", "Can deliver petitions to officials")]
+        verbose_name_plural = _("deliveries")
+        permissions = [("deliver_petition", _("Can deliver petitions to officials"))]
 
     def __str__(self):
         return f"{self.subject} ({self.get_status_display()})"
@@ -95,15 +98,15 @@ class DeliveryRecipient(models.Model):
     """One official's copy of a delivery and what the ESP said about it."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Not sent yet"
+        PENDING = "pending", _("Not sent yet")
         # anymail's per-recipient statuses:
-        SENT = "sent", "Sent"
-        QUEUED = "queued", "Queued by the ESP"
-        SCHEDULED = "scheduled", "Scheduled"
-        REJECTED = "rejected", "Rejected"
-        INVALID = "invalid", "Invalid address"
-        FAILED = "failed", "Failed"
-        UNKNOWN = "unknown", "Unknown"
+        SENT = "sent", _("Sent")
+        QUEUED = "queued", _("Queued by the ESP")
+        SCHEDULED = "scheduled", _("Scheduled")
+        REJECTED = "rejected", _("Rejected")
+        INVALID = "invalid", _("Invalid address")
+        FAILED = "failed", _("Failed")
+        UNKNOWN = "unknown", _("Unknown")
 
     OK_STATUSES = ("sent", "queued", "scheduled", "unknown")
 
@@ -154,5 +157,8 @@ class OfficialResponse(models.Model):
         ordering = ["-responded_on", "-created_at"]
 
     def __str__(self):
-        who = self.official or "An official"
-        return f"{who} responded on {self.responded_on:%-d %B %Y}"
+        who = self.official or gettext("An official")
+        return gettext("%(official)s responded on %(date)s") % {
+            "official": who,
+            "date": dateformat.format(self.responded_on, "j F Y"),
+        }

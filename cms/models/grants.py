@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel
 from wagtail.models import APIToken
 
@@ -21,7 +22,7 @@ class CampaignGrant(models.Model):
         "wagtailcore.Page",
         on_delete=models.CASCADE,
         related_name="+",
-        help_text="Usually a campaign index: its petitions (and any page under it) are granted.",
+        help_text=_("Usually a campaign index: its petitions (and any page under it) are granted."),
     )
     group = models.ForeignKey(Group, null=True, blank=True, on_delete=models.CASCADE, related_name="campaign_grants")
     user = models.ForeignKey(
@@ -31,7 +32,7 @@ class CampaignGrant(models.Model):
     panels = [FieldPanel("campaign"), FieldPanel("group"), FieldPanel("user")]
 
     class Meta:
-        verbose_name = "campaign grant"
+        verbose_name = _("campaign grant")
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(group__isnull=False, user__isnull=True)
@@ -62,18 +63,18 @@ class TokenScopes(models.Model):
 
     token = models.OneToOneField(APIToken, primary_key=True, on_delete=models.CASCADE, related_name="petition_scopes")
     read_signatures = models.BooleanField(
-        default=True, help_text="Read verified signatures a page at a time (JSON and OSDI)."
+        default=True, help_text=_("Read verified signatures a page at a time (JSON and OSDI).")
     )
-    export = models.BooleanField(default=False, help_text="Download every verified signature as one CSV file.")
-    deliver = models.BooleanField(default=False, help_text="Follow deliveries and each official's send status.")
+    export = models.BooleanField(default=False, help_text=_("Download every verified signature as one CSV file."))
+    deliver = models.BooleanField(default=False, help_text=_("Follow deliveries and each official's send status."))
     record = models.BooleanField(
         default=False,
-        help_text="Record signatures through the OSDI helper without the per-address rate limit (CRM imports).",
+        help_text=_("Record signatures through the OSDI helper without the per-address rate limit (CRM imports)."),
     )
 
     class Meta:
-        verbose_name = "API token scopes"
-        verbose_name_plural = "API token scopes"
+        verbose_name = _("API token scopes")
+        verbose_name_plural = _("API token scopes")
 
     def __str__(self):
         return ", ".join(self.granted()) or "no scopes"

@@ -2,6 +2,7 @@ from django.db import models
 from django.db.models import Value
 from django.db.models.functions import Cast, Concat, Now
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
 from ..addresses import normalize_email
@@ -24,7 +25,7 @@ class ConsentWording(models.Model):
     wagtail_reference_index_ignore = True
 
     class Meta:
-        verbose_name = "consent wording"
+        verbose_name = _("consent wording")
 
     def __str__(self):
         return self.hash
@@ -54,23 +55,23 @@ class AbstractSignature(models.Model):
     """
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending verification"
-        VERIFIED = "verified", "Verified"
-        FRAUDULENT = "fraudulent", "Fraudulent"
-        INVALIDATED = "invalidated", "Invalidated"
+        PENDING = "pending", _("Pending verification")
+        VERIFIED = "verified", _("Verified")
+        FRAUDULENT = "fraudulent", _("Fraudulent")
+        INVALIDATED = "invalidated", _("Invalidated")
         # Confirmed from a flagged address, domain or network (cms.fraud): not counted until a lead releases it.
-        QUARANTINED = "quarantined", "Quarantined"
+        QUARANTINED = "quarantined", _("Quarantined")
 
     class EmailStatus(models.TextChoices):
-        NONE = "", "Not sent yet"
-        SENT = "sent", "Sent"
-        REFUSED = "refused", "Refused by the ESP"
-        CAPPED = "capped", "Not sent: the address's daily email cap"
-        BOUNCED = "bounced", "Bounced"
+        NONE = "", _("Not sent yet")
+        SENT = "sent", _("Sent")
+        REFUSED = "refused", _("Refused by the ESP")
+        CAPPED = "capped", _("Not sent: the address's daily email cap")
+        BOUNCED = "bounced", _("Bounced")
         # Reported by the ESP (its tracking webhook, cms.suppression): the recipient marked it as spam.
-        COMPLAINED = "complained", "Complained (marked as spam)"
+        COMPLAINED = "complained", _("Complained (marked as spam)")
         # Not sent: the address is on the suppression list (bounced, refused or complained before).
-        SUPPRESSED = "suppressed", "Not sent: the address is suppressed"
+        SUPPRESSED = "suppressed", _("Not sent: the address is suppressed")
 
     petition = models.ForeignKey("wagtailcore.Page", on_delete=models.CASCADE, related_name="+")
     first_name = models.CharField(max_length=100)
@@ -81,26 +82,26 @@ class AbstractSignature(models.Model):
     postcode = models.CharField(max_length=20, blank=True)
 
     class FeedName(models.TextChoices):
-        FIRST = "first", "First name"
-        FIRST_INITIAL = "first_initial", "First name and initial"
+        FIRST = "first", _("First name")
+        FIRST_INITIAL = "first_initial", _("First name and initial")
 
     # No default the signer did not pick: the sign form requires a choice (cms.forms.SignatureForm).
     show_in_feed = models.BooleanField(
-        default=False, help_text="The signer allows their name in the public feed (their own pick)."
+        default=False, help_text=_("The signer allows their name in the public feed (their own pick).")
     )
     feed_name = models.CharField(
-        max_length=16, choices=FeedName.choices, default=FeedName.FIRST, help_text="How the feed names the signer."
+        max_length=16, choices=FeedName.choices, default=FeedName.FIRST, help_text=_("How the feed names the signer.")
     )
     share_with_officials = models.BooleanField(
-        default=False, help_text="The signer consents to their name, country and signing date being delivered."
+        default=False, help_text=_("The signer consents to their name, country and signing date being delivered.")
     )
     # The database defaults too: bulk loaders that COPY rows (bench/, tests) need not name these.
     share_postcode_with_officials = models.BooleanField(
-        default=False, db_default=False, help_text="The signer consents to their postcode being delivered as well."
+        default=False, db_default=False, help_text=_("The signer consents to their postcode being delivered as well.")
     )
     opt_in_updates = models.BooleanField(default=False)
     hidden_from_feed = models.BooleanField(
-        default=False, help_text="Hidden by a campaign lead, whatever the signer allowed."
+        default=False, help_text=_("Hidden by a campaign lead, whatever the signer allowed.")
     )
     source = models.CharField(max_length=64, blank=True)
     # The consent wording the signer was shown (a ConsentWording's hash) and when they gave it:

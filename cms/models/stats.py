@@ -1,6 +1,7 @@
 import logging
 
 from django.db import DatabaseError, models
+from django.utils.translation import gettext_lazy as _
 from wagtail.models import Page
 
 from ..degraded import warn
@@ -88,8 +89,8 @@ class PetitionStats(models.Model):
     wagtail_reference_index_ignore = True
 
     class Meta:
-        verbose_name = "petition statistics"
-        verbose_name_plural = "petition statistics"
+        verbose_name = _("petition statistics")
+        verbose_name_plural = _("petition statistics")
 
     def __str__(self):
         return f"{self.petition_id}: {self.signature_count}"
@@ -117,8 +118,8 @@ class Milestone(models.Model):
     """A threshold a petition's verified total crossed, recorded once."""
 
     class Kind(models.TextChoices):
-        GOAL = "goal", "Goal reached"
-        STEP = "step", "Step reached"
+        GOAL = "goal", _("Goal reached")
+        STEP = "step", _("Step reached")
 
     petition = models.ForeignKey("wagtailcore.Page", on_delete=models.CASCADE, related_name="+")
     threshold = models.PositiveIntegerField()

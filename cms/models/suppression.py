@@ -7,6 +7,7 @@ and nothing here says who signed what. The flows that fill and read it are ``cms
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from ..addresses import address_hash
 
@@ -15,10 +16,10 @@ class Suppression(models.Model):
     """One reason never to mail an address again; an address may have several."""
 
     class Reason(models.TextChoices):
-        BOUNCED = "bounced", "Bounced"
-        REJECTED = "rejected", "Rejected by the ESP"
-        COMPLAINED = "complained", "Complained (marked as spam)"
-        UNSUBSCRIBED = "unsubscribed", "Unsubscribed from all petitions"
+        BOUNCED = "bounced", _("Bounced")
+        REJECTED = "rejected", _("Rejected by the ESP")
+        COMPLAINED = "complained", _("Complained (marked as spam)")
+        UNSUBSCRIBED = "unsubscribed", _("Unsubscribed from all petitions")
 
     #: The reasons that stop every email, the verification email included. An address that only
     #: unsubscribed from updates still gets the verification email of a petition it signs later:
