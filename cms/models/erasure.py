@@ -19,16 +19,27 @@ class ErasureLog(models.Model):
         WITHDRAWN = "withdrawn", _("Withdrawn by the signer")
         LEAD = "lead", _("Erased by a campaign lead")
 
-    address_hash = models.CharField(max_length=64, db_index=True, editable=False)
+    address_hash = models.CharField(max_length=64, db_index=True, editable=False, verbose_name=_("address hash"))
     petition = models.ForeignKey(
-        "wagtailcore.Page", null=True, on_delete=models.SET_NULL, related_name="+", editable=False
+        "wagtailcore.Page",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+        verbose_name=_("petition"),
     )
-    signature_id = models.PositiveBigIntegerField(db_index=True, editable=False)
-    reason = models.CharField(max_length=16, choices=Reason.choices, editable=False)
+    signature_id = models.PositiveBigIntegerField(db_index=True, editable=False, verbose_name=_("signature id"))
+    reason = models.CharField(max_length=16, choices=Reason.choices, editable=False, verbose_name=_("reason"))
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+        verbose_name=_("actor"),
     )
-    erased_at = models.DateTimeField(default=timezone.now, editable=False)
+    erased_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("erased at"))
 
     class Meta:
         ordering = ["-erased_at", "-pk"]

@@ -43,12 +43,13 @@ class FraudRule(models.Model):
         DOMAIN = "domain", _("Email domain (and its subdomains)")
         IP = "ip", _("IP address or network (CIDR)")
 
-    kind = models.CharField(max_length=8, choices=Kind.choices)
+    kind = models.CharField(max_length=8, choices=Kind.choices, verbose_name=_("kind"))
     value = models.CharField(
         max_length=255,
         help_text=_(
             "An address (ada@example.org), a domain (example.org) or a network (203.0.113.0/24, 2001:db8::/32)."
         ),
+        verbose_name=_("value"),
     )
     campaign = models.ForeignKey(
         "wagtailcore.Page",
@@ -57,9 +58,10 @@ class FraudRule(models.Model):
         on_delete=models.CASCADE,
         related_name="+",
         help_text=_("The campaign whose petitions it watches. Empty: every campaign (superusers only)."),
+        verbose_name=_("campaign"),
     )
-    note = models.TextField(blank=True, help_text=_("Why: for the other leads."))
-    created_at = models.DateTimeField(auto_now_add=True)
+    note = models.TextField(blank=True, help_text=_("Why: for the other leads."), verbose_name=_("note"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     wagtail_reference_index_ignore = True
 
@@ -110,6 +112,7 @@ class Invalidation(models.Model):
         on_delete=models.CASCADE,
         related_name="+",
         help_text=_("One petition; or leave empty and choose a campaign."),
+        verbose_name=_("petition"),
     )
     campaign = models.ForeignKey(
         "wagtailcore.Page",
@@ -118,27 +121,47 @@ class Invalidation(models.Model):
         on_delete=models.CASCADE,
         related_name="+",
         help_text=_("Every petition of this campaign. Both empty: every petition (superusers only)."),
+        verbose_name=_("campaign"),
     )
-    summary = models.CharField(max_length=255, help_text=_("What this is about, for the record."))
-    email_domain = models.CharField(max_length=255, blank=True, help_text=_("e.g. example.org (subdomains included)"))
+    summary = models.CharField(
+        max_length=255, help_text=_("What this is about, for the record."), verbose_name=_("summary")
+    )
+    email_domain = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text=_("e.g. example.org (subdomains included)"),
+        verbose_name=_("email domain"),
+    )
     ip_network = models.CharField(
-        max_length=64, blank=True, help_text=_("An IP address or CIDR network: 203.0.113.0/24, 2001:db8::/48")
+        max_length=64,
+        blank=True,
+        help_text=_("An IP address or CIDR network: 203.0.113.0/24, 2001:db8::/48"),
+        verbose_name=_("ip network"),
     )
-    created_after = models.DateTimeField(null=True, blank=True, help_text=_("Signed at or after"))
-    created_before = models.DateTimeField(null=True, blank=True, help_text=_("Signed before"))
+    created_after = models.DateTimeField(
+        null=True, blank=True, help_text=_("Signed at or after"), verbose_name=_("created after")
+    )
+    created_before = models.DateTimeField(
+        null=True, blank=True, help_text=_("Signed before"), verbose_name=_("created before")
+    )
 
-    matching_count = models.PositiveIntegerField(null=True, blank=True)
-    counted_at = models.DateTimeField(null=True, blank=True)
-    invalidated_count = models.PositiveIntegerField(default=0)
-    restored_count = models.PositiveIntegerField(default=0)
+    matching_count = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("matching count"))
+    counted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("counted at"))
+    invalidated_count = models.PositiveIntegerField(default=0, verbose_name=_("invalidated count"))
+    restored_count = models.PositiveIntegerField(default=0, verbose_name=_("restored count"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    enqueued_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
-    restored_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    enqueued_at = models.DateTimeField(null=True, blank=True, verbose_name=_("enqueued at"))
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started at"))
+    completed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("completed at"))
+    restored_at = models.DateTimeField(null=True, blank=True, verbose_name=_("restored at"))
 
     CONDITIONS = ("email_domain", "ip_network", "created_after", "created_before")
 

@@ -29,6 +29,7 @@ class PetitionPrivacySettings(BaseSiteSetting):
     url = models.URLField(
         blank=True,
         help_text=_("Or the address of a privacy notice published elsewhere; used when the notice above is empty."),
+        verbose_name=_("url"),
     )
 
     panels = [FieldPanel("notice"), FieldPanel("url")]

@@ -26,11 +26,11 @@ class Suppression(models.Model):
     #: the signer asked for that one.
     UNDELIVERABLE = (Reason.BOUNCED, Reason.REJECTED, Reason.COMPLAINED)
 
-    address_hash = models.CharField(max_length=64, editable=False)
-    reason = models.CharField(max_length=16, choices=Reason.choices)
+    address_hash = models.CharField(max_length=64, editable=False, verbose_name=_("address hash"))
+    reason = models.CharField(max_length=16, choices=Reason.choices, verbose_name=_("reason"))
     # The ESP that reported it ("Postmark", "Mailgun"), or "" for the signer's own unsubscribe.
-    source = models.CharField(max_length=32, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    source = models.CharField(max_length=32, blank=True, verbose_name=_("source"))
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["address_hash", "reason"], name="petitions_suppression_once")]
