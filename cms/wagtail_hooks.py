@@ -290,7 +290,7 @@ class DeliveriesMenuItem(MenuItem):
 
 @hooks.register("register_admin_menu_item")
 def register_deliveries_menu_item():
-    return DeliveriesMenuItem("Deliveries", reverse_lazy("petitions_deliveries:index"), icon_name="mail", order=250)
+    return DeliveriesMenuItem(_("Deliveries"), reverse_lazy("petitions_deliveries:index"), icon_name="mail", order=250)
 
 
 class FraudRuleForm(WagtailAdminModelForm):
