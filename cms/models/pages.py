@@ -7,6 +7,7 @@ from django.core.validators import validate_email
 from django.db import DatabaseError, models
 from django.template.response import TemplateResponse
 from django.utils import dateformat, timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel, ObjectList, TabbedInterface
@@ -30,13 +31,37 @@ from .stats import live_counts, live_values
 
 logger = logging.getLogger("petitions.store")
 
-DEFAULT_EMAIL_SUBJECT = "Please confirm your signature on “{petition}”"
-DEFAULT_EMAIL_BODY = (
-    "Hello,\n\n"
-    "Thank you for signing “{petition}”. Your signature counts once you confirm it:\n\n"
-    "{link}\n\n"
-    "If you didn't sign, ignore this email and nothing will be counted."
-)
+# A new petition's texts, in the language of the editor who creates it; from then on they are
+# the page's own, which editors translate with the page.
+
+
+def default_consent_wording():
+    return gettext("Pass my name and country on to the officials this letter is addressed to")
+
+
+def default_thank_you_message():
+    return format_html(
+        "<p>{}</p>", gettext("Thank you! Please check your email and click the link to confirm your signature.")
+    )
+
+
+def default_confirmed_message():
+    return format_html("<p>{}</p>", gettext("Your signature is confirmed and counted. Now share the petition!"))
+
+
+def default_email_subject():
+    # Translators: {petition} is a placeholder for the petition's title: keep it as it is.
+    return gettext("Please confirm your signature on “{petition}”")
+
+
+def default_email_body():
+    # Translators: {petition} and {link} are placeholders (the title, the confirmation link): keep them.
+    return gettext(
+        "Hello,\n\n"
+        "Thank you for signing “{petition}”. Your signature counts once you confirm it:\n\n"
+        "{link}\n\n"
+        "If you didn't sign, ignore this email and nothing will be counted."
+    )
 
 
 @dataclass(frozen=True)
@@ -78,7 +103,7 @@ class PetitionMixin(RoutablePageMixin, models.Model):
     ask_postcode = models.BooleanField(default=False, verbose_name=_("ask for the postcode"))
     consent_wording = models.CharField(
         max_length=255,
-        default="Pass my name and country on to the officials this letter is addressed to",
+        default=default_consent_wording,
         verbose_name=_("consent wording"),
         help_text=_("The label of the checkbox by which signers consent to be named in deliveries."),
     )
@@ -89,24 +114,24 @@ class PetitionMixin(RoutablePageMixin, models.Model):
     )
     thank_you_message = RichTextField(
         blank=True,
-        default="<p>Thank you! Please check your email and click the link to confirm your signature.</p>",
+        default=default_thank_you_message,
         verbose_name=_("thank-you message"),
         help_text=_("Shown after someone signs."),
     )
     confirmed_message = RichTextField(
         blank=True,
-        default="<p>Your signature is confirmed and counted. Now share the petition!</p>",
+        default=default_confirmed_message,
         verbose_name=_("confirmed message"),
         help_text=_("Shown after someone confirms their signature."),
     )
     verification_email_subject = models.CharField(
         max_length=255,
-        default=DEFAULT_EMAIL_SUBJECT,
+        default=default_email_subject,
         verbose_name=_("verification email subject"),
         help_text=_("Placeholders: {petition}. The signer's name is never put in the email."),
     )
     verification_email_body = models.TextField(
-        default=DEFAULT_EMAIL_BODY,
+        default=default_email_body,
         verbose_name=_("verification email body"),
         help_text=_(
             "Plain text. Placeholders: {petition}, {link} (required). The signer's name is never put in "
