@@ -4,7 +4,7 @@ from types import SimpleNamespace
 from django import forms
 from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
-from django.utils.translation import get_language, gettext
+from django.utils.translation import get_language, gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 from wagtail.admin.forms import WagtailAdminPageForm
@@ -50,7 +50,8 @@ FEED_DISPLAY_CHOICES = [
 ]
 
 
-FEED_CHOICE_REQUIRED = _("Choose how you appear in the list of signers.")
+#: In English, as code and tests compare it; marked for translation, translated where it is shown.
+FEED_CHOICE_REQUIRED = gettext_noop("Choose how you appear in the list of signers.")
 POSTCODE_CONSENT_LABEL = _("Pass my postcode on to them as well")
 
 #: The fields whose labels make up the consent a signer gives (``consent_text``).
@@ -159,7 +160,7 @@ class SignatureForm(forms.Form):
         required=True,
         widget=forms.RadioSelect,
         label=_("Show me in the list of signers as"),
-        error_messages={"required": FEED_CHOICE_REQUIRED},
+        error_messages={"required": _(FEED_CHOICE_REQUIRED)},
     )
     share_with_officials = forms.BooleanField(required=False)
     share_postcode_with_officials = forms.BooleanField(required=False, label=POSTCODE_CONSENT_LABEL)

@@ -7,8 +7,7 @@ from django.http import Http404, HttpResponseForbidden, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
-from django.utils.translation import gettext
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext, gettext_noop
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 from wagtail.models import Page
@@ -25,7 +24,8 @@ from .store import get_store
 
 logger = logging.getLogger("petitions.views")
 
-REFUSED_ORIGIN = _("Signatures can only be sent from this site's own petition pages.")
+#: In English, as tests compare it; marked for translation, translated where it is sent.
+REFUSED_ORIGIN = gettext_noop("Signatures can only be sent from this site's own petition pages.")
 
 
 def get_petition(page_id):
@@ -58,7 +58,7 @@ def forget_petition(sender=None, instance=None, **kwargs):
 @require_POST
 def sign(request, page_id):
     if not origin_allowed(request):
-        return HttpResponseForbidden(REFUSED_ORIGIN)
+        return HttpResponseForbidden(gettext(REFUSED_ORIGIN))
     return get_petition(page_id).serve_sign(request)
 
 
@@ -66,7 +66,7 @@ def sign(request, page_id):
 @require_POST
 def confirm(request, page_id):
     if not origin_allowed(request):
-        return HttpResponseForbidden(REFUSED_ORIGIN)
+        return HttpResponseForbidden(gettext(REFUSED_ORIGIN))
     return get_petition(page_id).serve_confirm(request)
 
 

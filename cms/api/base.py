@@ -238,7 +238,7 @@ def pydantic_errors(exc):
     for error in exc.errors(include_url=False):
         location = [str(part) for part in error["loc"] if isinstance(part, str)]
         name = location[0] if location else "__all__"
-        message = str(MISSING.get(name, error["msg"])) if error["type"] == "missing" else error["msg"]
+        message = gettext(MISSING[name]) if error["type"] == "missing" and name in MISSING else error["msg"]
         errors.setdefault(name, []).append(message)
     return errors
 
