@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint format screenshots migrate clean wheel
+.PHONY: demo test lint format screenshots migrate clean wheel messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ lint: $(VENV)/.test
 format: $(VENV)/.test
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+## Extract the plugin's strings (cms, petition_blocks, workers, templates/) into cms/locale/{fr,ar}, keeping
+## their translations, and compile them (needs gettext's xgettext, msgmerge and msgfmt).
+messages: $(VENV)/.runtime
+	$(BIN)/python bin/messages.py
 
 ## Screenshots of a running demo (make demo in another terminal) into docs/.
 screenshots: $(VENV)/.test

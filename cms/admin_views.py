@@ -10,6 +10,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponseGone
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
+from django.utils import dateformat
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 from wagtail.log_actions import log
 from wagtail.models import APIToken, Page
@@ -41,7 +44,7 @@ class DeliveryForm(forms.Form):
     include_list = forms.BooleanField(
         required=False,
         initial=True,
-        label="Attach the signers who consented to be named (CSV and PDF; never email addresses)",
+        label=_("Attach the signers who consented to be named (CSV and PDF; never email addresses)"),
     )
 
     def __init__(self, *args, user, **kwargs):
@@ -84,7 +87,7 @@ def create(request):
     return render(
         request,
         "petitions/admin/delivery_create.html",
-        {"form": form, "petition": page, "page_title": "New delivery", "header_icon": "mail"},
+        {"form": form, "petition": page, "page_title": gettext("New delivery"), "header_icon": "mail"},
         status=400 if form.errors else 200,
     )
 
@@ -104,7 +107,7 @@ def detail(request, pk):
             "preview_text": text,
             "preview_html": html,
             "can_retry": delivery.status == Delivery.Status.PARTIAL,
-            "page_title": f"Delivery of “{delivery.petition.title}”",
+            "page_title": gettext("Delivery of “%(petition)s”") % {"petition": delivery.petition.title},
             "header_icon": "mail",
         },
     )
@@ -126,14 +129,17 @@ def _act(request, pk, action, success):
 @require_deliver_permission
 def send(request, pk):
     return _act(
-        request, pk, deliveries.start_sending, "Sending: each official's outcome appears below as the ESP answers."
+        request,
+        pk,
+        deliveries.start_sending,
+        gettext("Sending: each official's outcome appears below as the ESP answers."),
     )
 
 
 @require_POST
 @require_deliver_permission
 def retry(request, pk):
-    return _act(request, pk, deliveries.retry_failed, "Retrying the failed recipients only.")
+    return _act(request, pk, deliveries.retry_failed, gettext("Retrying the failed recipients only."))
 
 
 @require_deliver_permission
@@ -142,11 +148,12 @@ def download(request, pk, kind):
     field = {"csv": delivery.csv_file, "pdf": delivery.pdf_file}.get(kind)
     if field is not None and delivery.files_deleted_at:
         return HttpResponseGone(
-            f"The signature files were deleted on {delivery.files_deleted_at:%-d %B %Y} under the retention policy.",
+            gettext("The signature files were deleted on %(date)s under the retention policy.")
+            % {"date": dateformat.format(delivery.files_deleted_at, "j F Y")},
             content_type="text/plain; charset=utf-8",
         )
     if not field:
-        raise Http404("No such file")
+        raise Http404(gettext("No such file"))
     return FileResponse(field.open("rb"), as_attachment=True, filename=field.name.rsplit("/", 1)[-1])
 
 
@@ -158,7 +165,7 @@ def require_lead(view):
 
     def wrapped(request, *args, **kwargs):
         if not request.user.has_perm(VIEW_SIGNATURES):
-            raise PermissionDenied("API tokens for the leads' endpoints need the view signatures permission.")
+            raise PermissionDenied(gettext("API tokens for the leads' endpoints need the view signatures permission."))
         return view(request, *args, **kwargs)
 
     return wrapped
@@ -170,8 +177,10 @@ def tokens_for(user):
 
 
 class TokenForm(forms.Form):
-    name = forms.CharField(max_length=255, help_text="What uses it, e.g. “CRM sync”.")
-    user = forms.ModelChoiceField(queryset=None, empty_label=None, help_text="The token acts as this user.")
+    name = forms.CharField(max_length=255, label=_("Name"), help_text=_("What uses it, e.g. “CRM sync”."))
+    user = forms.ModelChoiceField(
+        queryset=None, empty_label=None, label=_("User"), help_text=_("The token acts as this user.")
+    )
     scopes = forms.MultipleChoiceField(
         choices=[(name, TokenScopes._meta.get_field(name).help_text) for name in TokenScopes.NAMES],
         widget=forms.CheckboxSelectMultiple,
@@ -191,7 +200,7 @@ def token_index(request):
     return render(
         request,
         "petitions/admin/token_index.html",
-        {"tokens": tokens, "page_title": "Lead API tokens", "header_icon": "key"},
+        {"tokens": tokens, "page_title": gettext("Lead API tokens"), "header_icon": "key"},
     )
 
 
@@ -207,12 +216,12 @@ def token_create(request):
         return render(
             request,
             "petitions/admin/token_created.html",
-            {"token": api_token, "plaintext": plaintext, "page_title": "Token created", "header_icon": "key"},
+            {"token": api_token, "plaintext": plaintext, "page_title": gettext("Token created"), "header_icon": "key"},
         )
     return render(
         request,
         "petitions/admin/token_create.html",
-        {"form": form, "page_title": "New lead API token", "header_icon": "key"},
+        {"form": form, "page_title": gettext("New lead API token"), "header_icon": "key"},
         status=400 if form.errors else 200,
     )
 
@@ -224,7 +233,7 @@ def token_revoke(request, pk):
     if api_token.revoked_at is None:
         api_token.revoke()
         log(api_token, "wagtail.apitoken.revoke", data={"source": "petitions_lead_tokens"})
-    messages.success(request, f"Revoked “{api_token.name}”: it stops working now.")
+    messages.success(request, gettext("Revoked “%(name)s”: it stops working now.") % {"name": api_token.name})
     return redirect("petitions_tokens:index")
 
 

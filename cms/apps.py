@@ -1,11 +1,12 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class PetitionsCmsConfig(AppConfig):
     # A label a host project is unlikely to have already (not a bare "cms").
     name = "cms"
     label = "petitions_cms"
-    verbose_name = "Petitions"
+    verbose_name = _("Petitions")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):

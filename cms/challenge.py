@@ -23,6 +23,7 @@ from django.conf import settings
 from django.core.checks import Error, Warning, register
 from django.http.request import split_domain_port
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext_lazy as _
 
 from .conf import get_setting
 from .ratelimit import attempts, client_address, count_attempt
@@ -76,12 +77,14 @@ class ChallengeRefusal:
     retry_after: int | None = None
 
 
-REQUIRED = ChallengeRefusal(400, "challenge_required", "Please complete the check below.")
-FAILED = ChallengeRefusal(400, "challenge_failed", "The check did not succeed. Please complete the check below again.")
+REQUIRED = ChallengeRefusal(400, "challenge_required", _("Please complete the check below."))
+FAILED = ChallengeRefusal(
+    400, "challenge_failed", _("The check did not succeed. Please complete the check below again.")
+)
 UNAVAILABLE = ChallengeRefusal(
     503,
     "challenge_unavailable",
-    "We cannot check signatures right now. Please try again in a few minutes.",
+    _("We cannot check signatures right now. Please try again in a few minutes."),
     retry_after=PAUSE_SECONDS,
 )
 

@@ -17,7 +17,10 @@ from django.db import transaction
 from django.db.models import Max, Min
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.html import strip_tags
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 from wagtail.rich_text import expand_db_html
 
@@ -38,7 +41,7 @@ from .signals import delivery_sent
 logger = logging.getLogger("petitions")
 
 SIGNER_UPDATE_BATCH = 200
-SUPPRESSED_ERROR = (
+SUPPRESSED_ERROR = _(
     "Not sent: this address bounced, was refused or complained before, and is on the suppression list. "
     "Correct the official's address, or lift the suppression (manage.py petitions_suppression lift)."
 )
@@ -68,7 +71,7 @@ def snapshot(page, recount=True):
         reconcile.reconcile_counts([page.pk])  # count up to a moment ago (skipped if one is running)
     stats = PetitionStats.objects.filter(petition_id=page.pk).first()
     if stats is None or stats.counted_until is None:
-        raise DeliveryError("This petition has not been counted yet; try again in a minute.")
+        raise DeliveryError(gettext("This petition has not been counted yet; try again in a minute."))
     breakdown = dict(
         PetitionCountryCount.objects.filter(petition_id=page.pk, signature_count__gt=0).values_list(
             "country", "signature_count"
@@ -89,13 +92,13 @@ def prepare_delivery(page, officials, *, user=None, include_list=True, trigger="
     """
     officials = list(officials)
     if not officials:
-        raise DeliveryError("Choose at least one official to deliver to.")
+        raise DeliveryError(gettext("Choose at least one official to deliver to."))
     addresses = [(official, email) for official in officials for email in official.delivery_emails]
     if not addresses:
-        raise DeliveryError("None of the chosen officials has an email address.")
+        raise DeliveryError(gettext("None of the chosen officials has an email address."))
     letter = letter_of(page)
     if letter is None:
-        raise DeliveryError("This petition has no letter to deliver.")
+        raise DeliveryError(gettext("This petition has no letter to deliver."))
     counted_until, total, breakdown, first, last = snapshot(page, recount)
     letter_html = expand_db_html(letter["body"].source)
     delivery = Delivery.objects.create(
@@ -103,7 +106,10 @@ def prepare_delivery(page, officials, *, user=None, include_list=True, trigger="
         trigger=trigger,
         milestone=milestone,
         created_by=user,
-        subject=f"Petition: {page.title} ({total:,} signatures)",
+        subject=ngettext(
+            "Petition: %(petition)s (%(count)s signature)", "Petition: %(petition)s (%(count)s signatures)", total
+        )
+        % {"petition": page.title, "count": number_format(total, force_grouping=True)},
         salutation=letter.salutation(),
         letter_html=letter_html,
         letter_text=html_to_text(letter_html),
@@ -187,7 +193,8 @@ def sends_itself(delivery) -> bool:
 def render(delivery, recipient=None):
     """(subject, text, html) exactly as an official receives it (the admin preview uses this too)."""
     breakdown = sorted(
-        ((countries.name(code) or "Not given", n) for code, n in delivery.breakdown.items()), key=lambda row: -row[1]
+        ((countries.name(code) or gettext("Not given"), n) for code, n in delivery.breakdown.items()),
+        key=lambda row: -row[1],
     )
     context = {
         "delivery": delivery,
@@ -228,15 +235,17 @@ def start_sending(delivery):
 
     if delivery.files_deleted_at:
         raise DeliveryError(
-            "The signature files were deleted under the retention policy; prepare a new delivery to send again."
+            gettext(
+                "The signature files were deleted under the retention policy; prepare a new delivery to send again."
+            )
         )
     if not delivery.files_ready:
-        raise DeliveryError("The signature files are still being built.")
+        raise DeliveryError(gettext("The signature files are still being built."))
     updated = Delivery.objects.filter(
         pk=delivery.pk, status__in=[Delivery.Status.READY, Delivery.Status.PARTIAL]
     ).update(status=Delivery.Status.SENDING)
     if not updated:
-        raise DeliveryError("This delivery has already been sent.")
+        raise DeliveryError(gettext("This delivery has already been sent."))
     transaction.on_commit(lambda: send_delivery.delay(delivery.pk))
 
 
@@ -247,7 +256,7 @@ def retry_failed(delivery):
             status=DeliveryRecipient.Status.PENDING
         )
         if not failed.update(status=DeliveryRecipient.Status.PENDING, error=""):
-            raise DeliveryError("No recipient needs a retry.")
+            raise DeliveryError(gettext("No recipient needs a retry."))
         start_sending(delivery)
 
 
@@ -270,7 +279,7 @@ def send(delivery_id) -> dict:
             if suppressed and address_hash(recipient.email) in suppressed:
                 # Never mailed again (cms.suppression); the lead sees why, and may lift it (README).
                 recipient.status = DeliveryRecipient.Status.REJECTED
-                recipient.error = SUPPRESSED_ERROR
+                recipient.error = str(SUPPRESSED_ERROR)  # stored as worded in the worker's language
                 recipient.save(update_fields=["status", "error", "attempts"])
                 outcomes[recipient.email] = recipient.status
                 continue
@@ -366,7 +375,12 @@ def send_signer_updates(kind, object_id) -> int | None:
                 "unsubscribe_url": unsubscribe,
             }
             message = AnymailMessage(
-                subject=f"“{page.title}” was delivered" if kind == "delivery" else f"A response to “{page.title}”",
+                subject=(
+                    gettext("“%(petition)s” was delivered")
+                    if kind == "delivery"
+                    else gettext("A response to “%(petition)s”")
+                )
+                % {"petition": page.title},
                 body=render_to_string("petitions/email/signer_update.txt", context),
                 from_email=get_setting("FROM_EMAIL") or settings.DEFAULT_FROM_EMAIL,
                 to=[signature.email],

@@ -14,6 +14,8 @@ from django.db import connections, router, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.html import escape
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from .conf import get_setting, get_signature_model
 from .esp_session import settle_environment
@@ -29,9 +31,9 @@ PLACEHOLDER = re.compile(r"\{(first_name|petition|link)\}")
 #: Nothing a signer typed goes into the verification email: it is mailed to any address typed
 #: into a public form, so a name field would let anyone make our sender greet a stranger with
 #: their own text (a URL, an offer). The email's To header is the bare address for the same reason.
-GENERIC_GREETING = "there"
+GENERIC_GREETING = pgettext_lazy("in a greeting, for the signer, whose name is never used: Hello there", "there")
 #: After the page's text, in every verification email: the signer's own link (``cms.manage``).
-MANAGE_TEXT = "To change how you appear, withdraw a consent or withdraw your signature at any time:\n{manage_link}"
+MANAGE_TEXT = _("To change how you appear, withdraw a consent or withdraw your signature at any time:\n%(manage_link)s")
 # anymail recipient statuses after which the ESP will never deliver.
 REFUSED_STATUSES = {"rejected", "invalid", "failed"}
 
@@ -65,15 +67,16 @@ def html_paragraphs(template: str, values: dict) -> list:
 
 def render_verification_message(page, signature, confirm_link: str, manage_link: str) -> AnymailMessage:
     """The verification email of ``signature``, rendered whole: the page's wording, the signer's links."""
-    values = {"first_name": GENERIC_GREETING, "petition": page.title, "link": confirm_link}
+    values = {"first_name": str(GENERIC_GREETING), "petition": page.title, "link": confirm_link}
     privacy_url = page.get_privacy_url()
     message = AnymailMessage(
         # One line: no editor text can add a header.
         subject=" ".join(fill(page.verification_email_subject, values).split()),
         body=fill(page.verification_email_body, values)
         + "\n\n"
-        + MANAGE_TEXT.format(manage_link=manage_link)
-        + f"\n\nHow we use your data (privacy notice): {privacy_url}",
+        + MANAGE_TEXT % {"manage_link": manage_link}
+        + "\n\n"
+        + gettext("How we use your data (privacy notice): %(url)s") % {"url": privacy_url},
         from_email=get_setting("FROM_EMAIL") or settings.DEFAULT_FROM_EMAIL,
         # The address alone, never "name <address>": no display name from the signer's input.
         to=[signature.email],

@@ -11,7 +11,9 @@ chunks, so memory does not grow with the list.
 import csv
 import io
 
-from django.utils import timezone
+from django.utils import dateformat, timezone
+from django.utils.formats import number_format
+from django.utils.translation import gettext, ngettext
 from django_countries import countries
 
 from .conf import get_signature_model
@@ -52,7 +54,7 @@ def write_csv(fileobj, delivery, with_postcode=False, progress=None):
     """Write the consenting signers to a binary file; return the number of rows."""
     text = io.TextIOWrapper(fileobj, encoding="utf-8", newline="", write_through=True)
     writer = csv.writer(text)
-    writer.writerow(["Name", "Place", "Signed on"])
+    writer.writerow([gettext("Name"), gettext("Place"), gettext("Signed on")])
     count = 0
     for count, row in enumerate(_rows(delivery.petition_id, delivery.counted_until, with_postcode), start=1):
         writer.writerow([spreadsheet_safe(value) for value in row])
@@ -64,25 +66,32 @@ def write_csv(fileobj, delivery, with_postcode=False, progress=None):
 
 def write_pdf(fileobj, delivery, petition_title, with_postcode=False, progress=None):
     """Write a cover with the totals and then the consenting signers, page by page."""
-    pdf = StreamingPDF(fileobj, title=f"Signatures: {petition_title}")
+    pdf = StreamingPDF(fileobj, title=gettext("Signatures: %(petition)s") % {"petition": petition_title})
     cover = Page()
     cover.line(petition_title, size=16, bold=True, leading=26)
-    cover.line(f"{delivery.total:,} verified signatures", size=12, bold=True, leading=18)
+    total = ngettext("%(count)s verified signature", "%(count)s verified signatures", delivery.total) % {
+        "count": number_format(delivery.total, force_grouping=True)
+    }
+    cover.line(total, size=12, bold=True, leading=18)
     if delivery.first_signed_at:
-        start = timezone.localtime(delivery.first_signed_at).strftime("%-d %B %Y")
-        end = timezone.localtime(delivery.last_signed_at).strftime("%-d %B %Y")
-        cover.line(f"Signed between {start} and {end}", leading=16)
-    cover.line(f"Counted up to {timezone.localtime(delivery.counted_until):%-d %B %Y, %H:%M %Z}", leading=22)
-    cover.line("By country", bold=True, leading=16)
+        start = dateformat.format(timezone.localtime(delivery.first_signed_at), "j F Y")
+        end = dateformat.format(timezone.localtime(delivery.last_signed_at), "j F Y")
+        cover.line(gettext("Signed between %(start)s and %(end)s") % {"start": start, "end": end}, leading=16)
+    counted = dateformat.format(timezone.localtime(delivery.counted_until), "j F Y, H:i T")
+    cover.line(gettext("Counted up to %(time)s") % {"time": counted}, leading=22)
+    cover.line(gettext("By country"), bold=True, leading=16)
     for country, n in sorted(delivery.breakdown.items(), key=lambda item: -item[1])[:30]:
-        cover.line(f"{countries.name(country) or 'Not given'}: {n:,}", leading=13)
+        name = countries.name(country) or gettext("Not given")
+        cover.line(f"{name}: {number_format(n, force_grouping=True)}", leading=13)
     cover.y -= 10
     cover.line(
-        "The signers listed on the following pages consented to be named to the recipients, with their country;",
+        gettext(
+            "The signers listed on the following pages consented to be named to the recipients, with their country;"
+        ),
         size=9,
         leading=13,
     )
-    cover.line("a postcode appears only where its signer consented to pass it on as well.", size=9, leading=13)
+    cover.line(gettext("a postcode appears only where its signer consented to pass it on as well."), size=9, leading=13)
     pdf.add_page(cover.operations)
 
     page, count = None, 0
@@ -93,7 +102,7 @@ def write_pdf(fileobj, delivery, petition_title, with_postcode=False, progress=N
             if page is not None:
                 pdf.add_page(page.operations)
             page = Page()
-            page.row([(50, "Name"), (300, "Place"), (480, "Signed on")], bold=True)
+            page.row([(50, gettext("Name")), (300, gettext("Place")), (480, gettext("Signed on"))], bold=True)
             page.rule()
         page.row([(50, name[:48]), (300, place[:32]), (480, signed_on)])
         if progress and count % PROGRESS_EVERY == 0:

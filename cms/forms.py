@@ -4,6 +4,8 @@ from types import SimpleNamespace
 from django import forms
 from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import get_language, gettext, gettext_noop
+from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 from wagtail.admin.forms import WagtailAdminPageForm
 
@@ -42,14 +44,15 @@ class FastSelect(forms.Select):
 
 
 FEED_DISPLAY_CHOICES = [
-    ("first", "My first name"),
-    ("first_initial", "My first name and initial"),
-    ("hidden", "Don't show me"),
+    ("first", _("My first name")),
+    ("first_initial", _("My first name and initial")),
+    ("hidden", _("Don't show me")),
 ]
 
 
-FEED_CHOICE_REQUIRED = "Choose how you appear in the list of signers."
-POSTCODE_CONSENT_LABEL = "Pass my postcode on to them as well"
+#: In English, as code and tests compare it; marked for translation, translated where it is shown.
+FEED_CHOICE_REQUIRED = gettext_noop("Choose how you appear in the list of signers.")
+POSTCODE_CONSENT_LABEL = _("Pass my postcode on to them as well")
 
 #: The fields whose labels make up the consent a signer gives (``consent_text``).
 CONSENT_FIELDS = ("feed_display", "share_with_officials", "share_postcode_with_officials", "opt_in_updates")
@@ -60,10 +63,9 @@ def officials_receive(page) -> str:
 
     The postcode goes only with its own box (``share_postcode_with_officials``).
     """
-    parts = ["your name"]
     if getattr(page, "ask_country", True):
-        parts.append("your country")
-    return f"They receive {', '.join(parts)} and the date you signed; never your email address."
+        return gettext("They receive your name, your country and the date you signed; never your email address.")
+    return gettext("They receive your name and the date you signed; never your email address.")
 
 
 def consent_text(form) -> str:
@@ -133,7 +135,8 @@ def _shared_fields(form_class, page):
     """
     if form_class not in SHARING_CLASSES:
         return None
-    key = (form_class, *page_form_state(page))
+    # The language too: the fields' labels and the consent wording built from them are translated.
+    key = (form_class, get_language(), *page_form_state(page))
     shared = _shared_by_state.get(key)
     if shared is None:
         if len(_shared_by_state) >= MAX_SHARED:  # pages edited again and again: start over rather than grow
@@ -145,25 +148,25 @@ def _shared_fields(form_class, page):
 class SignatureForm(forms.Form):
     """The sign form. Field limits match the model so bad input is a form error, not a 500."""
 
-    first_name = forms.CharField(max_length=100, label="First name")
-    last_name = forms.CharField(max_length=100, label="Last name", required=False)
-    email = forms.EmailField(max_length=MAX_LENGTH, label="Email")
+    first_name = forms.CharField(max_length=100, label=_("First name"))
+    last_name = forms.CharField(max_length=100, label=_("Last name"), required=False)
+    email = forms.EmailField(max_length=MAX_LENGTH, label=_("Email"))
     # Callable choices: a form instance then shares the list instead of deep-copying 250 pairs.
-    country = forms.ChoiceField(choices=country_choices, required=False, label="Country", widget=FastSelect)
-    postcode = forms.CharField(max_length=20, required=False, label="Postcode")
+    country = forms.ChoiceField(choices=country_choices, required=False, label=_("Country"), widget=FastSelect)
+    postcode = forms.CharField(max_length=20, required=False, label=_("Postcode"))
     # No initial value: a pre-selected option is not the signer's choice (issue 10).
     feed_display = forms.ChoiceField(
         choices=FEED_DISPLAY_CHOICES,
         required=True,
         widget=forms.RadioSelect,
-        label="Show me in the list of signers as",
-        error_messages={"required": FEED_CHOICE_REQUIRED},
+        label=_("Show me in the list of signers as"),
+        error_messages={"required": _(FEED_CHOICE_REQUIRED)},
     )
     share_with_officials = forms.BooleanField(required=False)
     share_postcode_with_officials = forms.BooleanField(required=False, label=POSTCODE_CONSENT_LABEL)
-    opt_in_updates = forms.BooleanField(required=False, label="Email me about this campaign")
+    opt_in_updates = forms.BooleanField(required=False, label=_("Email me about this campaign"))
     # A honeypot: hidden from people, filled in by naive bots.
-    website = forms.CharField(required=False, label="Leave this empty", max_length=200)
+    website = forms.CharField(required=False, label=_("Leave this empty"), max_length=200)
 
     def __init__(self, *args, page=None, **kwargs):
         shared = _shared_fields(type(self), page)
@@ -184,9 +187,9 @@ class SignatureForm(forms.Form):
     def clean_first_name(self):
         name = self.cleaned_data["first_name"].strip()
         if not name:
-            raise forms.ValidationError("Please give your first name.")
+            raise forms.ValidationError(gettext("Please give your first name."))
         if any(ch in name for ch in "\x00\r\n"):
-            raise forms.ValidationError("Your name cannot contain line breaks.")
+            raise forms.ValidationError(gettext("Your name cannot contain line breaks."))
         return name
 
     def clean_email(self):
@@ -198,13 +201,17 @@ class SignatureForm(forms.Form):
         email = self.cleaned_data["email"]
         if len(normalize_email(email)) > MAX_LENGTH:
             raise forms.ValidationError(
-                f"Enter a valid email address: this one is longer than {MAX_LENGTH} characters "
-                "once its domain is written in ASCII."
+                gettext(
+                    "Enter a valid email address: this one is longer than %(max)d characters "
+                    "once its domain is written in ASCII."
+                )
+                % {"max": MAX_LENGTH}
             )
         domain = disposable_domain(email)
         if domain:
             raise forms.ValidationError(
-                f"{domain} gives out disposable addresses, which cannot sign: please use an address you keep."
+                gettext("%(domain)s gives out disposable addresses, which cannot sign: please use an address you keep.")
+                % {"domain": domain}
             )
         return email
 

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_POST
 from wagtail.models import Page
 
@@ -65,14 +66,16 @@ class InvalidationForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.user = user
         self.fields["petition"].queryset = petition_pages(user, REVIEW_FRAUD, live=False)
-        self.fields["petition"].empty_label = "None: a whole campaign"
+        self.fields["petition"].empty_label = gettext("None: a whole campaign")
         self.fields["campaign"].queryset = campaign_choices(user)
-        self.fields["campaign"].empty_label = "Every campaign" if user.is_superuser else "Choose a campaign"
+        self.fields["campaign"].empty_label = (
+            gettext("Every campaign") if user.is_superuser else gettext("Choose a campaign")
+        )
 
     def clean(self):
         cleaned = super().clean()
         if not (cleaned.get("petition") or cleaned.get("campaign")) and not self.user.is_superuser:
-            raise forms.ValidationError("Choose a petition or one of your campaigns.")
+            raise forms.ValidationError(gettext("Choose a petition or one of your campaigns."))
         return cleaned
 
 
@@ -84,7 +87,7 @@ def index(request):
         {
             "invalidations": invalidations_for(request.user)[:200],
             "quarantined": signatures_for(request.user).count(),
-            "page_title": "Fraud tools",
+            "page_title": gettext("Fraud tools"),
             "header_icon": "warning",
         },
     )
@@ -101,7 +104,7 @@ def create(request):
     return render(
         request,
         "petitions/admin/fraud_create.html",
-        {"form": form, "page_title": "New invalidation", "header_icon": "warning"},
+        {"form": form, "page_title": gettext("New invalidation"), "header_icon": "warning"},
         status=400 if form.errors else 200,
     )
 
@@ -117,7 +120,7 @@ def detail(request, pk):
         {
             "invalidation": invalidation,
             "sample": sample,
-            "page_title": f"Invalidation: {invalidation.summary}",
+            "page_title": gettext("Invalidation: %(summary)s") % {"summary": invalidation.summary},
             "header_icon": "warning",
         },
     )
@@ -129,9 +132,9 @@ def start(request, pk):
     invalidation = get_object_or_404(invalidations_for(request.user), pk=pk)
     if fraud.start(invalidation):
         transaction.on_commit(lambda: tasks.run_invalidation.delay(invalidation.pk))
-        messages.success(request, "Invalidating in batches: the count below follows its progress.")
+        messages.success(request, gettext("Invalidating in batches: the count below follows its progress."))
     else:
-        messages.warning(request, "This invalidation has already been started.")
+        messages.warning(request, gettext("This invalidation has already been started."))
     return redirect("petitions_fraud:detail", pk)
 
 
@@ -141,9 +144,17 @@ def restore(request, pk):
     invalidation = get_object_or_404(invalidations_for(request.user), pk=pk)
     restored = fraud.restore(invalidation)
     if restored or invalidation.completed_at:
-        messages.success(request, f"Restored {restored} signatures; the next reconcile counts them again.")
+        messages.success(
+            request,
+            ngettext(
+                "Restored %(count)d signature; the next reconcile counts it again.",
+                "Restored %(count)d signatures; the next reconcile counts them again.",
+                restored,
+            )
+            % {"count": restored},
+        )
     else:
-        messages.warning(request, "Only a completed invalidation can be undone.")
+        messages.warning(request, gettext("Only a completed invalidation can be undone."))
     return redirect("petitions_fraud:detail", pk)
 
 
@@ -156,11 +167,13 @@ def quarantine(request):
         ids = list(signatures_for(request.user).filter(pk__in=picked).values_list("pk", flat=True))
         action = request.POST.get("action")
         if action == "release":
-            messages.success(request, f"Released {fraud.release(ids)}: the next reconcile counts them.")
+            messages.success(
+                request, gettext("Released %(count)d: the next reconcile counts them.") % {"count": fraud.release(ids)}
+            )
         elif action == "invalidate":
-            messages.success(request, f"Invalidated {fraud.invalidate_quarantined(ids)}.")
+            messages.success(request, gettext("Invalidated %(count)d.") % {"count": fraud.invalidate_quarantined(ids)})
         else:
-            messages.error(request, "Choose to release or to invalidate.")
+            messages.error(request, gettext("Choose to release or to invalidate."))
         return redirect("petitions_fraud:quarantine")
     rows = signatures_for(request.user).order_by("-verified_at", "-pk")
     petition_id = request.GET.get("petition", "")
@@ -174,7 +187,7 @@ def quarantine(request):
         {
             "page": page,
             "rows": [(row, titles.get(row.petition_id, "")) for row in page],
-            "page_title": "Quarantined signatures",
+            "page_title": gettext("Quarantined signatures"),
             "header_icon": "warning",
         },
     )

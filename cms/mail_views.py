@@ -9,6 +9,7 @@ from django.db.models import Count, Q
 from django.http import HttpResponseForbidden
 from django.shortcuts import render
 from django.urls import path
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -43,19 +44,22 @@ def unsubscribe(request, token):
     try:
         signature_id = read_unsubscribe_token(token)
     except InvalidToken:
-        return _refused(request, "This unsubscribe link is not valid: it may have been cut short when it was copied. "
-                        "Open it from the email again, or use the newest email you got from us.", 400)  # fmt: skip
+        detail = gettext(
+            "This unsubscribe link is not valid: it may have been cut short when it was copied. "
+            "Open it from the email again, or use the newest email you got from us."
+        )
+        return _refused(request, detail, 400)
     Signature = get_signature_model()
     signature = Signature.objects.filter(pk=signature_id).select_related("petition").first()
     if signature is None:
-        return _refused(request, "There is nothing to unsubscribe: this signature has been erased, "
-                        "and no more emails are sent about it.", 404)  # fmt: skip
+        return _refused(request, gettext("There is nothing to unsubscribe: this signature has been erased, "
+                        "and no more emails are sent about it."), 404)  # fmt: skip
     context = {"petition": signature.petition, "token": token, "scopes": SCOPES}
     if request.method == "GET":
         return _page(request, "petitions/unsubscribe.html", context)
     scope = request.POST.get("scope") or suppression.Scope.PETITION
     if scope not in SCOPES:
-        return _refused(request, "Choose “this petition” or “all petitions”.", 400)
+        return _refused(request, gettext("Choose “this petition” or “all petitions”."), 400)
     suppression.unsubscribe(signature.pk, scope)
     return _page(request, "petitions/unsubscribe.html", {**context, "done": scope})
 
@@ -98,7 +102,7 @@ def require_view_signatures_permission(view):
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         if not request.user.has_perm(VIEW_SIGNATURES):
-            return HttpResponseForbidden("This report needs the permission to view signatures.")
+            return HttpResponseForbidden(gettext("This report needs the permission to view signatures."))
         return view(request, *args, **kwargs)
 
     return wrapped
@@ -109,7 +113,7 @@ def email_report(request):
     return render(
         request,
         "petitions/admin/email_report.html",
-        {"rows": email_rates(request.user), "page_title": "Bounces and complaints", "header_icon": "mail"},
+        {"rows": email_rates(request.user), "page_title": gettext("Bounces and complaints"), "header_icon": "mail"},
     )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from django import forms
 from django.db import transaction
 from django.db.models import F
+from django.utils.translation import gettext_lazy as _
 
 from .conf import get_signature_model
 from .erasure import erase_signatures
@@ -60,7 +61,7 @@ def open_link(page, token: str) -> Link:
 
 class ManageForm(forms.Form):
     feed_display = forms.ChoiceField(
-        choices=FEED_DISPLAY_CHOICES, widget=forms.RadioSelect, label="Show me in the list of signers as"
+        choices=FEED_DISPLAY_CHOICES, widget=forms.RadioSelect, label=_("Show me in the list of signers as")
     )
     share_with_officials = forms.BooleanField(required=False)
     opt_in_updates = forms.BooleanField(required=False)

@@ -15,6 +15,8 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.translation import gettext
 from wagtail.models import Page
 
 from .conf import absolute_url, get_setting
@@ -125,7 +127,8 @@ def notify(milestone_id) -> bool:
                 "waiting_url": waiting_url(milestone),
             }
             message = AnymailMessage(
-                subject=f"“{page.title}” reached {milestone.threshold:,} signatures",
+                subject=gettext("“%(petition)s” reached %(count)s signatures")
+                % {"petition": page.title, "count": number_format(milestone.threshold, force_grouping=True)},
                 body=render_to_string("petitions/email/milestone.txt", context),
                 from_email=get_setting("FROM_EMAIL") or settings.DEFAULT_FROM_EMAIL,
                 to=recipients,

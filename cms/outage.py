@@ -21,6 +21,8 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.urls import resolve
 from django.utils.cache import add_never_cache_headers, patch_cache_control
+from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
 
 from .conf import get_setting
 from .degraded import warn
@@ -76,11 +78,23 @@ def unavailable_response(request, exc=None):
         warn(logger, "Answered 503: a dependency is down", exc, detail=f"{request.method} {request.path}")
     posted = request.method == "POST"
     # The database down, nothing a POST sent can have been stored; Redis down, it may have been.
-    stored = "was not stored" if isinstance(exc, DATABASE_ERRORS) else "may not have been stored"
+    lost = isinstance(exc, DATABASE_ERRORS)
+    # A fragment the template puts in its own sentence ("What you just sent … .").
+    stored = gettext("was not stored") if lost else gettext("may not have been stored")
     if wants_json(request):
-        detail = f"The site cannot answer just now: please try again in {retry_after} seconds."
-        if posted:
-            detail += f" What you sent {stored}; sending it again is safe: a signature never counts twice."
+        detail = ngettext(
+            "The site cannot answer just now: please try again in %(seconds)d second.",
+            "The site cannot answer just now: please try again in %(seconds)d seconds.",
+            retry_after,
+        ) % {"seconds": retry_after}
+        if posted and lost:
+            detail += " " + gettext(
+                "What you sent was not stored; sending it again is safe: a signature never counts twice."
+            )
+        elif posted:
+            detail += " " + gettext(
+                "What you sent may not have been stored; sending it again is safe: a signature never counts twice."
+            )
         response = JsonResponse({"detail": detail, "code": "unavailable"}, status=503)
     else:
         page = _page(retry_after, posted, stored)
@@ -98,7 +112,10 @@ def _page(retry_after, posted, stored):
         return render_to_string(TEMPLATE, context)
     except Exception as exc:  # a host's base template that itself needs the database: plain words instead
         warn(logger, f"{TEMPLATE} could not be rendered", exc)
-        return (
-            "<!DOCTYPE html><title>Please try again shortly</title><h1>Please try again shortly</h1>"
-            f"<p>The site is busy or under maintenance. Nothing is lost. Please try again in {retry_after} seconds.</p>"
-        )
+        title = gettext("Please try again shortly")
+        text = ngettext(
+            "The site is busy or under maintenance. Nothing is lost. Please try again in %(seconds)d second.",
+            "The site is busy or under maintenance. Nothing is lost. Please try again in %(seconds)d seconds.",
+            retry_after,
+        ) % {"seconds": retry_after}
+        return format_html("<!DOCTYPE html><title>{}</title><h1>{}</h1><p>{}</p>", title, title, text)

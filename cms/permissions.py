@@ -15,6 +15,7 @@ from django.apps import apps
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import HttpResponseForbidden
+from django.utils.translation import gettext
 from wagtail.models import Page
 
 DELIVER = "petitions_cms.deliver_petition"
@@ -71,7 +72,7 @@ def require_deliver_permission(view):
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         if not can_deliver(request.user):
-            raise PermissionDenied("Delivering petitions needs the campaign lead permission.")
+            raise PermissionDenied(gettext("Delivering petitions needs the campaign lead permission."))
         return view(request, *args, **kwargs)
 
     return wrapped
@@ -91,7 +92,7 @@ def require_fraud_permission(view):
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         if not can_review_fraud(request.user):
-            return HttpResponseForbidden("The fraud tools need the campaign lead permission.")
+            return HttpResponseForbidden(gettext("The fraud tools need the campaign lead permission."))
         return view(request, *args, **kwargs)
 
     return wrapped

@@ -16,6 +16,7 @@ import logging
 import math
 
 from django.conf import settings
+from django.utils.translation import gettext, ngettext
 
 from .clientip import client_address, client_key
 from .conf import get_setting
@@ -90,8 +91,8 @@ def attempts(name) -> int:
 def refusal_message(retry_after) -> str:
     """What a refused signer reads: why, and when to try again."""
     if retry_after < 30:
-        when = f"{retry_after} second{'s' if retry_after != 1 else ''}"
+        when = ngettext("%(count)d second", "%(count)d seconds", retry_after) % {"count": retry_after}
     else:
         minutes = math.ceil(retry_after / 60)
-        when = f"{minutes} minute{'s' if minutes != 1 else ''}"
-    return f"Too many signatures have come from your connection. Please try again in {when}."
+        when = ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
+    return gettext("Too many signatures have come from your connection. Please try again in %(when)s.") % {"when": when}

@@ -16,6 +16,8 @@ from django.shortcuts import render
 from django.urls import path
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 from wagtail.models import Page
 
@@ -24,15 +26,15 @@ from .addresses import MAX_LENGTH
 from .models import ErasureLog
 from .permissions import can_erase, erasable_petitions
 
-NOTHING_FOUND = "No signatures of that address in your campaigns."
+NOTHING_FOUND = _("No signatures of that address in your campaigns.")
 TEMPLATE = "petitions/admin/signers.html"
 
 
 class AddressForm(forms.Form):
     email = forms.EmailField(
         max_length=MAX_LENGTH,
-        label="Email address",
-        error_messages={"invalid": "Enter an email address, as the signer gave it."},
+        label=_("Email address"),
+        error_messages={"invalid": _("Enter an email address, as the signer gave it.")},
     )
 
 
@@ -40,7 +42,7 @@ def require_erase_permission(view):
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         if not can_erase(request.user):
-            return HttpResponseForbidden("Finding and erasing signatures needs the campaign lead permissions.")
+            return HttpResponseForbidden(gettext("Finding and erasing signatures needs the campaign lead permissions."))
         return view(request, *args, **kwargs)
 
     return wrapped
@@ -53,7 +55,7 @@ def index(request):
     form = AddressForm(request.POST or None)
     context = {
         "form": form,
-        "page_title": "Signers' rights: access and erasure",
+        "page_title": gettext("Signers' rights: access and erasure"),
         "header_icon": "user",
         "logs": ErasureLog.objects.filter(petition__in=petitions).select_related("petition", "actor")[:50],
     }
@@ -63,7 +65,7 @@ def index(request):
         return render(request, TEMPLATE, context, status=400)
     action = request.POST.get("action")
     if action not in ("find", "export", "review", "erase", "revoke"):
-        context["notice"] = "Choose to find, export, erase or revoke the links."
+        context["notice"] = gettext("Choose to find, export, erase or revoke the links.")
         return render(request, TEMPLATE, context, status=400)
     signatures = list(erasure.signatures_of(form.cleaned_data["email"], petitions))
     if not signatures:
@@ -75,16 +77,22 @@ def index(request):
         erased = erasure.erase_signatures(
             [signature.pk for signature in signatures], reason=ErasureLog.Reason.LEAD, actor=request.user
         )
-        context["notice"] = (
-            f"Erased {erased} signatures of that address. Counts and feeds correct themselves at the next reconcile."
-        )
+        context["notice"] = ngettext(
+            "Erased %(count)d signature of that address. Counts and feeds correct themselves at the next reconcile.",
+            "Erased %(count)d signatures of that address. Counts and feeds correct themselves at the next reconcile.",
+            erased,
+        ) % {"count": erased}
         context["form"] = AddressForm()
         return render(request, TEMPLATE, context)
     if action == "revoke":
         # A signer whose link leaked (a forwarded email): the old links stop working; the lead
         # answers that signer's requests from here from now on.
         revoked = manage.revoke_links([signature.pk for signature in signatures])
-        context["notice"] = f"Revoked the manage links of {revoked} signatures of that address."
+        context["notice"] = ngettext(
+            "Revoked the manage links of %(count)d signature of that address.",
+            "Revoked the manage links of %(count)d signatures of that address.",
+            revoked,
+        ) % {"count": revoked}
     titles = dict(Page.objects.filter(pk__in={s.petition_id for s in signatures}).values_list("pk", "title"))
     context.update(rows=[(signature, titles.get(signature.petition_id, "")) for signature in signatures])
     context["review"] = action == "review"

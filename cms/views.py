@@ -7,6 +7,7 @@ from django.http import Http404, HttpResponseForbidden, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext, gettext_noop
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 from wagtail.models import Page
@@ -23,7 +24,8 @@ from .store import get_store
 
 logger = logging.getLogger("petitions.views")
 
-REFUSED_ORIGIN = "Signatures can only be sent from this site's own petition pages."
+#: In English, as tests compare it; marked for translation, translated where it is sent.
+REFUSED_ORIGIN = gettext_noop("Signatures can only be sent from this site's own petition pages.")
 
 
 def get_petition(page_id):
@@ -56,7 +58,7 @@ def forget_petition(sender=None, instance=None, **kwargs):
 @require_POST
 def sign(request, page_id):
     if not origin_allowed(request):
-        return HttpResponseForbidden(REFUSED_ORIGIN)
+        return HttpResponseForbidden(gettext(REFUSED_ORIGIN))
     return get_petition(page_id).serve_sign(request)
 
 
@@ -64,7 +66,7 @@ def sign(request, page_id):
 @require_POST
 def confirm(request, page_id):
     if not origin_allowed(request):
-        return HttpResponseForbidden(REFUSED_ORIGIN)
+        return HttpResponseForbidden(gettext(REFUSED_ORIGIN))
     return get_petition(page_id).serve_confirm(request)
 
 
@@ -82,7 +84,7 @@ def manage_signature(request, page_id):
     if not isinstance(page, PetitionMixin):
         raise Http404("Not a petition")
     if request.method == "POST" and not origin_allowed(request):
-        response = HttpResponseForbidden("Your signature can only be changed from this site's own page.")
+        response = HttpResponseForbidden(gettext("Your signature can only be changed from this site's own page."))
     else:
         response = _manage(request, page)
     add_never_cache_headers(response)  # no-store, private: one signer's data
@@ -105,7 +107,7 @@ def _manage(request, page):
             return TemplateResponse(request, MANAGE_TEMPLATE, {**context, "stage": "withdrawn_now"})
         form = manage.ManageForm.for_signature(signature, request.POST)
         if action != "save":
-            status, context["error"] = 400, "Choose “Save my choices” or “Withdraw my signature”."
+            status, context["error"] = 400, gettext("Choose “Save my choices” or “Withdraw my signature”.")
         elif form.is_valid():
             manage.update_choices(page, signature, form.cleaned_data)
             form, context["saved"] = manage.ManageForm.for_signature(signature), True
@@ -129,7 +131,7 @@ def count(request, page_id):
     if request.method == "OPTIONS":
         return preflight(request)
     if request.method not in ("GET", "HEAD"):
-        response = json_error(405, "method_not_allowed", "Only GET, HEAD and OPTIONS.")
+        response = json_error(405, "method_not_allowed", gettext("Only GET, HEAD and OPTIONS."))
         response["Allow"] = "GET, HEAD, OPTIONS"
     else:
         response = _count(request, page_id)
@@ -156,7 +158,7 @@ def _count(request, page_id):
             try:
                 get_petition(page_id)
             except Http404:
-                return json_error(404, "not_found", "No such petition.")
+                return json_error(404, "not_found", gettext("No such petition."))
             values = read_values([page_id])[page_id]
         _counts.set(page_id, values)
     live_count, goal = values

@@ -4,6 +4,8 @@ from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import include, path, reverse_lazy
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.menu import MenuItem
@@ -36,7 +38,7 @@ from .spreadsheets import spreadsheet_safe
 class OfficialViewSet(SnippetViewSet):
     model = Official
     icon = "user"
-    menu_label = "Officials"
+    menu_label = _("Officials")
     list_display = ["name", "title", "organisation", "email"]
     search_fields = ["name", "organisation"]
 
@@ -55,7 +57,7 @@ class GrantedObjectMixin:
     def get_object(self, *args, **kwargs):
         obj = super().get_object(*args, **kwargs)
         if obj is not None and not self.grant(self.request.user, type(obj).objects.filter(pk=obj.pk)).exists():
-            raise Http404(f"No such {type(obj)._meta.verbose_name}")
+            raise Http404(gettext("No such %(model)s") % {"model": type(obj)._meta.verbose_name})
         return obj
 
 
@@ -124,7 +126,7 @@ class SignatureViewSet(SnippetViewSet):
     usage_view_class = granted(UsageView)
     chooser_viewset_class = GrantedChooserViewSet
     icon = "group"
-    menu_label = "Signatures"
+    menu_label = _("Signatures")
     list_display = [
         "first_name", "last_name", "country", "status", "created_at", "verified_at", "hidden_from_feed", "ip_address",
     ]  # fmt: skip
@@ -162,7 +164,7 @@ class CampaignGrantViewSet(SnippetViewSet):
 
     model = CampaignGrant
     icon = "key"
-    menu_label = "Campaign grants"
+    menu_label = _("Campaign grants")
     add_to_settings_menu = True
     list_display = ["campaign", "group", "user"]
 
@@ -179,7 +181,15 @@ def erase_signatures_deleted_in_bulk(request, action_type, objects, action):
     if action_type != "delete" or not objects or not all(isinstance(obj, Signature) for obj in objects):
         return None
     erased = erasure.erase_signatures([obj.pk for obj in objects], reason=ErasureLog.Reason.LEAD, actor=request.user)
-    messages.success(request, f"Erased {erased} signatures. Counts and feeds correct themselves at the next reconcile.")
+    messages.success(
+        request,
+        ngettext(
+            "Erased %(count)d signature. Counts and feeds correct themselves at the next reconcile.",
+            "Erased %(count)d signatures. Counts and feeds correct themselves at the next reconcile.",
+            erased,
+        )
+        % {"count": erased},
+    )
     return redirect(action.next_url)
 
 
@@ -219,7 +229,7 @@ class OfficialResponseViewSet(SnippetViewSet):
     history_view_class = granted(HistoryView)
     chooser_viewset_class = GrantedChooserViewSet
     icon = "comment"
-    menu_label = "Responses"
+    menu_label = _("Responses")
     list_display = ["petition", "official", "responded_on", "show_on_page", "signer_updates_sent"]
     panels = [
         FieldPanel("petition"),
@@ -230,7 +240,7 @@ class OfficialResponseViewSet(SnippetViewSet):
         FieldPanel("show_on_page"),
         FieldPanel(
             "signer_updates_requested",
-            heading="Email this response to signers who asked for updates (once, in batches)",
+            heading=_("Email this response to signers who asked for updates (once, in batches)"),
         ),
     ]
 
@@ -270,7 +280,7 @@ class LeadTokensMenuItem(MenuItem):
 
 @hooks.register("register_settings_menu_item")
 def register_lead_tokens_menu_item():
-    return LeadTokensMenuItem("Lead API tokens", reverse_lazy("petitions_tokens:index"), icon_name="key", order=610)
+    return LeadTokensMenuItem(_("Lead API tokens"), reverse_lazy("petitions_tokens:index"), icon_name="key", order=610)
 
 
 class DeliveriesMenuItem(MenuItem):
@@ -280,7 +290,7 @@ class DeliveriesMenuItem(MenuItem):
 
 @hooks.register("register_admin_menu_item")
 def register_deliveries_menu_item():
-    return DeliveriesMenuItem("Deliveries", reverse_lazy("petitions_deliveries:index"), icon_name="mail", order=250)
+    return DeliveriesMenuItem(_("Deliveries"), reverse_lazy("petitions_deliveries:index"), icon_name="mail", order=250)
 
 
 class FraudRuleForm(WagtailAdminModelForm):
@@ -293,13 +303,17 @@ class FraudRuleForm(WagtailAdminModelForm):
             # A list of the user's campaigns, not Wagtail's page chooser, which browses every page.
             self.fields["campaign"].widget = forms.Select()
             self.fields["campaign"].queryset = fraud_views.campaign_choices(user)
-            self.fields["campaign"].empty_label = "Every campaign" if user.is_superuser else "Choose a campaign"
+            self.fields["campaign"].empty_label = (
+                gettext("Every campaign") if user.is_superuser else gettext("Choose a campaign")
+            )
 
     def clean(self):
         cleaned = super().clean()
         user = self.for_user
         if user is not None and not user.is_superuser and not cleaned.get("campaign"):
-            self.add_error("campaign", "Choose one of your campaigns: a rule for every campaign is a superuser's.")
+            self.add_error(
+                "campaign", gettext("Choose one of your campaigns: a rule for every campaign is a superuser's.")
+            )
         return cleaned
 
 
@@ -315,7 +329,7 @@ class FraudRuleViewSet(SnippetViewSet):
 
     model = FraudRule
     icon = "warning"
-    menu_label = "Fraud rules"
+    menu_label = _("Fraud rules")
     add_to_admin_menu = False  # under "Fraud tools"
     index_view_class = granted(IndexView, granted_rules)
     edit_view_class = granted(EditView, granted_rules)
@@ -346,7 +360,7 @@ class FraudMenuItem(MenuItem):
 
 @hooks.register("register_admin_menu_item")
 def register_fraud_menu_item():
-    return FraudMenuItem("Fraud tools", reverse_lazy("petitions_fraud:index"), icon_name="warning", order=260)
+    return FraudMenuItem(_("Fraud tools"), reverse_lazy("petitions_fraud:index"), icon_name="warning", order=260)
 
 
 @hooks.register("register_admin_urls")
@@ -361,7 +375,7 @@ class SignersMenuItem(MenuItem):
 
 @hooks.register("register_admin_menu_item")
 def register_signers_menu_item():
-    return SignersMenuItem("Signers' rights", reverse_lazy("petitions_signers:index"), icon_name="user", order=265)
+    return SignersMenuItem(_("Signers' rights"), reverse_lazy("petitions_signers:index"), icon_name="user", order=265)
 
 
 @hooks.register("register_admin_urls")
@@ -377,5 +391,5 @@ class EmailReportMenuItem(MenuItem):
 @hooks.register("register_reports_menu_item")
 def register_email_report_menu_item():
     return EmailReportMenuItem(
-        "Bounces and complaints", reverse_lazy("petitions_email_report:index"), icon_name="mail", order=710
+        _("Bounces and complaints"), reverse_lazy("petitions_email_report:index"), icon_name="mail", order=710
     )

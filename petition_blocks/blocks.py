@@ -10,6 +10,7 @@ from urllib.parse import quote
 from django.utils import timezone
 from django.utils.timesince import timesince
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from wagtail import blocks
 from wagtail.api.rich_text import APIRichText
 from wagtail.images.blocks import ImageChooserBlock
@@ -42,31 +43,36 @@ def _page_from(parent_context):
 
 
 class CaptionedImageBlock(blocks.StructBlock):
-    image = ImageChooserBlock()
-    caption = blocks.CharBlock(required=False)
-    attribution = blocks.CharBlock(required=False)
+    image = ImageChooserBlock(label=_("Image"))
+    caption = blocks.CharBlock(required=False, label=_("Caption"))
+    attribution = blocks.CharBlock(required=False, label=_("Credit"))
 
     class Meta:
         icon = "image"
         template = "petitions/blocks/captioned_image_block.html"
-        description = "An image with an optional caption and credit"
+        description = _("An image with an optional caption and credit")
 
 
 class LetterBlock(blocks.StructBlock):
-    greeting = blocks.CharBlock(default="Dear", help_text='Followed by the officials, e.g. "Dear Secretary Blinken,"')
+    greeting = blocks.CharBlock(
+        default="Dear",
+        label=_("Greeting"),
+        help_text=_('Followed by the officials, e.g. "Dear Secretary Blinken,"'),
+    )
     officials = blocks.ListBlock(
         SnippetChooserBlock("petitions_cms.Official"),
-        help_text="Who the letter is addressed to (and delivered to).",
+        label=_("Officials"),
+        help_text=_("Who the letter is addressed to (and delivered to)."),
     )
-    body = blocks.RichTextBlock(features=["bold", "italic", "link", "ol", "ul"])
-    sign_off = blocks.CharBlock(default="Sincerely,", required=False)
-    signatories = blocks.CharBlock(default="The undersigned", required=False)
+    body = blocks.RichTextBlock(features=["bold", "italic", "link", "ol", "ul"], label=_("Body"))
+    sign_off = blocks.CharBlock(default="Sincerely,", required=False, label=_("Sign-off"))
+    signatories = blocks.CharBlock(default="The undersigned", required=False, label=_("Signatories"))
 
     class Meta:
         icon = "mail"
         template = "petitions/blocks/letter_block.html"
         value_class = LetterValue
-        description = "An open letter addressed to officials"
+        description = _("An open letter addressed to officials")
         preview_template = PREVIEW_TEMPLATE
         preview_value = {
             "greeting": "Dear Secretary Blinken",  # no officials: a preview cannot refer to rows
@@ -89,14 +95,14 @@ class LetterBlock(blocks.StructBlock):
 
 
 class SignFormBlock(blocks.StructBlock):
-    heading = blocks.CharBlock(default="Will you sign?")
-    text = blocks.RichTextBlock(required=False, features=["bold", "italic", "link"])
-    button_label = blocks.CharBlock(default="Sign the petition")
+    heading = blocks.CharBlock(default="Will you sign?", label=_("Heading"))
+    text = blocks.RichTextBlock(required=False, features=["bold", "italic", "link"], label=_("Text"))
+    button_label = blocks.CharBlock(default="Sign the petition", label=_("Button label"))
 
     class Meta:
         icon = "form"
         template = "petitions/blocks/sign_form_block.html"
-        description = "The form people sign with (its fields are set on the page's Petition tab)"
+        description = _("The form people sign with (its fields are set on the page's Petition tab)")
         preview_template = PREVIEW_TEMPLATE
         preview_value = {"heading": "Will you sign?", "button_label": "Sign the petition"}
 
@@ -120,15 +126,17 @@ class SignFormBlock(blocks.StructBlock):
 
 
 class CounterBlock(blocks.StructBlock):
-    label = blocks.CharBlock(default="people already signed")
-    goal = blocks.IntegerBlock(required=False, min_value=1, help_text="Leave blank to use the page's goal.")
-    show_progress = blocks.BooleanBlock(default=True, required=False)
+    label = blocks.CharBlock(default="people already signed", label=_("Label"))
+    goal = blocks.IntegerBlock(
+        required=False, min_value=1, label=_("Goal"), help_text=_("Leave blank to use the page's goal.")
+    )
+    show_progress = blocks.BooleanBlock(default=True, required=False, label=_("Show the progress bar"))
 
     class Meta:
         icon = "order"
         template = "petitions/blocks/counter_block.html"
         value_class = CounterValue
-        description = "The live count of verified signatures, with a goal and progress bar"
+        description = _("The live count of verified signatures, with a goal and progress bar")
         preview_template = PREVIEW_TEMPLATE
         preview_value = {"label": "people already signed", "goal": 1000, "show_progress": True}
 
@@ -155,13 +163,13 @@ class CounterBlock(blocks.StructBlock):
 
 
 class SignerFeedBlock(blocks.StructBlock):
-    heading = blocks.CharBlock(default="Who's signing")
-    size = blocks.IntegerBlock(default=10, min_value=1, max_value=30)
+    heading = blocks.CharBlock(default="Who's signing", label=_("Heading"))
+    size = blocks.IntegerBlock(default=10, min_value=1, max_value=30, label=_("Number of signers"))
 
     class Meta:
         icon = "group"
         template = "petitions/blocks/signer_feed_block.html"
-        description = 'Recent signers, as they allowed: "Stefanie signed 4 hours ago"'
+        description = _('Recent signers, as they allowed: "Stefanie signed 4 hours ago"')
         preview_template = PREVIEW_TEMPLATE
         preview_value = {"heading": "Who's signing", "size": 10}
 
@@ -189,23 +197,26 @@ class SignerFeedBlock(blocks.StructBlock):
 
 
 class ShareLinksBlock(blocks.StructBlock):
-    heading = blocks.CharBlock(default="Share this petition")
-    message = blocks.CharBlock(required=False, help_text="Text suggested with the link; the page title if blank.")
+    heading = blocks.CharBlock(default="Share this petition", label=_("Heading"))
+    message = blocks.CharBlock(
+        required=False, label=_("Message"), help_text=_("Text suggested with the link; the page title if blank.")
+    )
     networks = blocks.MultipleChoiceBlock(
         choices=[
-            ("email", "Email"),
+            ("email", _("Email")),
             ("x", "X"),
             ("facebook", "Facebook"),
             ("whatsapp", "WhatsApp"),
             ("bluesky", "Bluesky"),
         ],
         default=["email", "x", "facebook", "whatsapp"],
+        label=_("Networks"),
     )
 
     class Meta:
         icon = "link"
         template = "petitions/blocks/share_links_block.html"
-        description = "Links to share the petition"
+        description = _("Links to share the petition")
         preview_template = PREVIEW_TEMPLATE
         preview_value = {"heading": "Share this petition", "networks": ["email", "x", "facebook"]}
 
@@ -217,7 +228,7 @@ class ShareLinksBlock(blocks.StructBlock):
         text = value.get("message") or getattr(page, "title", "")
         u, t = quote(url or "", safe=""), quote(text, safe="")
         hrefs = {
-            "email": ("Email", f"mailto:?subject={t}&body={u}"),
+            "email": (gettext("Email"), f"mailto:?subject={t}&body={u}"),
             "x": ("X", f"https://x.com/intent/post?text={t}&url={u}"),
             "facebook": ("Facebook", f"https://www.facebook.com/sharer/sharer.php?u={u}"),
             "whatsapp": ("WhatsApp", f"https://wa.me/?text={t}%20{u}"),
@@ -239,14 +250,14 @@ class ShareLinksBlock(blocks.StructBlock):
 
 
 class DeliveryUpdatesBlock(blocks.StructBlock):
-    heading = blocks.CharBlock(default="Updates")
-    show_deliveries = blocks.BooleanBlock(default=True, required=False)
-    show_responses = blocks.BooleanBlock(default=True, required=False)
+    heading = blocks.CharBlock(default="Updates", label=_("Heading"))
+    show_deliveries = blocks.BooleanBlock(default=True, required=False, label=_("Show deliveries"))
+    show_responses = blocks.BooleanBlock(default=True, required=False, label=_("Show responses"))
 
     class Meta:
         icon = "history"
         template = "petitions/blocks/delivery_updates_block.html"
-        description = '"Delivered to … on … with N signatures", and officials\' responses'
+        description = _('"Delivered to … on … with N signatures", and officials\' responses')
         preview_template = PREVIEW_TEMPLATE
         preview_value = {"heading": "Updates", "show_deliveries": True, "show_responses": True}
 
@@ -289,11 +300,11 @@ class DeliveryUpdatesBlock(blocks.StructBlock):
 class PetitionStreamBlock(blocks.StreamBlock):
     """Every block a petition page body can hold."""
 
-    text = blocks.RichTextBlock(icon="pilcrow", template="petitions/blocks/text_block.html")
-    image = CaptionedImageBlock()
-    letter = LetterBlock()
-    sign_form = SignFormBlock()
-    counter = CounterBlock()
-    signer_feed = SignerFeedBlock()
-    share_links = ShareLinksBlock()
-    updates = DeliveryUpdatesBlock()
+    text = blocks.RichTextBlock(icon="pilcrow", template="petitions/blocks/text_block.html", label=_("Text"))
+    image = CaptionedImageBlock(label=_("Image"))
+    letter = LetterBlock(label=_("Letter"))
+    sign_form = SignFormBlock(label=_("Sign form"))
+    counter = CounterBlock(label=_("Counter"))
+    signer_feed = SignerFeedBlock(label=_("Signer feed"))
+    share_links = ShareLinksBlock(label=_("Share links"))
+    updates = DeliveryUpdatesBlock(label=_("Updates"))

@@ -1,5 +1,6 @@
 """Derived values for block templates (``Meta.value_class``), kept off the blocks."""
 
+from django.utils.translation import gettext
 from wagtail import blocks
 
 
@@ -11,7 +12,8 @@ class LetterValue(blocks.StructValue):
         if not names:
             return f"{greeting}," if greeting else ""
         if len(names) > 1:
-            joined = ", ".join(names[:-1]) + " and " + names[-1]
+            # Translators: the letter's officials, as in "Dear Ms Smith, Mr Jones and Ms Lee,".
+            joined = gettext("%(names)s and %(last)s") % {"names": ", ".join(names[:-1]), "last": names[-1]}
         else:
             joined = names[0]
         return f"{greeting} {joined},".strip()

@@ -15,6 +15,7 @@ not exist (``cms.permissions.petitions_for``).
 """
 
 from django.http import Http404
+from django.utils.translation import gettext
 from ninja.errors import HttpError
 from wagtail.api.v3.auth import BearerTokenAuth
 
@@ -39,7 +40,7 @@ class LeadTokenAuth(BearerTokenAuth):
     def authenticate(self, request, token):
         api_token = super().authenticate(request, token)
         if api_token is not None and not request.user.has_perm(VIEW_SIGNATURES):
-            raise HttpError(403, "This token's user may not view signatures.")
+            raise HttpError(403, gettext("This token's user may not view signatures."))
         return api_token
 
 
@@ -53,7 +54,7 @@ def scopes_of(api_token):
 def lead_petition(request, petition_id, scope, perm=VIEW_SIGNATURES):
     """The petition a lead's token may act on with ``scope``: 403 without the scope, 404 outside the grants."""
     if not getattr(scopes_of(request.auth), scope):
-        raise HttpError(403, f"This token does not have the {scope!r} scope.")
+        raise HttpError(403, gettext("This token does not have the %(scope)r scope.") % {"scope": scope})
     page = get_petition(petition_id, live=False)
     if not may_act_on(request.user, page, perm):
         raise Http404("Not a petition")

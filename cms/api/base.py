@@ -13,6 +13,8 @@ from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from ninja import NinjaAPI, Path, Query, Router
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -31,7 +33,7 @@ from .cors import with_cors
 #: Page ids are 32-bit integers; larger ones are a 400, not a database error.
 MAX_ID = 2**31 - 1
 CURSOR_SALT = "petitions.export-cursor"
-REFUSED_ORIGIN = "Signatures are not accepted from this origin: ask the site to add it to its allowed origins."
+REFUSED_ORIGIN = _("Signatures are not accepted from this origin: ask the site to add it to its allowed origins.")
 STATUS_CODES = {400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
 RICH_TEXT_FORMAT = Query(None, description="How rich text is given (Wagtail's formats); the site's default if absent.")
 #: Answers every operation can give besides its own (503: the database or Redis is down, with Retry-After).
@@ -101,12 +103,12 @@ def _refused(request, exc):
 
 @api.exception_handler(Http404)
 def _not_found(request, exc):
-    return error_response(request, 404, "not_found", "No such petition.")
+    return error_response(request, 404, "not_found", gettext("No such petition."))
 
 
 @api.exception_handler(AuthenticationError)
 def _unauthorized(request, exc):
-    detail = "A Wagtail API token is required: Authorization: Bearer <token>."
+    detail = gettext("A Wagtail API token is required: Authorization: Bearer <token>.")
     return error_response(request, 401, "unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
 
 
@@ -120,8 +122,8 @@ def _invalid(request, exc):
     errors = {}
     for error in exc.errors:
         location = [part for part in error.get("loc", ()) if isinstance(part, str)]
-        errors.setdefault(location[-1] if location else "__all__", []).append(error.get("msg", "Invalid."))
-    return error_response(request, 400, "invalid", "The request is not valid.", errors)
+        errors.setdefault(location[-1] if location else "__all__", []).append(error.get("msg") or gettext("Invalid."))
+    return error_response(request, 400, "invalid", gettext("The request is not valid."), errors)
 
 
 # The database or Redis is down: a 503 with Retry-After in the API's shape (never ninja's traceback page).
@@ -224,7 +226,7 @@ def refusal_for(page, status):
 
 def check_origin(request):
     if not origin_allowed(request):
-        raise Refusal(403, "origin_refused", REFUSED_ORIGIN)
+        raise Refusal(403, "origin_refused", str(REFUSED_ORIGIN))
 
 
 #: The sign form's words for a required field left out, where pydantic's "Field required" would say less.
@@ -236,7 +238,7 @@ def pydantic_errors(exc):
     for error in exc.errors(include_url=False):
         location = [str(part) for part in error["loc"] if isinstance(part, str)]
         name = location[0] if location else "__all__"
-        message = MISSING.get(name, error["msg"]) if error["type"] == "missing" else error["msg"]
+        message = gettext(MISSING[name]) if error["type"] == "missing" and name in MISSING else error["msg"]
         errors.setdefault(name, []).append(message)
     return errors
 
@@ -244,15 +246,17 @@ def pydantic_errors(exc):
 def json_body(request, schema):
     """The request's JSON body validated by ``schema``; 415 or 400 otherwise."""
     if request.content_type != "application/json":
-        raise Refusal(415, "unsupported_media_type", "Send the body as application/json.")
+        raise Refusal(415, "unsupported_media_type", gettext("Send the body as application/json."))
     try:
         payload = json.loads(request.body or b"null")
     except (ValueError, UnicodeDecodeError):
-        raise Refusal(400, "invalid", "The body is not valid JSON.", errors={"__all__": ["Not valid JSON."]})
+        raise Refusal(
+            400, "invalid", gettext("The body is not valid JSON."), errors={"__all__": [gettext("Not valid JSON.")]}
+        )
     try:
         return schema.model_validate(payload)
     except PydanticValidationError as exc:
-        raise Refusal(400, "invalid", "Please correct the fields named.", errors=pydantic_errors(exc))
+        raise Refusal(400, "invalid", gettext("Please correct the fields named."), errors=pydantic_errors(exc))
 
 
 def record_source(request, source):
@@ -288,15 +292,16 @@ def store_signature(request, page, fields: dict, *, source: str = "", challenge_
     form = page.get_form({name: value for name, value in fields.items() if value is not None})
     if not form.is_valid():
         errors = {field: [e["message"] for e in messages] for field, messages in form.errors.get_json_data().items()}
-        raise Refusal(400, "invalid", "Please correct the fields named.", errors=errors)
+        raise Refusal(400, "invalid", gettext("Please correct the fields named."), errors=errors)
     if challenged:
         refusal = challenge.check(page, request, challenge_token or "")
         if refusal is not None:
+            detail = str(refusal.detail)  # translated in the request's language
             raise Refusal(
                 refusal.status,
                 refusal.code,
-                refusal.detail,
-                errors={"challenge_token": [refusal.detail]} if refusal.status == 400 else None,
+                detail,
+                errors={"challenge_token": [detail]} if refusal.status == 400 else None,
                 headers={"Retry-After": str(refusal.retry_after)} if refusal.retry_after else None,
             )
     if form.is_bot:
@@ -329,10 +334,13 @@ def inline_schema(model):
     return inline(schema)
 
 
-ACCEPTED = {
-    "status": "accepted",
-    "detail": "Thank you! Please check your email and click the link to confirm your signature.",
-}
+def accepted():
+    """The 202 answer to a signature, in the request's language."""
+    return {
+        "status": "accepted",
+        "detail": gettext("Thank you! Please check your email and click the link to confirm your signature."),
+    }
+
 
 SIGNATURE_BODY = {
     "required": True,

@@ -11,6 +11,7 @@ from django.core import signing
 from django.db.models import Q
 from django.http import HttpResponse, StreamingHttpResponse
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext
 from ninja import Query
 from ninja.errors import HttpError
 
@@ -47,14 +48,20 @@ def make_cursor(row):
     return signing.dumps([row["verified_at"].isoformat(), row["id"]], salt=CURSOR_SALT, compress=True)
 
 
+def invalid_cursor():
+    return Refusal(
+        400, "invalid", gettext("The cursor is not valid."), errors={"cursor": [gettext("Not a cursor from this API.")]}
+    )
+
+
 def after_cursor(queryset, cursor):
     try:
         at, pk = signing.loads(cursor, salt=CURSOR_SALT)
         at = parse_datetime(at)
     except (signing.BadSignature, ValueError, TypeError):
-        raise Refusal(400, "invalid", "The cursor is not valid.", errors={"cursor": ["Not a cursor from this API."]})
+        raise invalid_cursor()
     if at is None or not isinstance(pk, int):
-        raise Refusal(400, "invalid", "The cursor is not valid.", errors={"cursor": ["Not a cursor from this API."]})
+        raise invalid_cursor()
     return queryset.filter(Q(verified_at__gt=at) | Q(verified_at=at, pk__gt=pk))
 
 
@@ -120,7 +127,7 @@ ADDRESS = re.compile(r"[^\s<>\"']+@[^\s<>\"']+")
 def deliveries(request, response: HttpResponse, id: int = petition_id_param()):
     private(response)
     if not request.user.has_perm(VIEW_DELIVERIES):
-        raise HttpError(403, "This token's user may not view deliveries.")
+        raise HttpError(403, gettext("This token's user may not view deliveries."))
     page = lead_petition(request, id, "deliver", VIEW_DELIVERIES)
     rows = Delivery.objects.filter(petition_id=page.pk).prefetch_related("recipients").order_by("-created_at", "-pk")
     return {

@@ -25,11 +25,11 @@ from ..models import PetitionMixin, live_counts
 from . import schemas
 from .auth import LeadTokenAuth, lead_petition, lifts_rate_limit
 from .base import (
-    ACCEPTED,
     COMMON_ERRORS,
     MAX_ID,
     SIGN_RESPONSES,
     absolute,
+    accepted,
     admit,
     check_origin,
     get_petition,
@@ -459,4 +459,4 @@ def record_signature(request, id: int = petition_id_param()):
     store_signature(
         request, page, fields, source=source or "osdi", challenge_token=body.challenge_token, challenged=anonymous
     )
-    return Status(202, ACCEPTED)
+    return Status(202, accepted())

@@ -14,6 +14,7 @@ or not the address had signed before.
 
 from django.core import signing
 from django.http import Http404, HttpResponse
+from django.utils.translation import gettext
 from django_countries import countries
 from ninja import Query, Status
 from wagtail.api.rich_text import RichTextOutputFormat
@@ -26,9 +27,9 @@ from ..models import PetitionCountryCount, PetitionMixin, live_values
 from ..signing import VerifyResult, verify
 from ..tokens import SALT as TOKEN_SALT
 from ..tokens import ExpiredToken, InvalidToken, read_token
+from ..widget_texts import widget_texts
 from . import schemas
 from .base import (
-    ACCEPTED,
     COMMON_ERRORS,
     MAX_ID,
     RICH_TEXT_FORMAT,
@@ -36,6 +37,7 @@ from .base import (
     SIGNATURE_BODY,
     Refusal,
     absolute,
+    accepted,
     admit,
     cacheable,
     check_origin,
@@ -108,7 +110,7 @@ def petition_detail(
         "countries": [
             {
                 "country": tally.country or None,
-                "name": (countries.name(tally.country) or tally.country) if tally.country else "Not given",
+                "name": (countries.name(tally.country) or tally.country) if tally.country else gettext("Not given"),
                 "count": tally.signature_count,
             }
             for tally in tallies
@@ -118,6 +120,7 @@ def petition_detail(
             for entry in page.get_feed()
         ],
         "consent_wording": page.consent_wording,
+        "texts": widget_texts(),
         "privacy_url": page.get_privacy_url(),
         "form": describe_form(page),
         "challenge": provider.describe() if (provider := challenge.get_challenge()) else None,
@@ -181,11 +184,11 @@ def sign(
         source=signature.source or source or "",
         challenge_token=signature.challenge_token,
     )
-    return Status(202, ACCEPTED)
+    return Status(202, accepted())
 
 
 def invalid_token():
-    detail = "This confirmation link is not valid."
+    detail = gettext("This confirmation link is not valid.")
     return Refusal(400, "invalid_token", detail, errors={"token": [detail]})
 
 
@@ -207,7 +210,7 @@ def confirm_changes(page, data):
     form = ConfirmForm({**ConfirmForm.initial_from(signature), **sent}, page=page)
     if not form.is_valid():
         errors = {field: [e["message"] for e in messages] for field, messages in form.errors.get_json_data().items()}
-        raise Refusal(400, "invalid", "Please correct the fields named.", errors=errors)
+        raise Refusal(400, "invalid", gettext("Please correct the fields named."), errors=errors)
     return form.changes()
 
 
@@ -245,7 +248,7 @@ def confirm(request, data: schemas.ConfirmIn):
     try:
         read_token(data.token, page.pk)
     except ExpiredToken:
-        raise Refusal(410, "expired_token", "This confirmation link has expired. Please sign again.")
+        raise Refusal(410, "expired_token", gettext("This confirmation link has expired. Please sign again."))
     except InvalidToken:
         raise invalid_token()
     changes = confirm_changes(page, data)
@@ -256,7 +259,10 @@ def confirm(request, data: schemas.ConfirmIn):
     path = manage.path_for_verification(page, verification)
     manage_url = request.build_absolute_uri(path) if path else None
     if result == VerifyResult.ALREADY:
-        detail = "You have already confirmed." + (" Nothing was changed." if data.changes else "")
+        if data.changes:
+            detail = gettext("You have already confirmed. Nothing was changed.")
+        else:
+            detail = gettext("You have already confirmed.")
         return {"status": "already_verified", "petition_id": page.pk, "detail": detail, "manage_url": manage_url}
-    detail = "Thank you, your signature is counted."
+    detail = gettext("Thank you, your signature is counted.")
     return {"status": "verified", "petition_id": page.pk, "detail": detail, "manage_url": manage_url}

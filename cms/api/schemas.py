@@ -97,6 +97,9 @@ class PetitionDetail(PetitionSummary):
     countries: list[CountryCount] = Field(description="Verified signatures per country, as of the last recount.")
     recent_signers: list[Signer]
     consent_wording: str
+    texts: dict[str, str] = Field(
+        description="The embeddable widget's interface texts, in the request's language (`%(…)s`: placeholders)."
+    )
     privacy_url: str = Field(description="The privacy notice for signers, to link next to the form.")
     form: list[FormField] = Field(description="The fields the sign endpoint takes for this petition.")
     challenge: Challenge | None = Field(

@@ -4,6 +4,9 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import dateformat
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from wagtail.fields import RichTextField
 
 
@@ -20,60 +23,75 @@ class Delivery(models.Model):
     """
 
     class Status(models.TextChoices):
-        PREPARING = "preparing", "Preparing files"
-        READY = "ready", "Ready to send"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        PARTIAL = "partial", "Sent, with failures"
+        PREPARING = "preparing", _("Preparing files")
+        READY = "ready", _("Ready to send")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        PARTIAL = "partial", _("Sent, with failures")
 
     class Trigger(models.TextChoices):
-        MANUAL = "manual", "Sent by a campaign lead"
-        GOAL = "goal", "Goal reached"
-        STEP = "step", "Milestone reached"
+        MANUAL = "manual", _("Sent by a campaign lead")
+        GOAL = "goal", _("Goal reached")
+        STEP = "step", _("Milestone reached")
 
-    petition = models.ForeignKey("wagtailcore.Page", on_delete=models.PROTECT, related_name="+")
-    officials = models.ManyToManyField("petitions_cms.Official", related_name="deliveries")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PREPARING)
-    trigger = models.CharField(max_length=8, choices=Trigger.choices, default=Trigger.MANUAL)
-    milestone = models.OneToOneField(
-        "petitions_cms.Milestone", null=True, blank=True, on_delete=models.SET_NULL, related_name="delivery"
+    petition = models.ForeignKey(
+        "wagtailcore.Page", on_delete=models.PROTECT, related_name="+", verbose_name=_("petition")
     )
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
+    officials = models.ManyToManyField("petitions_cms.Official", related_name="deliveries", verbose_name=_("officials"))
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PREPARING, verbose_name=_("status"))
+    trigger = models.CharField(max_length=8, choices=Trigger.choices, default=Trigger.MANUAL, verbose_name=_("trigger"))
+    milestone = models.OneToOneField(
+        "petitions_cms.Milestone",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="delivery",
+        verbose_name=_("milestone"),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("created by")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent at"))
 
     # The snapshot: what every official receives.
-    subject = models.CharField(max_length=255)
-    salutation = models.CharField(max_length=255, blank=True)
-    letter_html = models.TextField()
-    letter_text = models.TextField()
-    sign_off = models.CharField(max_length=255, blank=True)
-    signatories = models.CharField(max_length=255, blank=True)
-    counted_until = models.DateTimeField(help_text="Signatures verified up to this time are included.")
-    total = models.PositiveIntegerField()
-    breakdown = models.JSONField(default=dict, help_text="Verified signatures per country.")
-    first_signed_at = models.DateTimeField(null=True, blank=True)
-    last_signed_at = models.DateTimeField(null=True, blank=True)
-    include_list = models.BooleanField(default=True, help_text="Attach the consenting signers as CSV and PDF.")
+    subject = models.CharField(max_length=255, verbose_name=_("subject"))
+    salutation = models.CharField(max_length=255, blank=True, verbose_name=_("salutation"))
+    letter_html = models.TextField(verbose_name=_("letter html"))
+    letter_text = models.TextField(verbose_name=_("letter text"))
+    sign_off = models.CharField(max_length=255, blank=True, verbose_name=_("sign off"))
+    signatories = models.CharField(max_length=255, blank=True, verbose_name=_("signatories"))
+    counted_until = models.DateTimeField(
+        help_text=_("Signatures verified up to this time are included."), verbose_name=_("counted until")
+    )
+    total = models.PositiveIntegerField(verbose_name=_("total"))
+    breakdown = models.JSONField(
+        default=dict, help_text=_("Verified signatures per country."), verbose_name=_("breakdown")
+    )
+    first_signed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("first signed at"))
+    last_signed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last signed at"))
+    include_list = models.BooleanField(
+        default=True, help_text=_("Attach the consenting signers as CSV and PDF."), verbose_name=_("include list")
+    )
 
-    csv_file = models.FileField(upload_to=delivery_file_path, blank=True)
-    pdf_file = models.FileField(upload_to=delivery_file_path, blank=True)
+    csv_file = models.FileField(upload_to=delivery_file_path, blank=True, verbose_name=_("csv file"))
+    pdf_file = models.FileField(upload_to=delivery_file_path, blank=True, verbose_name=_("pdf file"))
     # When retention deleted the two files (cms.retention); the record and its totals stay.
-    files_deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
-    rows_total = models.PositiveIntegerField(default=0)
-    rows_done = models.PositiveIntegerField(default=0)
+    files_deleted_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("files deleted at"))
+    rows_total = models.PositiveIntegerField(default=0, verbose_name=_("rows total"))
+    rows_done = models.PositiveIntegerField(default=0, verbose_name=_("rows done"))
 
     # Opted-in signers told of the delivery, in id order (a resumable cursor).
-    signer_updates_after = models.BigIntegerField(default=0)
-    signer_updates_sent = models.PositiveIntegerField(default=0)
-    signer_updates_done = models.BooleanField(default=False)
+    signer_updates_after = models.BigIntegerField(default=0, verbose_name=_("signer updates after"))
+    signer_updates_sent = models.PositiveIntegerField(default=0, verbose_name=_("signer updates sent"))
+    signer_updates_done = models.BooleanField(default=False, verbose_name=_("signer updates done"))
 
     wagtail_reference_index_ignore = True
 
     class Meta:
         ordering = ["-created_at"]
-        verbose_name_plural = "deliveries"
-        permissions = [("deliver_petition", "Can deliver petitions to officials")]
+        verbose_name_plural = _("deliveries")
+        permissions = [("deliver_petition", _("Can deliver petitions to officials"))]
 
     def __str__(self):
         return f"{self.subject} ({self.get_status_display()})"
@@ -95,27 +113,31 @@ class DeliveryRecipient(models.Model):
     """One official's copy of a delivery and what the ESP said about it."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Not sent yet"
+        PENDING = "pending", _("Not sent yet")
         # anymail's per-recipient statuses:
-        SENT = "sent", "Sent"
-        QUEUED = "queued", "Queued by the ESP"
-        SCHEDULED = "scheduled", "Scheduled"
-        REJECTED = "rejected", "Rejected"
-        INVALID = "invalid", "Invalid address"
-        FAILED = "failed", "Failed"
-        UNKNOWN = "unknown", "Unknown"
+        SENT = "sent", _("Sent")
+        QUEUED = "queued", _("Queued by the ESP")
+        SCHEDULED = "scheduled", _("Scheduled")
+        REJECTED = "rejected", _("Rejected")
+        INVALID = "invalid", _("Invalid address")
+        FAILED = "failed", _("Failed")
+        UNKNOWN = "unknown", _("Unknown")
 
     OK_STATUSES = ("sent", "queued", "scheduled", "unknown")
 
-    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="recipients")
-    official = models.ForeignKey("petitions_cms.Official", null=True, on_delete=models.SET_NULL, related_name="+")
-    name = models.CharField(max_length=255)
-    email = models.EmailField()
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    message_id = models.CharField(max_length=255, blank=True)
-    error = models.TextField(blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    sent_at = models.DateTimeField(null=True, blank=True)
+    delivery = models.ForeignKey(
+        Delivery, on_delete=models.CASCADE, related_name="recipients", verbose_name=_("delivery")
+    )
+    official = models.ForeignKey(
+        "petitions_cms.Official", null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("official")
+    )
+    name = models.CharField(max_length=255, verbose_name=_("name"))
+    email = models.EmailField(verbose_name=_("email"))
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, verbose_name=_("status"))
+    message_id = models.CharField(max_length=255, blank=True, verbose_name=_("message id"))
+    error = models.TextField(blank=True, verbose_name=_("error"))
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent at"))
 
     wagtail_reference_index_ignore = True
 
@@ -134,19 +156,28 @@ class DeliveryRecipient(models.Model):
 class OfficialResponse(models.Model):
     """What an official answered, recorded by a campaign lead."""
 
-    petition = models.ForeignKey("wagtailcore.Page", on_delete=models.CASCADE, related_name="+")
-    official = models.ForeignKey("petitions_cms.Official", null=True, blank=True, on_delete=models.SET_NULL)
-    responded_on = models.DateField()
+    petition = models.ForeignKey(
+        "wagtailcore.Page", on_delete=models.CASCADE, related_name="+", verbose_name=_("petition")
+    )
+    official = models.ForeignKey(
+        "petitions_cms.Official", null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("official")
+    )
+    responded_on = models.DateField(verbose_name=_("responded on"))
     text = RichTextField()
     document = models.ForeignKey(
-        "wagtaildocs.Document", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "wagtaildocs.Document",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("document"),
     )
-    show_on_page = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    signer_updates_after = models.BigIntegerField(default=0)
-    signer_updates_sent = models.PositiveIntegerField(default=0)
-    signer_updates_done = models.BooleanField(default=False)
-    signer_updates_requested = models.BooleanField(default=False)
+    show_on_page = models.BooleanField(default=True, verbose_name=_("show on page"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    signer_updates_after = models.BigIntegerField(default=0, verbose_name=_("signer updates after"))
+    signer_updates_sent = models.PositiveIntegerField(default=0, verbose_name=_("signer updates sent"))
+    signer_updates_done = models.BooleanField(default=False, verbose_name=_("signer updates done"))
+    signer_updates_requested = models.BooleanField(default=False, verbose_name=_("signer updates requested"))
 
     wagtail_reference_index_ignore = True
 
@@ -154,5 +185,8 @@ class OfficialResponse(models.Model):
         ordering = ["-responded_on", "-created_at"]
 
     def __str__(self):
-        who = self.official or "An official"
-        return f"{who} responded on {self.responded_on:%-d %B %Y}"
+        who = self.official or gettext("An official")
+        return gettext("%(official)s responded on %(date)s") % {
+            "official": who,
+            "date": dateformat.format(self.responded_on, "j F Y"),
+        }

@@ -9,6 +9,8 @@ import ipaddress
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from ..addresses import normalize_email
 
@@ -25,7 +27,7 @@ def clean_domain(value: str) -> str:
     """A domain as canonical addresses store it (lowercase, IDNA, a provider's main domain: googlemail is gmail)."""
     value = value.strip().lower().rstrip(".")
     if not value or "@" in value or " " in value or "." not in value.strip("."):
-        raise ValidationError("Enter a domain such as example.org, not an email address.")
+        raise ValidationError(gettext("Enter a domain such as example.org, not an email address."))
     return normalize_email(f"x@{value}").rpartition("@")[2]
 
 
@@ -37,14 +39,17 @@ class FraudRule(models.Model):
     """
 
     class Kind(models.TextChoices):
-        EMAIL = "email", "Email address"
-        DOMAIN = "domain", "Email domain (and its subdomains)"
-        IP = "ip", "IP address or network (CIDR)"
+        EMAIL = "email", _("Email address")
+        DOMAIN = "domain", _("Email domain (and its subdomains)")
+        IP = "ip", _("IP address or network (CIDR)")
 
-    kind = models.CharField(max_length=8, choices=Kind.choices)
+    kind = models.CharField(max_length=8, choices=Kind.choices, verbose_name=_("kind"))
     value = models.CharField(
         max_length=255,
-        help_text="An address (ada@example.org), a domain (example.org) or a network (203.0.113.0/24, 2001:db8::/32).",
+        help_text=_(
+            "An address (ada@example.org), a domain (example.org) or a network (203.0.113.0/24, 2001:db8::/32)."
+        ),
+        verbose_name=_("value"),
     )
     campaign = models.ForeignKey(
         "wagtailcore.Page",
@@ -52,10 +57,11 @@ class FraudRule(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="+",
-        help_text="The campaign whose petitions it watches. Empty: every campaign (superusers only).",
+        help_text=_("The campaign whose petitions it watches. Empty: every campaign (superusers only)."),
+        verbose_name=_("campaign"),
     )
-    note = models.TextField(blank=True, help_text="Why: for the other leads.")
-    created_at = models.DateTimeField(auto_now_add=True)
+    note = models.TextField(blank=True, help_text=_("Why: for the other leads."), verbose_name=_("note"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     wagtail_reference_index_ignore = True
 
@@ -76,11 +82,11 @@ class FraudRule(models.Model):
     def clean(self):
         value = (self.value or "").strip()
         if not value:
-            raise ValidationError({"value": "Enter an address, a domain or a network."})
+            raise ValidationError({"value": gettext("Enter an address, a domain or a network.")})
         try:
             if self.kind == self.Kind.EMAIL:
                 if "@" not in value.strip("@"):
-                    raise ValidationError("Enter a whole email address, such as ada@example.org.")
+                    raise ValidationError(gettext("Enter a whole email address, such as ada@example.org."))
                 self.value = normalize_email(value)
             elif self.kind == self.Kind.DOMAIN:
                 self.value = clean_domain(value)
@@ -105,7 +111,8 @@ class Invalidation(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="+",
-        help_text="One petition; or leave empty and choose a campaign.",
+        help_text=_("One petition; or leave empty and choose a campaign."),
+        verbose_name=_("petition"),
     )
     campaign = models.ForeignKey(
         "wagtailcore.Page",
@@ -113,28 +120,48 @@ class Invalidation(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="+",
-        help_text="Every petition of this campaign. Both empty: every petition (superusers only).",
+        help_text=_("Every petition of this campaign. Both empty: every petition (superusers only)."),
+        verbose_name=_("campaign"),
     )
-    summary = models.CharField(max_length=255, help_text="What this is about, for the record.")
-    email_domain = models.CharField(max_length=255, blank=True, help_text="e.g. example.org (subdomains included)")
+    summary = models.CharField(
+        max_length=255, help_text=_("What this is about, for the record."), verbose_name=_("summary")
+    )
+    email_domain = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text=_("e.g. example.org (subdomains included)"),
+        verbose_name=_("email domain"),
+    )
     ip_network = models.CharField(
-        max_length=64, blank=True, help_text="An IP address or CIDR network: 203.0.113.0/24, 2001:db8::/48"
+        max_length=64,
+        blank=True,
+        help_text=_("An IP address or CIDR network: 203.0.113.0/24, 2001:db8::/48"),
+        verbose_name=_("ip network"),
     )
-    created_after = models.DateTimeField(null=True, blank=True, help_text="Signed at or after")
-    created_before = models.DateTimeField(null=True, blank=True, help_text="Signed before")
+    created_after = models.DateTimeField(
+        null=True, blank=True, help_text=_("Signed at or after"), verbose_name=_("created after")
+    )
+    created_before = models.DateTimeField(
+        null=True, blank=True, help_text=_("Signed before"), verbose_name=_("created before")
+    )
 
-    matching_count = models.PositiveIntegerField(null=True, blank=True)
-    counted_at = models.DateTimeField(null=True, blank=True)
-    invalidated_count = models.PositiveIntegerField(default=0)
-    restored_count = models.PositiveIntegerField(default=0)
+    matching_count = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("matching count"))
+    counted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("counted at"))
+    invalidated_count = models.PositiveIntegerField(default=0, verbose_name=_("invalidated count"))
+    restored_count = models.PositiveIntegerField(default=0, verbose_name=_("restored count"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    enqueued_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
-    restored_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    enqueued_at = models.DateTimeField(null=True, blank=True, verbose_name=_("enqueued at"))
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started at"))
+    completed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("completed at"))
+    restored_at = models.DateTimeField(null=True, blank=True, verbose_name=_("restored at"))
 
     CONDITIONS = ("email_domain", "ip_network", "created_after", "created_before")
 
@@ -142,7 +169,7 @@ class Invalidation(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        permissions = [("review_fraud", "Can quarantine, release and invalidate signatures")]
+        permissions = [("review_fraud", _("Can quarantine, release and invalidate signatures"))]
 
     def __str__(self):
         return self.summary
@@ -150,11 +177,13 @@ class Invalidation(models.Model):
     def clean(self):
         if not any(getattr(self, name) for name in self.CONDITIONS):
             raise ValidationError(
-                "Give at least one condition (a domain, an IP network or a time), or every signature would match."
+                gettext(
+                    "Give at least one condition (a domain, an IP network or a time), or every signature would match."
+                )
             )
         errors = {}
         if self.petition_id and self.campaign_id:
-            errors["campaign"] = "Choose a petition or a campaign, not both."
+            errors["campaign"] = gettext("Choose a petition or a campaign, not both.")
         if self.email_domain:
             try:
                 self.email_domain = clean_domain(self.email_domain)
@@ -166,7 +195,9 @@ class Invalidation(models.Model):
             except ValidationError as error:
                 errors["ip_network"] = error.messages
         if self.created_after and self.created_before and self.created_after >= self.created_before:
-            errors["created_before"] = "The window must end after it starts (“signed before” is after “signed after”)."
+            errors["created_before"] = gettext(
+                "The window must end after it starts (“signed before” is after “signed after”)."
+            )
         if errors:
             raise ValidationError(errors)
 
@@ -176,8 +207,8 @@ class Invalidation(models.Model):
         if self.petition_id:
             return self.petition.title
         if self.campaign_id:
-            return f"Every petition of {self.campaign.title}"
-        return "Every petition"
+            return gettext("Every petition of %(campaign)s") % {"campaign": self.campaign.title}
+        return gettext("Every petition")
 
     @property
     def state(self) -> str:

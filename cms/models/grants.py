@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel
 from wagtail.models import APIToken
 
@@ -21,17 +22,25 @@ class CampaignGrant(models.Model):
         "wagtailcore.Page",
         on_delete=models.CASCADE,
         related_name="+",
-        help_text="Usually a campaign index: its petitions (and any page under it) are granted.",
+        help_text=_("Usually a campaign index: its petitions (and any page under it) are granted."),
+        verbose_name=_("campaign"),
     )
-    group = models.ForeignKey(Group, null=True, blank=True, on_delete=models.CASCADE, related_name="campaign_grants")
+    group = models.ForeignKey(
+        Group, null=True, blank=True, on_delete=models.CASCADE, related_name="campaign_grants", verbose_name=_("group")
+    )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="campaign_grants"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="campaign_grants",
+        verbose_name=_("user"),
     )
 
     panels = [FieldPanel("campaign"), FieldPanel("group"), FieldPanel("user")]
 
     class Meta:
-        verbose_name = "campaign grant"
+        verbose_name = _("campaign grant")
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(group__isnull=False, user__isnull=True)
@@ -60,20 +69,29 @@ class TokenScopes(models.Model):
     #: The scope names, in the order the admin lists them.
     NAMES = ("read_signatures", "export", "deliver", "record")
 
-    token = models.OneToOneField(APIToken, primary_key=True, on_delete=models.CASCADE, related_name="petition_scopes")
-    read_signatures = models.BooleanField(
-        default=True, help_text="Read verified signatures a page at a time (JSON and OSDI)."
+    token = models.OneToOneField(
+        APIToken, primary_key=True, on_delete=models.CASCADE, related_name="petition_scopes", verbose_name=_("token")
     )
-    export = models.BooleanField(default=False, help_text="Download every verified signature as one CSV file.")
-    deliver = models.BooleanField(default=False, help_text="Follow deliveries and each official's send status.")
+    read_signatures = models.BooleanField(
+        default=True,
+        help_text=_("Read verified signatures a page at a time (JSON and OSDI)."),
+        verbose_name=_("read signatures"),
+    )
+    export = models.BooleanField(
+        default=False, help_text=_("Download every verified signature as one CSV file."), verbose_name=_("export")
+    )
+    deliver = models.BooleanField(
+        default=False, help_text=_("Follow deliveries and each official's send status."), verbose_name=_("deliver")
+    )
     record = models.BooleanField(
         default=False,
-        help_text="Record signatures through the OSDI helper without the per-address rate limit (CRM imports).",
+        help_text=_("Record signatures through the OSDI helper without the per-address rate limit (CRM imports)."),
+        verbose_name=_("record"),
     )
 
     class Meta:
-        verbose_name = "API token scopes"
-        verbose_name_plural = "API token scopes"
+        verbose_name = _("API token scopes")
+        verbose_name_plural = _("API token scopes")
 
     def __str__(self):
         return ", ".join(self.granted()) or "no scopes"

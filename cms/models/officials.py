@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel
 from wagtail.search import index
 
@@ -6,12 +7,20 @@ from wagtail.search import index
 class Official(index.Indexed, models.Model):
     """Someone a petition's letter addresses; shared by many petitions (a snippet)."""
 
-    name = models.CharField(max_length=200)
-    title = models.CharField(max_length=200, blank=True, help_text="e.g. Secretary of State")
-    organisation = models.CharField(max_length=200, blank=True, help_text="Office or organisation")
-    email = models.EmailField(blank=True, help_text="Where deliveries of the letter are sent")
-    other_emails = models.TextField(blank=True, help_text="More addresses that receive deliveries, one per line.")
-    region = models.CharField(max_length=100, blank=True)
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    title = models.CharField(
+        max_length=200, blank=True, help_text=_("e.g. Secretary of State"), verbose_name=_("title")
+    )
+    organisation = models.CharField(
+        max_length=200, blank=True, help_text=_("Office or organisation"), verbose_name=_("organisation")
+    )
+    email = models.EmailField(
+        blank=True, help_text=_("Where deliveries of the letter are sent"), verbose_name=_("email")
+    )
+    other_emails = models.TextField(
+        blank=True, help_text=_("More addresses that receive deliveries, one per line."), verbose_name=_("other emails")
+    )
+    region = models.CharField(max_length=100, blank=True, verbose_name=_("region"))
 
     panels = [
         FieldPanel("name"),
@@ -25,7 +34,7 @@ class Official(index.Indexed, models.Model):
 
     class Meta:
         ordering = ["name"]
-        verbose_name = "official"
+        verbose_name = _("official")
 
     def __str__(self):
         return f"{self.title} {self.name}".strip() if self.title else self.name

@@ -6,7 +6,10 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import DatabaseError, models
 from django.template.response import TemplateResponse
-from django.utils import timezone
+from django.utils import dateformat, timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel, ObjectList, TabbedInterface
 from wagtail.api import APIField
 from wagtail.contrib.routable_page.models import RoutablePageMixin, path
@@ -28,13 +31,37 @@ from .stats import live_counts, live_values
 
 logger = logging.getLogger("petitions.store")
 
-DEFAULT_EMAIL_SUBJECT = "Please confirm your signature on “{petition}”"
-DEFAULT_EMAIL_BODY = (
-    "Hello,\n\n"
-    "Thank you for signing “{petition}”. Your signature counts once you confirm it:\n\n"
-    "{link}\n\n"
-    "If you didn't sign, ignore this email and nothing will be counted."
-)
+# A new petition's texts, in the language of the editor who creates it; from then on they are
+# the page's own, which editors translate with the page.
+
+
+def default_consent_wording():
+    return gettext("Pass my name and country on to the officials this letter is addressed to")
+
+
+def default_thank_you_message():
+    return format_html(
+        "<p>{}</p>", gettext("Thank you! Please check your email and click the link to confirm your signature.")
+    )
+
+
+def default_confirmed_message():
+    return format_html("<p>{}</p>", gettext("Your signature is confirmed and counted. Now share the petition!"))
+
+
+def default_email_subject():
+    # Translators: {petition} is a placeholder for the petition's title: keep it as it is.
+    return gettext("Please confirm your signature on “{petition}”")
+
+
+def default_email_body():
+    # Translators: {petition} and {link} are placeholders (the title, the confirmation link): keep them.
+    return gettext(
+        "Hello,\n\n"
+        "Thank you for signing “{petition}”. Your signature counts once you confirm it:\n\n"
+        "{link}\n\n"
+        "If you didn't sign, ignore this email and nothing will be counted."
+    )
 
 
 @dataclass(frozen=True)
@@ -59,41 +86,54 @@ class PetitionMixin(RoutablePageMixin, models.Model):
     ``cms.signing``, which the routes call.
     """
 
-    goal = models.PositiveIntegerField(default=1000, help_text="The number of signatures the campaign aims for.")
-    opens_at = models.DateTimeField(
-        null=True, blank=True, help_text="Signatures are accepted from this time (blank: as soon as published)."
+    goal = models.PositiveIntegerField(
+        default=1000, verbose_name=_("goal"), help_text=_("The number of signatures the campaign aims for.")
     )
-    closes_at = models.DateTimeField(null=True, blank=True, help_text="Signatures are refused after this time.")
-    ask_last_name = models.BooleanField(default=True)
-    ask_country = models.BooleanField(default=True)
-    ask_postcode = models.BooleanField(default=False)
+    opens_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        verbose_name=_("opens at"),
+        help_text=_("Signatures are accepted from this time (blank: as soon as published)."),
+    )
+    closes_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("closes at"), help_text=_("Signatures are refused after this time.")
+    )
+    ask_last_name = models.BooleanField(default=True, verbose_name=_("ask for the last name"))
+    ask_country = models.BooleanField(default=True, verbose_name=_("ask for the country"))
+    ask_postcode = models.BooleanField(default=False, verbose_name=_("ask for the postcode"))
     consent_wording = models.CharField(
         max_length=255,
-        default="Pass my name and country on to the officials this letter is addressed to",
-        help_text="The label of the checkbox by which signers consent to be named in deliveries.",
+        default=default_consent_wording,
+        verbose_name=_("consent wording"),
+        help_text=_("The label of the checkbox by which signers consent to be named in deliveries."),
     )
     privacy_notice = RichTextField(
         blank=True,
-        help_text="This petition's own privacy notice for signers; blank: the site's (Settings → Petition privacy).",
+        verbose_name=_("privacy notice"),
+        help_text=_("This petition's own privacy notice for signers; blank: the site's (Settings → Petition privacy)."),
     )
     thank_you_message = RichTextField(
         blank=True,
-        default="<p>Thank you! Please check your email and click the link to confirm your signature.</p>",
-        help_text="Shown after someone signs.",
+        default=default_thank_you_message,
+        verbose_name=_("thank-you message"),
+        help_text=_("Shown after someone signs."),
     )
     confirmed_message = RichTextField(
         blank=True,
-        default="<p>Your signature is confirmed and counted. Now share the petition!</p>",
-        help_text="Shown after someone confirms their signature.",
+        default=default_confirmed_message,
+        verbose_name=_("confirmed message"),
+        help_text=_("Shown after someone confirms their signature."),
     )
     verification_email_subject = models.CharField(
         max_length=255,
-        default=DEFAULT_EMAIL_SUBJECT,
-        help_text="Placeholders: {petition}. The signer's name is never put in the email.",
+        default=default_email_subject,
+        verbose_name=_("verification email subject"),
+        help_text=_("Placeholders: {petition}. The signer's name is never put in the email."),
     )
     verification_email_body = models.TextField(
-        default=DEFAULT_EMAIL_BODY,
-        help_text=(
+        default=default_email_body,
+        verbose_name=_("verification email body"),
+        help_text=_(
             "Plain text. Placeholders: {petition}, {link} (required). The signer's name is never put in "
             "the email (anyone can type any address and name); an old {first_name} reads “there”."
         ),
@@ -102,24 +142,33 @@ class PetitionMixin(RoutablePageMixin, models.Model):
     milestone_step = models.PositiveIntegerField(
         null=True,
         blank=True,
-        help_text="Also record a milestone every N verified signatures (blank: only the goal).",
+        verbose_name=_("milestone step"),
+        help_text=_("Also record a milestone every N verified signatures (blank: only the goal)."),
     )
     raise_goal_automatically = models.BooleanField(
         default=False,
-        help_text="When the goal is reached, raise it to the next milestone step (or double it).",
+        verbose_name=_("raise the goal automatically"),
+        help_text=_("When the goal is reached, raise it to the next milestone step (or double it)."),
     )
     milestone_notify_emails = models.TextField(
         blank=True,
-        help_text="Campaign leads to email when a milestone is reached: one address per line.",
+        verbose_name=_("milestone notification emails"),
+        help_text=_("Campaign leads to email when a milestone is reached: one address per line."),
     )
     deliver_at_goal = models.BooleanField(
-        default=False, help_text="Deliver the letter to its officials automatically when the goal is reached."
+        default=False,
+        verbose_name=_("deliver at the goal"),
+        help_text=_("Deliver the letter to its officials automatically when the goal is reached."),
     )
     deliver_at_milestones = models.BooleanField(
-        default=False, help_text="Deliver automatically at every milestone step as well."
+        default=False,
+        verbose_name=_("deliver at milestones"),
+        help_text=_("Deliver automatically at every milestone step as well."),
     )
     feed_show_place = models.BooleanField(
-        default=False, help_text="Show signers' country in the feed (for those who gave it)."
+        default=False,
+        verbose_name=_("show the place in the feed"),
+        help_text=_("Show signers' country in the feed (for those who gave it)."),
     )
     #: Who decided the delivery settings of the page as it stands: written by the page editor's
     #: form (``cms.forms.PetitionPageForm``), never edited directly. Automatic deliveries send
@@ -155,9 +204,9 @@ class PetitionMixin(RoutablePageMixin, models.Model):
                 FieldPanel("deliver_at_goal", permission=DELIVER),
                 FieldPanel("deliver_at_milestones", permission=DELIVER),
             ],
-            heading="Milestones and deliveries",
+            heading=_("Milestones and deliveries"),
         ),
-        FieldRowPanel([FieldPanel("opens_at"), FieldPanel("closes_at")], heading="Accepting signatures"),
+        FieldRowPanel([FieldPanel("opens_at"), FieldPanel("closes_at")], heading=_("Accepting signatures")),
         MultiFieldPanel(
             [
                 FieldPanel("ask_last_name"),
@@ -167,13 +216,13 @@ class PetitionMixin(RoutablePageMixin, models.Model):
                 FieldPanel("feed_show_place"),
                 FieldPanel("privacy_notice"),
             ],
-            heading="Sign form",
+            heading=_("Sign form"),
         ),
         FieldPanel("thank_you_message"),
         FieldPanel("confirmed_message"),
         MultiFieldPanel(
             [FieldPanel("verification_email_subject"), FieldPanel("verification_email_body")],
-            heading="Verification email",
+            heading=_("Verification email"),
         ),
     ]
 
@@ -194,13 +243,18 @@ class PetitionMixin(RoutablePageMixin, models.Model):
                 validate_email(address)
             except ValidationError:
                 raise ValidationError(
-                    {"milestone_notify_emails": f"“{address}” is not an email address. Write one address per line."}
+                    {
+                        "milestone_notify_emails": gettext(
+                            "“%(address)s” is not an email address. Write one address per line."
+                        )
+                        % {"address": address}
+                    }
                 ) from None
         if self.opens_at and self.closes_at and self.closes_at <= self.opens_at:
-            raise ValidationError({"closes_at": "The closing time must be after the opening time."})
+            raise ValidationError({"closes_at": gettext("The closing time must be after the opening time.")})
         if "{link}" not in (self.verification_email_body or ""):
             raise ValidationError(
-                {"verification_email_body": "The email must contain {link}, where the confirmation link goes."}
+                {"verification_email_body": gettext("The email must contain {link}, where the confirmation link goes.")}
             )
 
     def get_milestone_notify_emails(self) -> list:
@@ -237,13 +291,16 @@ class PetitionMixin(RoutablePageMixin, models.Model):
     def signing_status(self, now=None) -> SigningStatus:
         now = now or timezone.now()
         if not self.live:
-            return SigningStatus(False, "This petition is not published, so it cannot be signed.")
+            return SigningStatus(False, gettext("This petition is not published, so it cannot be signed."))
         if self.opens_at and now < self.opens_at:
-            return SigningStatus(
-                False, f"This petition opens for signatures on {timezone.localtime(self.opens_at):%-d %B %Y at %H:%M}."
-            )
+            opens_at = timezone.localtime(self.opens_at)
+            message = gettext("This petition opens for signatures on %(date)s at %(time)s.") % {
+                "date": dateformat.format(opens_at, "j F Y"),  # the month's name in the active language
+                "time": dateformat.format(opens_at, "H:i"),
+            }
+            return SigningStatus(False, message)
         if self.closes_at and now >= self.closes_at:
-            return SigningStatus(False, "This petition has closed and no longer accepts signatures.")
+            return SigningStatus(False, gettext("This petition has closed and no longer accepts signatures."))
         return SigningStatus(True)
 
     def get_live_values(self):
@@ -439,7 +496,7 @@ class PetitionMixin(RoutablePageMixin, models.Model):
 
     @property
     def preview_modes(self):
-        return [("", "Petition page"), ("landing", "After signing")]
+        return [("", _("Petition page")), ("landing", _("After signing"))]
 
     def get_preview_context(self, request, mode_name):
         context = super().get_preview_context(request, mode_name)
@@ -448,18 +505,20 @@ class PetitionMixin(RoutablePageMixin, models.Model):
 
 
 class PetitionPage(PetitionMixin, Page):
-    intro = models.TextField(blank=True, help_text="A short summary, used in listings and share previews.")
-    body = StreamField(PetitionStreamBlock(), blank=True)
+    intro = models.TextField(
+        blank=True, verbose_name=_("intro"), help_text=_("A short summary, used in listings and share previews.")
+    )
+    body = StreamField(PetitionStreamBlock(), blank=True, verbose_name=_("body"))
 
     api_fields = PetitionMixin.api_fields + [APIField("intro"), APIField("body")]
 
     content_panels = Page.content_panels + [FieldPanel("intro"), FieldPanel("body")]
     edit_handler = TabbedInterface(
         [
-            ObjectList(content_panels, heading="Content"),
-            ObjectList(PetitionMixin.petition_panels, heading="Petition"),
-            ObjectList(Page.promote_panels, heading="Promote"),
-            ObjectList(Page.settings_panels, heading="Settings"),
+            ObjectList(content_panels, heading=_("Content")),
+            ObjectList(PetitionMixin.petition_panels, heading=_("Petition")),
+            ObjectList(Page.promote_panels, heading=_("Promote")),
+            ObjectList(Page.settings_panels, heading=_("Settings")),
         ]
     )
     search_fields = Page.search_fields + [index.SearchField("intro"), index.SearchField("body")]
@@ -469,18 +528,20 @@ class PetitionPage(PetitionMixin, Page):
     template = "petitions/pages/petition_page.html"
 
     class Meta:
-        verbose_name = "petition"
+        verbose_name = _("petition")
+        verbose_name_plural = _("petitions")
 
 
 class CampaignIndexPage(Page):
-    intro = RichTextField(blank=True)
+    intro = RichTextField(blank=True, verbose_name=_("intro"))
 
     content_panels = Page.content_panels + [FieldPanel("intro")]
     subpage_types = ["petitions_cms.PetitionPage"]
     template = "petitions/pages/campaign_index_page.html"
 
     class Meta:
-        verbose_name = "campaign index"
+        verbose_name = _("campaign index")
+        verbose_name_plural = _("campaign indexes")
 
     def get_petitions(self):
         """Live petitions under this index, each with its cached count attached."""

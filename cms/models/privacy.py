@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel
 from wagtail.contrib.settings.models import BaseSiteSetting, register_setting
 from wagtail.fields import RichTextField
@@ -23,14 +24,15 @@ class PetitionPrivacySettings(BaseSiteSetting):
     notice = RichTextField(
         blank=True,
         default=DEFAULT_PRIVACY_NOTICE,
-        help_text="What signers' data is used for, who sees it and how long it is kept.",
+        help_text=_("What signers' data is used for, who sees it and how long it is kept."),
     )
     url = models.URLField(
         blank=True,
-        help_text="Or the address of a privacy notice published elsewhere; used when the notice above is empty.",
+        help_text=_("Or the address of a privacy notice published elsewhere; used when the notice above is empty."),
+        verbose_name=_("url"),
     )
 
     panels = [FieldPanel("notice"), FieldPanel("url")]
 
     class Meta:
-        verbose_name = "petition privacy notice"
+        verbose_name = _("petition privacy notice")

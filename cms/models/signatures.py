@@ -2,6 +2,7 @@ from django.db import models
 from django.db.models import Value
 from django.db.models.functions import Cast, Concat, Now
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
 from ..addresses import normalize_email
@@ -17,14 +18,14 @@ class ConsentWording(models.Model):
     so an answer to "what did I agree to?" quotes what the signer saw, whatever the page says now.
     """
 
-    hash = models.CharField(max_length=16, primary_key=True)
-    text = models.TextField()
-    first_seen = models.DateTimeField(default=timezone.now)
+    hash = models.CharField(max_length=16, primary_key=True, verbose_name=_("hash"))
+    text = models.TextField(verbose_name=_("text"))
+    first_seen = models.DateTimeField(default=timezone.now, verbose_name=_("first seen"))
 
     wagtail_reference_index_ignore = True
 
     class Meta:
-        verbose_name = "consent wording"
+        verbose_name = _("consent wording")
 
     def __str__(self):
         return self.hash
@@ -54,79 +55,106 @@ class AbstractSignature(models.Model):
     """
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending verification"
-        VERIFIED = "verified", "Verified"
-        FRAUDULENT = "fraudulent", "Fraudulent"
-        INVALIDATED = "invalidated", "Invalidated"
+        PENDING = "pending", _("Pending verification")
+        VERIFIED = "verified", _("Verified")
+        FRAUDULENT = "fraudulent", _("Fraudulent")
+        INVALIDATED = "invalidated", _("Invalidated")
         # Confirmed from a flagged address, domain or network (cms.fraud): not counted until a lead releases it.
-        QUARANTINED = "quarantined", "Quarantined"
+        QUARANTINED = "quarantined", _("Quarantined")
 
     class EmailStatus(models.TextChoices):
-        NONE = "", "Not sent yet"
-        SENT = "sent", "Sent"
-        REFUSED = "refused", "Refused by the ESP"
-        CAPPED = "capped", "Not sent: the address's daily email cap"
-        BOUNCED = "bounced", "Bounced"
+        NONE = "", _("Not sent yet")
+        SENT = "sent", _("Sent")
+        REFUSED = "refused", _("Refused by the ESP")
+        CAPPED = "capped", _("Not sent: the address's daily email cap")
+        BOUNCED = "bounced", _("Bounced")
         # Reported by the ESP (its tracking webhook, cms.suppression): the recipient marked it as spam.
-        COMPLAINED = "complained", "Complained (marked as spam)"
+        COMPLAINED = "complained", _("Complained (marked as spam)")
         # Not sent: the address is on the suppression list (bounced, refused or complained before).
-        SUPPRESSED = "suppressed", "Not sent: the address is suppressed"
+        SUPPRESSED = "suppressed", _("Not sent: the address is suppressed")
 
-    petition = models.ForeignKey("wagtailcore.Page", on_delete=models.CASCADE, related_name="+")
-    first_name = models.CharField(max_length=100)
-    last_name = models.CharField(max_length=100, blank=True)
-    email = models.EmailField(max_length=254)
-    email_normalized = models.CharField(max_length=254, editable=False)
+    petition = models.ForeignKey(
+        "wagtailcore.Page", on_delete=models.CASCADE, related_name="+", verbose_name=_("petition")
+    )
+    first_name = models.CharField(max_length=100, verbose_name=_("first name"))
+    last_name = models.CharField(max_length=100, blank=True, verbose_name=_("last name"))
+    email = models.EmailField(max_length=254, verbose_name=_("email"))
+    email_normalized = models.CharField(max_length=254, editable=False, verbose_name=_("email normalized"))
     country = CountryField(blank=True)
-    postcode = models.CharField(max_length=20, blank=True)
+    postcode = models.CharField(max_length=20, blank=True, verbose_name=_("postcode"))
 
     class FeedName(models.TextChoices):
-        FIRST = "first", "First name"
-        FIRST_INITIAL = "first_initial", "First name and initial"
+        FIRST = "first", _("First name")
+        FIRST_INITIAL = "first_initial", _("First name and initial")
 
     # No default the signer did not pick: the sign form requires a choice (cms.forms.SignatureForm).
     show_in_feed = models.BooleanField(
-        default=False, help_text="The signer allows their name in the public feed (their own pick)."
+        default=False,
+        help_text=_("The signer allows their name in the public feed (their own pick)."),
+        verbose_name=_("show in feed"),
     )
     feed_name = models.CharField(
-        max_length=16, choices=FeedName.choices, default=FeedName.FIRST, help_text="How the feed names the signer."
+        max_length=16,
+        choices=FeedName.choices,
+        default=FeedName.FIRST,
+        help_text=_("How the feed names the signer."),
+        verbose_name=_("feed name"),
     )
     share_with_officials = models.BooleanField(
-        default=False, help_text="The signer consents to their name, country and signing date being delivered."
+        default=False,
+        help_text=_("The signer consents to their name, country and signing date being delivered."),
+        verbose_name=_("share with officials"),
     )
     # The database defaults too: bulk loaders that COPY rows (bench/, tests) need not name these.
     share_postcode_with_officials = models.BooleanField(
-        default=False, db_default=False, help_text="The signer consents to their postcode being delivered as well."
+        default=False,
+        db_default=False,
+        help_text=_("The signer consents to their postcode being delivered as well."),
+        verbose_name=_("share postcode with officials"),
     )
-    opt_in_updates = models.BooleanField(default=False)
+    opt_in_updates = models.BooleanField(default=False, verbose_name=_("opt in updates"))
     hidden_from_feed = models.BooleanField(
-        default=False, help_text="Hidden by a campaign lead, whatever the signer allowed."
+        default=False,
+        help_text=_("Hidden by a campaign lead, whatever the signer allowed."),
+        verbose_name=_("hidden from feed"),
     )
-    source = models.CharField(max_length=64, blank=True)
+    source = models.CharField(max_length=64, blank=True, verbose_name=_("source"))
     # The consent wording the signer was shown (a ConsentWording's hash) and when they gave it:
     # on signing, and again when they confirm (the confirm page shows the same fields).
-    consent_version = models.CharField(max_length=16, blank=True, default="", db_default="")
-    consent_given_at = models.DateTimeField(null=True, blank=True)
+    consent_version = models.CharField(
+        max_length=16, blank=True, default="", db_default="", verbose_name=_("consent version")
+    )
+    consent_given_at = models.DateTimeField(null=True, blank=True, verbose_name=_("consent given at"))
 
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    created_at = models.DateTimeField(default=timezone.now)
-    verified_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, verbose_name=_("status"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    verified_at = models.DateTimeField(null=True, blank=True, verbose_name=_("verified at"))
     # The outbox: an email is owed while requested_at is later than sent_at.
-    email_requested_at = models.DateTimeField(null=True, blank=True)
-    email_sent_at = models.DateTimeField(null=True, blank=True)
-    email_status = models.CharField(max_length=16, choices=EmailStatus.choices, default=EmailStatus.NONE, blank=True)
-    email_message_id = models.CharField(max_length=255, blank=True)
+    email_requested_at = models.DateTimeField(null=True, blank=True, verbose_name=_("email requested at"))
+    email_sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("email sent at"))
+    email_status = models.CharField(
+        max_length=16, choices=EmailStatus.choices, default=EmailStatus.NONE, blank=True, verbose_name=_("email status")
+    )
+    email_message_id = models.CharField(max_length=255, blank=True, verbose_name=_("email message id"))
     # The client address it was signed from (cms.ratelimit.client_address), kept for fraud review.
-    ip_address = models.GenericIPAddressField(null=True, blank=True, editable=False)
+    ip_address = models.GenericIPAddressField(null=True, blank=True, editable=False, verbose_name=_("ip address"))
     # The signer's manage link names this version; bumping it revokes every link given so far (cms.manage).
     # (A database default too, so that rows copied in bulk with explicit columns need not name it.)
-    manage_token_version = models.PositiveIntegerField(default=0, db_default=0, editable=False)
+    manage_token_version = models.PositiveIntegerField(
+        default=0, db_default=0, editable=False, verbose_name=_("manage token version")
+    )
     # The bulk invalidation that invalidated it, so that the invalidation can be undone.
     invalidation = models.ForeignKey(
-        "petitions_cms.Invalidation", null=True, blank=True, editable=False, on_delete=models.SET_NULL, related_name="+"
+        "petitions_cms.Invalidation",
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("invalidation"),
     )
     # When retention blanked its personal fields (cms.retention), some months after the petition closed.
-    anonymised_at = models.DateTimeField(null=True, blank=True, editable=False)
+    anonymised_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("anonymised at"))
 
     objects = SignatureQuerySet.as_manager()
 

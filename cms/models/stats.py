@@ -1,6 +1,7 @@
 import logging
 
 from django.db import DatabaseError, models
+from django.utils.translation import gettext_lazy as _
 from wagtail.models import Page
 
 from ..degraded import warn
@@ -70,26 +71,28 @@ class PetitionStats(models.Model):
     Kept off the page row so publishing a revision never overwrites a count.
     """
 
-    petition = models.OneToOneField("wagtailcore.Page", on_delete=models.CASCADE, primary_key=True, related_name="+")
-    signature_count = models.PositiveIntegerField(default=0)
+    petition = models.OneToOneField(
+        "wagtailcore.Page", on_delete=models.CASCADE, primary_key=True, related_name="+", verbose_name=_("petition")
+    )
+    signature_count = models.PositiveIntegerField(default=0, verbose_name=_("signature count"))
     # Verified signatures up to this time are in signature_count (the watermark).
-    counted_until = models.DateTimeField(null=True, blank=True)
-    reconciled_at = models.DateTimeField(null=True, blank=True)
-    recounted_at = models.DateTimeField(null=True, blank=True)
+    counted_until = models.DateTimeField(null=True, blank=True, verbose_name=_("counted until"))
+    reconciled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("reconciled at"))
+    recounted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("recounted at"))
     # Counted signatures changed status (a bulk invalidation, a release from quarantine): the next
     # reconcile recounts this petition in full, then clears this if no newer request came meanwhile.
-    recount_requested_at = models.DateTimeField(null=True, blank=True)
+    recount_requested_at = models.DateTimeField(null=True, blank=True, verbose_name=_("recount requested at"))
     # When retention last anonymised this petition's signatures (cms.retention); a petition closed
     # again after that (it was reopened) is anonymised again.
-    anonymised_at = models.DateTimeField(null=True, blank=True)
+    anonymised_at = models.DateTimeField(null=True, blank=True, verbose_name=_("anonymised at"))
     # A goal raised automatically at a milestone; wins over the page's goal.
-    raised_goal = models.PositiveIntegerField(null=True, blank=True)
+    raised_goal = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("raised goal"))
 
     wagtail_reference_index_ignore = True
 
     class Meta:
-        verbose_name = "petition statistics"
-        verbose_name_plural = "petition statistics"
+        verbose_name = _("petition statistics")
+        verbose_name_plural = _("petition statistics")
 
     def __str__(self):
         return f"{self.petition_id}: {self.signature_count}"
@@ -98,9 +101,11 @@ class PetitionStats(models.Model):
 class PetitionCountryCount(models.Model):
     """Verified signatures per country, kept by the counter task (a journal, e-petitions style)."""
 
-    petition = models.ForeignKey("wagtailcore.Page", on_delete=models.CASCADE, related_name="+")
-    country = models.CharField(max_length=2, blank=True)
-    signature_count = models.PositiveIntegerField(default=0)
+    petition = models.ForeignKey(
+        "wagtailcore.Page", on_delete=models.CASCADE, related_name="+", verbose_name=_("petition")
+    )
+    country = models.CharField(max_length=2, blank=True, verbose_name=_("country"))
+    signature_count = models.PositiveIntegerField(default=0, verbose_name=_("signature count"))
 
     wagtail_reference_index_ignore = True
 
@@ -117,15 +122,17 @@ class Milestone(models.Model):
     """A threshold a petition's verified total crossed, recorded once."""
 
     class Kind(models.TextChoices):
-        GOAL = "goal", "Goal reached"
-        STEP = "step", "Step reached"
+        GOAL = "goal", _("Goal reached")
+        STEP = "step", _("Step reached")
 
-    petition = models.ForeignKey("wagtailcore.Page", on_delete=models.CASCADE, related_name="+")
-    threshold = models.PositiveIntegerField()
-    kind = models.CharField(max_length=8, choices=Kind.choices)
-    reached_at = models.DateTimeField()
-    total_when_recorded = models.PositiveIntegerField()
-    notified_at = models.DateTimeField(null=True, blank=True)
+    petition = models.ForeignKey(
+        "wagtailcore.Page", on_delete=models.CASCADE, related_name="+", verbose_name=_("petition")
+    )
+    threshold = models.PositiveIntegerField(verbose_name=_("threshold"))
+    kind = models.CharField(max_length=8, choices=Kind.choices, verbose_name=_("kind"))
+    reached_at = models.DateTimeField(verbose_name=_("reached at"))
+    total_when_recorded = models.PositiveIntegerField(verbose_name=_("total when recorded"))
+    notified_at = models.DateTimeField(null=True, blank=True, verbose_name=_("notified at"))
 
     wagtail_reference_index_ignore = True
 

@@ -7,6 +7,7 @@ and nothing here says who signed what. The flows that fill and read it are ``cms
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from ..addresses import address_hash
 
@@ -15,21 +16,21 @@ class Suppression(models.Model):
     """One reason never to mail an address again; an address may have several."""
 
     class Reason(models.TextChoices):
-        BOUNCED = "bounced", "Bounced"
-        REJECTED = "rejected", "Rejected by the ESP"
-        COMPLAINED = "complained", "Complained (marked as spam)"
-        UNSUBSCRIBED = "unsubscribed", "Unsubscribed from all petitions"
+        BOUNCED = "bounced", _("Bounced")
+        REJECTED = "rejected", _("Rejected by the ESP")
+        COMPLAINED = "complained", _("Complained (marked as spam)")
+        UNSUBSCRIBED = "unsubscribed", _("Unsubscribed from all petitions")
 
     #: The reasons that stop every email, the verification email included. An address that only
     #: unsubscribed from updates still gets the verification email of a petition it signs later:
     #: the signer asked for that one.
     UNDELIVERABLE = (Reason.BOUNCED, Reason.REJECTED, Reason.COMPLAINED)
 
-    address_hash = models.CharField(max_length=64, editable=False)
-    reason = models.CharField(max_length=16, choices=Reason.choices)
+    address_hash = models.CharField(max_length=64, editable=False, verbose_name=_("address hash"))
+    reason = models.CharField(max_length=16, choices=Reason.choices, verbose_name=_("reason"))
     # The ESP that reported it ("Postmark", "Mailgun"), or "" for the signer's own unsubscribe.
-    source = models.CharField(max_length=32, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    source = models.CharField(max_length=32, blank=True, verbose_name=_("source"))
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["address_hash", "reason"], name="petitions_suppression_once")]

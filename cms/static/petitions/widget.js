@@ -74,6 +74,28 @@
     return Number(n).toLocaleString();
   }
 
+  // The widget's words come translated with the petition (its "texts", in the language the browser
+  // asks for); these English ones serve until then, and for an API too old to send them.
+  var TEXTS = {
+    loading: "Loading the petition…",
+    load_failed: "This petition could not be loaded.",
+    signatures: "signatures",
+    goal: "Goal: %(goal)s",
+    choose: "Choose…",
+    sign: "Sign",
+    privacy: "How we use your data",
+    check_email: "Check your email: %(detail)s",
+    correct_fields: "Please correct the fields marked.",
+    send_failed: "Your signature could not be sent. Please try again.",
+  };
+
+  // A text with its %(name)s placeholders filled in (as text: the caller puts it in the page as text).
+  function fill(text, values) {
+    return text.replace(/%\((\w+)\)s/g, function (match, name) {
+      return Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : match;
+    });
+  }
+
   function Widget(script) {
     this.petition = script.getAttribute("data-petition");
     this.source = script.getAttribute("data-source") || "";
@@ -88,7 +110,8 @@
     this.root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
     this.root.appendChild(el("style", {}, STYLE));
     this.box = this.root.appendChild(el("div", { class: "pw", "aria-live": "polite" }));
-    this.box.appendChild(el("p", {}, "Loading the petition…"));
+    this.texts = Object.assign({}, TEXTS);
+    this.box.appendChild(el("p", {}, this.texts.loading));
   }
 
   Widget.prototype.url = function (path) {
@@ -110,20 +133,24 @@
       })
       .catch(function () {
         self.box.textContent = "";
-        self.box.appendChild(el("p", { class: "pw__notice", role: "alert" }, "This petition could not be loaded."));
+        self.box.appendChild(el("p", { class: "pw__notice", role: "alert" }, self.texts.load_failed));
       });
   };
 
   Widget.prototype.render = function (petition) {
     var box = this.box;
+    var texts = this.texts;
+    Object.keys(petition.texts || {}).forEach(function (name) {
+      if (typeof petition.texts[name] === "string") texts[name] = petition.texts[name];
+    });
     box.textContent = "";
     var heading = box.appendChild(el("h2"));
     heading.appendChild(el("a", { href: petition.url, target: "_blank", rel: "noopener" }, petition.title));
     var counter = box.appendChild(el("p", { class: "pw__counter" }));
     this.count = counter.appendChild(el("span", { class: "pw__count", "data-count": petition.count }, format(petition.count)));
-    counter.appendChild(document.createTextNode(" signatures"));
+    counter.appendChild(document.createTextNode(" " + texts.signatures));
     this.progress = box.appendChild(el("progress", { max: petition.goal, value: petition.count }));
-    this.goal = box.appendChild(el("p", { class: "pw__goal" }, "Goal: " + format(petition.goal)));
+    this.goal = box.appendChild(el("p", { class: "pw__goal" }, fill(texts.goal, { goal: format(petition.goal) })));
     if (!petition.accepting_signatures) {
       box.appendChild(el("p", { class: "pw__notice" }, petition.refusal));
       return;
@@ -133,6 +160,7 @@
 
   Widget.prototype.renderForm = function (petition) {
     var self = this;
+    var texts = this.texts;
     var form = this.box.appendChild(el("form", { class: "pw__form", novalidate: true }));
     this.inputs = {};
     this.errors = {};
@@ -145,7 +173,7 @@
         input = el("select", { id: id, name: field.name, required: field.required });
         // No pick made for the signer: with no initial value the first option is a prompt, not a choice.
         if (field.initial === null || field.initial === undefined) {
-          input.appendChild(el("option", { value: "" }, "Choose…"));
+          input.appendChild(el("option", { value: "" }, texts.choose));
         }
         (field.choices || []).forEach(function (choice) {
           var option = input.appendChild(el("option", { value: choice.value }, choice.label));
@@ -192,10 +220,10 @@
       }
       if (this.challenge.mode === "always") this.showChallenge();
     }
-    this.button = form.appendChild(el("button", { type: "submit" }, "Sign"));
+    this.button = form.appendChild(el("button", { type: "submit" }, texts.sign));
     if (petition.privacy_url) {
       var privacy = form.appendChild(el("p", { class: "pw__privacy" }));
-      privacy.appendChild(el("a", { href: petition.privacy_url, target: "_blank", rel: "noopener" }, "How we use your data"));
+      privacy.appendChild(el("a", { href: petition.privacy_url, target: "_blank", rel: "noopener" }, texts.privacy));
     }
     this.notice = form.appendChild(el("p", { class: "pw__notice", role: "alert" }));
     form.addEventListener("submit", function (event) {
@@ -258,7 +286,9 @@
       .then(function (answer) {
         self.button.disabled = false;
         if (answer.status === 202) {
-          form.replaceWith(el("p", { class: "pw__thanks", role: "status" }, "Check your email: " + answer.data.detail));
+          form.replaceWith(
+            el("p", { class: "pw__thanks", role: "status" }, fill(self.texts.check_email, { detail: answer.data.detail }))
+          );
           return;
         }
         var errors = answer.data.errors || {};
@@ -271,11 +301,11 @@
         var code = answer.data.code;
         // The server asks the provider only about valid fields: then the token is spent.
         if (self.challenge && /^challenge_/.test(code || "")) self.showChallenge();
-        self.notice.textContent = code === "invalid" ? "Please correct the fields marked." : answer.data.detail;
+        self.notice.textContent = code === "invalid" ? self.texts.correct_fields : answer.data.detail;
       })
       .catch(function () {
         self.button.disabled = false;
-        self.notice.textContent = "Your signature could not be sent. Please try again.";
+        self.notice.textContent = self.texts.send_failed;
       });
   };
 
@@ -292,7 +322,7 @@
         self.count.textContent = format(data.count);
         self.progress.max = data.goal;
         self.progress.value = data.count;
-        self.goal.textContent = "Goal: " + format(data.goal);
+        self.goal.textContent = fill(self.texts.goal, { goal: format(data.goal) });
       })
       .catch(function () {});
   };
