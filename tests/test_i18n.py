@@ -1,8 +1,8 @@
 """Languages: the plugin's strings are translatable, extracted into one catalog, and translated to French and Arabic.
 
-The translations of the Python strings are staged in i18n/staging/python.<lang>.po; these tests
-compile them into a folder of their own (LOCALE_PATHS), so they prove the staged work whatever
-cms/locale holds. English behaviour is the other test files' business: they run untranslated.
+The shipped catalogs are cms/locale/<lang>/LC_MESSAGES/django.po; these tests compile them into a
+folder of their own (LOCALE_PATHS), so they prove the catalogs themselves, and check that the
+committed .mo files say the same. English behaviour is the other test files' business.
 """
 
 import json
@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import polib
 import pytest
 from django.utils import translation
 
@@ -21,8 +22,12 @@ from cms.widget_texts import widget_texts
 from .factories import PetitionPageFactory
 
 ROOT = Path(__file__).resolve().parent.parent
-STAGING = ROOT / "i18n" / "staging"
+CATALOGS = ROOT / "cms" / "locale"
 LANGUAGES = ("fr", "ar")
+
+
+def catalog_path(language, extension="po"):
+    return CATALOGS / language / "LC_MESSAGES" / f"django.{extension}"
 
 
 def gettext_tool(*args, cwd=None):
@@ -31,12 +36,12 @@ def gettext_tool(*args, cwd=None):
 
 @pytest.fixture(scope="module")
 def compiled_locale(tmp_path_factory):
-    """The staged Python catalogs compiled into a locale folder of this test run's own."""
+    """The shipped catalogs compiled into a locale folder of this test run's own."""
     folder = tmp_path_factory.mktemp("locale")
     for language in LANGUAGES:
         target = folder / language / "LC_MESSAGES"
         target.mkdir(parents=True)
-        gettext_tool("msgfmt", "--check", "-o", str(target / "django.mo"), str(STAGING / f"python.{language}.po"))
+        gettext_tool("msgfmt", "--check", "-o", str(target / "django.mo"), str(catalog_path(language)))
     return folder
 
 
@@ -50,8 +55,8 @@ def translated(settings, compiled_locale):
 def extracted(tmp_path_factory):
     """``bin/messages.py fr ar`` run on a copy of the plugin with one template string of its own."""
     copy = tmp_path_factory.mktemp("repo")
-    ignore = shutil.ignore_patterns("__pycache__", "locale")
-    for name in ("cms", "petition_blocks", "workers", "templates", "bin", "i18n"):
+    ignore = shutil.ignore_patterns("__pycache__")
+    for name in ("cms", "petition_blocks", "workers", "templates", "bin"):
         shutil.copytree(ROOT / name, copy / name, ignore=ignore, symlinks=True)
     page = copy / "templates" / "petitions" / "i18n_probe.html"
     page.write_text('{% load i18n %}<p>{% translate "A string only a template has" %}</p>\n')
@@ -60,8 +65,8 @@ def extracted(tmp_path_factory):
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_the_staged_catalog_is_complete_with_no_fuzzy_or_empty_translation(language):
-    path = STAGING / f"python.{language}.po"
+def test_the_shipped_catalog_is_complete_with_no_fuzzy_or_empty_translation(language):
+    path = catalog_path(language)
     statistics = gettext_tool("msgfmt", "--check", "--statistics", "-o", "/dev/null", str(path)).stderr
     assert "untranslated" not in statistics
     assert "fuzzy" not in statistics
@@ -70,7 +75,7 @@ def test_the_staged_catalog_is_complete_with_no_fuzzy_or_empty_translation(langu
 
 
 def test_the_arabic_catalog_has_the_six_standard_plural_forms():
-    header = (STAGING / "python.ar.po").read_text()
+    header = catalog_path("ar").read_text()
     assert (
         '"Plural-Forms: nplurals=6; plural=n==0 ? 0 : n==1 ? 1 : n==2 ? 2 : '
         'n%100>=3 && n%100<=10 ? 3 : n%100>=11 && n%100<=99 ? 4 : 5;\\n"'
@@ -91,15 +96,34 @@ def test_make_messages_puts_python_and_template_strings_in_one_catalog_per_langu
     assert not (extracted / "petition_blocks" / "locale").exists()
 
 
-def test_make_messages_keeps_the_staged_translations_of_every_python_string(extracted):
+def test_the_shipped_catalogs_hold_every_string_of_the_code_translated_and_nothing_stale(extracted):
+    # make messages on a copy of the code and its catalogs: only the probe added to the copy is new,
+    # so every string the code has is in the committed catalog, translated, and none is left over.
     for language in LANGUAGES:
         catalog = extracted / "cms" / "locale" / language / "LC_MESSAGES" / "django.po"
         untranslated = gettext_tool("msgattrib", "--untranslated", "--no-obsolete", str(catalog)).stdout
-        # Only the template's probe is left to translate: every Python string came from staging.
         msgids = [line for line in untranslated.splitlines() if line.startswith("msgid ") and line != 'msgid ""']
         assert msgids == ['msgid "A string only a template has"']
+        assert msgid_set(catalog) == msgid_set(catalog_path(language)) | {(None, "A string only a template has")}
     french = (extracted / "cms" / "locale" / "fr" / "LC_MESSAGES" / "django.po").read_text()
     assert 'msgstr "Veuillez indiquer votre prénom."' in french
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_committed_compiled_catalog_says_what_the_po_file_says(language):
+    po = {
+        (entry.msgctxt, entry.msgid): entry.msgstr or entry.msgstr_plural
+        for entry in polib.pofile(str(catalog_path(language)))
+    }
+    mo = {
+        (entry.msgctxt, entry.msgid): entry.msgstr or entry.msgstr_plural
+        for entry in polib.mofile(str(catalog_path(language, "mo")))
+    }
+    assert {key: value for key, value in mo.items() if key[1]} == po  # the .mo's header entry aside
+
+
+def msgid_set(path):
+    return {(entry.msgctxt, entry.msgid) for entry in polib.pofile(str(path)) if not entry.obsolete}
 
 
 def test_the_sign_form_speaks_the_active_language_and_its_shared_fields_do_not_mix_them(translated):

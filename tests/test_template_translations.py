@@ -1,4 +1,4 @@
-"""The templates' strings in French and Arabic: direction, plural forms, and the staging catalogs.
+"""The templates' strings in French and Arabic: direction, plural forms, and the shipped catalogs.
 
 The catalogs are compiled here with polib into a folder of this test's own (``LOCALE_PATHS``), so the
 test needs no gettext tools and no compiled file in the repository.
@@ -14,7 +14,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 ROOT = Path(__file__).resolve().parent.parent
-STAGING = ROOT / "i18n" / "staging"
+CATALOGS = ROOT / "cms" / "locale"
 TEMPLATES = ROOT / "templates"
 PLURALS = {"fr": 2, "ar": 6}
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
@@ -25,7 +25,7 @@ def compiled_catalogs(settings, tmp_path):
     for lang in PLURALS:
         folder = tmp_path / lang / "LC_MESSAGES"
         folder.mkdir(parents=True)
-        polib.pofile(str(STAGING / f"templates.{lang}.po")).save_as_mofile(str(folder / "django.mo"))
+        polib.pofile(str(CATALOGS / lang / "LC_MESSAGES" / "django.po")).save_as_mofile(str(folder / "django.mo"))
     # Changing LOCALE_PATHS clears Django's loaded translations (django.test.signals).
     settings.LOCALE_PATHS = [str(tmp_path)]
 
@@ -96,8 +96,8 @@ def test_the_catalogs_translate_the_page_chrome(compiled_catalogs):
 
 
 @pytest.mark.parametrize("lang", PLURALS)
-def test_every_entry_of_a_staging_catalog_is_translated_with_its_placeholders(lang):
-    catalog = polib.pofile(str(STAGING / f"templates.{lang}.po"))
+def test_every_entry_of_a_shipped_catalog_is_translated_with_its_placeholders(lang):
+    catalog = polib.pofile(str(CATALOGS / lang / "LC_MESSAGES" / "django.po"))
 
     assert f"nplurals={PLURALS[lang]};" in catalog.metadata["Plural-Forms"]
     assert catalog.percent_translated() == 100
