@@ -70,6 +70,7 @@ def main(argv) -> int:
     import django
     from django.conf import settings
     from django.core.management import call_command
+    from django.core.management.commands.makemessages import Command as MakeMessages
 
     # No host settings: their LOCALE_PATHS would claim files, and nothing else is needed here.
     settings.configure(USE_I18N=True, INSTALLED_APPS=[])
@@ -86,8 +87,12 @@ def main(argv) -> int:
     try:
         LOCALE.mkdir(exist_ok=True)
         os.chdir(CMS)
+        # No fuzzy matching: a changed string is left untranslated for a person to translate, rather
+        # than carrying a neighbour's translation marked fuzzy (which msgfmt then leaves out anyway).
+        makemessages = MakeMessages()
+        makemessages.msgmerge_options = [*MakeMessages.msgmerge_options, "--no-fuzzy-matching"]
         call_command(
-            "makemessages",
+            makemessages,
             locale=wanted,
             symlinks=True,
             ignore_patterns=IGNORED,

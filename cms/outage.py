@@ -79,8 +79,6 @@ def unavailable_response(request, exc=None):
     posted = request.method == "POST"
     # The database down, nothing a POST sent can have been stored; Redis down, it may have been.
     lost = isinstance(exc, DATABASE_ERRORS)
-    # A fragment the template puts in its own sentence ("What you just sent … .").
-    stored = gettext("was not stored") if lost else gettext("may not have been stored")
     if wants_json(request):
         detail = ngettext(
             "The site cannot answer just now: please try again in %(seconds)d second.",
@@ -97,17 +95,17 @@ def unavailable_response(request, exc=None):
             )
         response = JsonResponse({"detail": detail, "code": "unavailable"}, status=503)
     else:
-        page = _page(retry_after, posted, stored)
+        page = _page(retry_after, posted, lost)
         response = HttpResponse(page, status=503, content_type="text/html; charset=utf-8")
     response["Retry-After"] = str(retry_after)
     add_never_cache_headers(response)
     return response
 
 
-def _page(retry_after, posted, stored):
+def _page(retry_after, posted, lost):
     # Rendered without the request: its context processors would read the session and the user
     # from the database that may be what is down.
-    context = {"retry_after": retry_after, "posted": posted, "stored": stored}
+    context = {"retry_after": retry_after, "posted": posted, "lost": lost}
     try:
         return render_to_string(TEMPLATE, context)
     except Exception as exc:  # a host's base template that itself needs the database: plain words instead
