@@ -1,0 +1,218 @@
+"""Accessibility in a real browser: axe-core on the signer's pages, phone first, and signing by keyboard alone.
+
+axe-core comes bundled in the axe-playwright-python wheel (pinned in requirements-test.txt), so
+nothing is fetched at run time. Same browser and database setup as ``test_browser``, whose
+fixtures these tests reuse.
+
+Each page is checked once per language in ``LANGUAGES``: the browser asks for that language
+(``Accept-Language``) and the page must say it speaks it (``<html lang>``). Adding a language
+once its translations land is one line: append its code to ``LANGUAGES``.
+"""
+
+import re
+from urllib.parse import quote_plus
+
+import pytest
+from django.core import mail
+
+from cms.manage_links import manage_path
+from cms.tokens import make_token
+
+from . import test_browser, test_widget_browser
+from .factories import SignatureFactory
+
+# Shared fixtures, by name: the browser tab and database handling, and the widget's partner site.
+sync_api = test_browser.sync_api
+page = test_browser.page
+emailed_links_to_live_server = test_browser.emailed_links_to_live_server
+_leave_the_migrated_data_behind = test_browser._leave_the_migrated_data_behind
+partner_site = test_widget_browser.partner_site
+partner_allowed = test_widget_browser.partner_allowed
+signed_petition = test_widget_browser.signed_petition
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+#: The languages every page is checked in: add a code here once its translations land.
+LANGUAGES = ["en"]
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+#: What fails the check. "moderate" and "minor" findings are printed, not failed.
+FAILING_IMPACTS = {"serious", "critical"}
+
+
+@pytest.fixture(params=LANGUAGES)
+def language(request, page):
+    page.context.set_extra_http_headers({"Accept-Language": request.param})
+    return request.param
+
+
+def axe_violations(page, context=None):
+    """axe-core's serious and critical violations on the page as it is now, as readable lines."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, context=context)
+    assert results.response["testEngine"]["name"] == "axe-core"
+    lines = []
+    for violation in results.response["violations"]:
+        targets = [" ".join(node["target"]) for node in violation["nodes"]]
+        line = f"{violation['id']} ({violation['impact']}): {violation['help']} at {targets}"
+        if violation["impact"] in FAILING_IMPACTS:
+            lines.append(line)
+        else:
+            print(f"axe, not failing: {line}")
+    return lines
+
+
+def assert_accessible(page, language, context=None):
+    assert page.evaluate("document.documentElement.lang") == language
+    assert axe_violations(page, context) == []
+
+
+def test_the_petition_page_has_no_serious_accessibility_violations_on_a_phone_or_a_desktop(page, petition, language):
+    for viewport in (PHONE, DESKTOP):
+        page.set_viewport_size(viewport)
+        page.goto(petition.url)
+        assert_accessible(page, language)
+
+
+def test_the_petition_page_with_field_errors_has_no_serious_accessibility_violations(page, petition, language):
+    page.goto(petition.url)
+    page.get_by_role("textbox", name="Email").fill("not-an-address")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign", exact=True).click()
+    page.locator(".field--invalid").first.wait_for()
+    assert_accessible(page, language)
+
+
+def test_the_confirm_page_has_no_serious_accessibility_violations(page, petition, language):
+    signature = SignatureFactory(petition=petition)  # pending: the emailed link's page asks to confirm
+    page.goto(f"{petition.url}confirm/?token={quote_plus(make_token(signature))}")
+    page.get_by_role("button", name="Confirm my signature").wait_for()
+    assert_accessible(page, language)
+
+
+def test_the_manage_page_has_no_serious_accessibility_violations(page, petition, language):
+    signature = SignatureFactory(petition=petition, verified=True)
+    page.goto(manage_path(petition, signature))
+    page.get_by_role("heading", name="Your signature", exact=True).wait_for()
+    assert_accessible(page, language)
+
+
+def test_the_campaign_index_has_no_serious_accessibility_violations(page, petition, index_page, language):
+    page.goto(index_page.url)
+    page.get_by_role("link", name=petition.title).wait_for()
+    assert_accessible(page, language)
+
+
+def test_the_widget_has_no_serious_accessibility_violations(
+    page, signed_petition, live_server, partner_site, partner_allowed, language
+):
+    directory, partner = partner_site
+    html = test_widget_browser.WIDGET_PAGE.format(api=live_server.url, petition=signed_petition.pk)
+    (directory / "article.html").write_text(html.replace('lang="en"', f'lang="{language}"'))
+    page.goto(f"{partner}/article.html")
+    page.locator(".petition-widget").get_by_role("textbox", name="Email").wait_for()
+    assert_accessible(page, language, context=".petition-widget")
+
+
+def test_on_a_phone_the_headline_the_count_and_a_way_to_sign_are_on_the_first_screen(page, petition):
+    page.set_viewport_size(PHONE)
+    page.goto(petition.url)
+    call = page.get_by_role("link", name="Sign the petition")
+    for element in (page.get_by_role("heading", level=1), page.locator(".sign-call__count"), call):
+        box = element.bounding_box()
+        assert box is not None and box["y"] + box["height"] <= PHONE["height"], element
+
+    call.press("Enter")  # jumps to the form, with the focus in its first field
+    expect_focus_on_the_first_field(page)
+    field = page.get_by_role("textbox", name="First name").bounding_box()
+    assert field["y"] >= 0 and field["y"] + field["height"] <= PHONE["height"]
+
+
+def test_on_a_desktop_the_page_shows_as_composed_without_the_phone_call_to_sign(page, petition):
+    page.set_viewport_size(DESKTOP)
+    page.goto(petition.url)
+    assert not page.locator(".sign-call").is_visible()
+    assert page.get_by_role("heading", level=1).is_visible()
+    assert page.locator("#sign").is_visible()
+
+
+def expect_focus_on_the_first_field(page):
+    # Playwright's wait_for_function would evaluate a string, which the site's CSP forbids.
+    from playwright.sync_api import expect
+
+    expect(page.get_by_role("textbox", name="First name")).to_be_focused()
+
+
+FOCUSED = """() => {
+    const el = document.activeElement, style = getComputedStyle(el);
+    return {
+        name: el.name || el.type || el.tagName.toLowerCase(),
+        labelled: el.type === 'submit' ? !!el.textContent.trim() : el.labels.length > 0,
+        outline: style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0,
+        shadow: style.boxShadow !== 'none',
+    };
+}"""
+
+
+def sign_by_keyboard(page, typed, limit=20):
+    """From the top of the page: follow the "Sign the petition" link, Tab through the form typing
+    ``typed`` (a field's name to its text, or to " " to tick it) and stop on the submit button.
+
+    Returns the focused controls, in order.
+    """
+    for _ in range(6):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent.trim()") == "Sign the petition":
+            break
+    page.keyboard.press("Enter")
+    expect_focus_on_the_first_field(page)
+    stops = []
+    while len(stops) < limit:
+        stops.append(page.evaluate(FOCUSED))
+        name = stops[-1]["name"]
+        if name == "submit":
+            break
+        if typed.get(name) == " ":
+            page.keyboard.press("Space")
+        elif name in typed:
+            page.keyboard.press("ControlOrMeta+a")  # over what the page kept from a first try
+            page.keyboard.type(typed[name])
+        page.keyboard.press("Tab")
+    return stops
+
+
+def described_by(page, field):
+    """The text of the elements a control's aria-describedby names."""
+    ids = (field.get_attribute("aria-describedby") or "").split()
+    return " ".join(page.locator(f"#{id_}").inner_text() for id_ in ids)
+
+
+def test_a_keyboard_alone_can_sign_and_errors_are_tied_to_their_fields(page, petition):
+    expected = [field.name for field in petition.get_form().visible_fields() if field.name != "website"]
+    page.set_viewport_size(PHONE)
+    page.goto(petition.url)
+
+    # A first try: a name, a malformed address, no choice for the feed.
+    stops = sign_by_keyboard(page, {"first_name": "Grace", "email": "grace-at-example.org"})
+    with page.expect_navigation() as navigation:
+        page.keyboard.press("Enter")
+    assert navigation.value.status == 400
+    # Every control in order, each labelled and with a visible focus; the honeypot is skipped.
+    assert [stop["name"] for stop in stops] == [*expected, "submit"]
+    assert all(stop["labelled"] for stop in stops), stops
+    assert all(stop["outline"] or stop["shadow"] for stop in stops), stops
+
+    email = page.get_by_role("textbox", name="Email")
+    assert email.get_attribute("aria-invalid") == "true"
+    assert "valid email" in described_by(page, email)
+    feed = page.get_by_role("group", name=re.compile("Show me in the list of signers as"))
+    assert "Choose how you appear" in described_by(page, feed)
+    assert page.get_by_role("radio", name="My first name", exact=True).get_attribute("aria-invalid") == "true"
+    assert page.get_by_role("textbox", name="First name").get_attribute("aria-invalid") is None
+
+    # The second try, by keyboard again: the address mended, the first feed choice taken.
+    sign_by_keyboard(page, {"email": "grace@example.org", "feed_display": " "})
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Check your email").wait_for()
+    assert [message.to for message in mail.outbox] == [["grace@example.org"]]
