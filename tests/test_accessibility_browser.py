@@ -129,6 +129,17 @@ def test_on_a_phone_the_headline_the_count_and_a_way_to_sign_are_on_the_first_sc
     assert field["y"] >= 0 and field["y"] + field["height"] <= PHONE["height"]
 
 
+def test_on_a_phone_the_count_under_the_headline_follows_the_live_count(sync_api, page, petition):
+    # The count endpoint answers more than the page was rendered with, as after signatures on a cached page.
+    page.route(
+        re.compile(r"/count\.json"),
+        lambda route: route.fulfill(json={"count": 1234, "goal": 2000}, headers={"Cache-Control": "no-store"}),
+    )
+    page.set_viewport_size(PHONE)
+    page.goto(petition.url)
+    sync_api.expect(page.locator(".sign-call__count")).to_have_text("1,234")
+
+
 def test_on_a_desktop_the_page_shows_as_composed_without_the_phone_call_to_sign(page, petition):
     page.set_viewport_size(DESKTOP)
     page.goto(petition.url)
