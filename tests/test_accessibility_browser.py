@@ -112,6 +112,20 @@ def test_the_confirm_page_has_no_serious_accessibility_violations(page, petition
 
 
 @pytest.mark.usefixtures("emailed_links_to_live_server")
+def test_the_thank_you_pages_have_no_serious_accessibility_violations(page, petition, localized, language):
+    page.goto(f"{localized.url}signed/")  # "check your email"
+    page.locator(".landing--signed").wait_for()
+    assert_accessible(page, language)
+
+    signature = SignatureFactory(petition=petition)
+    page.goto(emails.confirm_url(localized, signature))
+    with page.expect_navigation():
+        page.locator(".confirm-form [type=submit]").click()
+    page.locator(".landing--confirmed").wait_for()  # counted: the manage link and the share links
+    assert_accessible(page, language)
+
+
+@pytest.mark.usefixtures("emailed_links_to_live_server")
 def test_the_manage_page_has_no_serious_accessibility_violations(page, petition, localized, language):
     signature = SignatureFactory(petition=petition, verified=True)
     page.goto(emails.manage_url(localized, signature))
