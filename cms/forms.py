@@ -162,14 +162,8 @@ class SignatureForm(forms.Form):
     share_with_officials = forms.BooleanField(required=False)
     share_postcode_with_officials = forms.BooleanField(required=False, label=POSTCODE_CONSENT_LABEL)
     opt_in_updates = forms.BooleanField(required=False, label="Email me about this campaign")
-    # A honeypot: hidden from people, filled in by naive bots. Out of the tab order too, since its
-    # wrapper is aria-hidden: a keyboard or screen reader user must never land in it.
-    website = forms.CharField(
-        required=False,
-        label="Leave this empty",
-        max_length=200,
-        widget=forms.TextInput(attrs={"tabindex": "-1", "autocomplete": "off"}),
-    )
+    # A honeypot: hidden from people, filled in by naive bots.
+    website = forms.CharField(required=False, label="Leave this empty", max_length=200)
 
     def __init__(self, *args, page=None, **kwargs):
         shared = _shared_fields(type(self), page)
