@@ -10,6 +10,8 @@ chromium (/usr/bin/chromium, or $CHROMIUM) headless through Playwright and
 writes:
 
     docs/petition-page.png        the public petition page, full length
+    docs/petition-phone-en.png    its first screen on a phone (390x844): headline, count, "Sign the petition"
+    docs/petition-desktop-en.png  its first screen on a desktop (1280x900)
     docs/admin-edit-petition.png  the page editor with the petition's blocks
     docs/admin-block-chooser.png  the editor's block chooser, opened
     docs/confirm-page.png         the confirm page: what will be stored and published, to change
@@ -40,6 +42,8 @@ sys.path.insert(0, str(ROOT))
 from petitions_site import chromium  # noqa: E402  (the repository root is on the path only now)
 
 WIDTH = 1280
+#: The first screens shot per language: a phone (an iPhone 12 to 15's CSS viewport) and a desktop.
+FIRST_SCREENS = {"phone": (390, 844), "desktop": (WIDTH, 900)}
 EDIT_PATH = re.compile(r"/admin/pages/(\d+)/edit/")
 
 
@@ -56,6 +60,7 @@ def parse_args(argv=None):
     parser.add_argument("--chromium", default=str(chromium.CHROMIUM))
     parser.add_argument("--mail-dir", type=Path, default=ROOT / "var" / "mail", help="where the demo writes mail")
     parser.add_argument("--no-journey", action="store_true", help="only the page and admin screenshots")
+    parser.add_argument("--language", default="en", help="the language the first screens are asked in")
     return parser.parse_args(argv)
 
 
@@ -100,6 +105,23 @@ def shoot_public_page(browser, args):
     page.screenshot(path=path, full_page=True)
     context.close()
     return path
+
+
+def shoot_first_screens(browser, args):
+    """What a signer sees first, before scrolling, on a phone and on a desktop, in ``args.language``."""
+    shots = []
+    for name, (width, height) in FIRST_SCREENS.items():
+        context = browser.new_context(
+            viewport={"width": width, "height": height},
+            device_scale_factor=1,
+            extra_http_headers={"Accept-Language": args.language},
+        )
+        page = context.new_page()
+        page.goto(f"{args.base_url}/{args.slug}/", wait_until="networkidle")
+        shots.append(args.out / f"petition-{name}-{args.language}.png")
+        page.screenshot(path=shots[-1])
+        context.close()
+    return shots
 
 
 def shoot_admin(browser, args):
@@ -226,7 +248,8 @@ def main(argv=None):
     with sync_playwright() as playwright:
         browser = chromium.launch(playwright, args.chromium)
         try:
-            written = [shoot_public_page(browser, args), *shoot_admin(browser, args)]
+            written = [shoot_public_page(browser, args), *shoot_first_screens(browser, args)]
+            written += shoot_admin(browser, args)
             if not args.no_journey:
                 written += walk_a_signer(browser, args)
         finally:

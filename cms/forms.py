@@ -240,6 +240,17 @@ class SignatureForm(forms.Form):
     def is_bot(self):
         return bool(self.cleaned_data.get("website"))
 
+    def first_field_to_fill_id(self) -> str:
+        """The id the page's "Sign the petition" link jumps to: the first field with an error, else the first shown.
+
+        A radio group's first button stands for its group ("" when the form shows no field).
+        """
+        shown = self.visible_fields()
+        field = next((field for field in shown if field.errors), shown[0] if shown else None)
+        if field is None:
+            return ""
+        return field.id_for_label or (field.subwidgets[0].id_for_label if field.subwidgets else "")
+
 
 class ConfirmForm(SignatureForm):
     """The confirm page's form: what will be stored and published, for the signer to check or change.

@@ -407,6 +407,10 @@ class PetitionMixin(RoutablePageMixin, models.Model):
             return site_url.rstrip("/") + parts[2] + self.reverse_subpage(name)
         return (self.get_full_url() or "") + self.reverse_subpage(name)
 
+    def has_sign_form(self) -> bool:
+        """Whether the body holds a sign form, which the page's "Sign the petition" link jumps to."""
+        return any(block.block_type == "sign_form" for block in getattr(self, "body", None) or [])
+
     def get_share_blocks(self):
         """The body's share-links blocks, repeated on the thank-you screens."""
         return [block for block in getattr(self, "body", None) or [] if block.block_type == "share_links"]

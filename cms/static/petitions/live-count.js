@@ -14,6 +14,10 @@
         if (!count || data.count <= Number(count.getAttribute("data-count"))) return;
         count.setAttribute("data-count", data.count);
         count.textContent = format(data.count);
+        // The phone's count under the headline (templates/petitions/includes/sign_call.html) follows.
+        Array.prototype.forEach.call(document.querySelectorAll(".sign-call__count"), function (other) {
+          other.textContent = format(data.count);
+        });
         var progress = block.querySelector("progress");
         if (progress && data.goal) {
           progress.max = data.goal;
