@@ -65,7 +65,7 @@ def write_csv(fileobj, delivery, with_postcode=False, progress=None):
 def write_pdf(fileobj, delivery, petition_title, with_postcode=False, progress=None):
     """Write a cover with the totals and then the consenting signers, page by page."""
     pdf = StreamingPDF(fileobj, title=f"Signatures: {petition_title}")
-    cover = Page()
+    cover = Page(pdf)
     cover.line(petition_title, size=16, bold=True, leading=26)
     cover.line(f"{delivery.total:,} verified signatures", size=12, bold=True, leading=18)
     if delivery.first_signed_at:
@@ -92,7 +92,7 @@ def write_pdf(fileobj, delivery, petition_title, with_postcode=False, progress=N
         if page is None or page.y < 56:
             if page is not None:
                 pdf.add_page(page.operations)
-            page = Page()
+            page = Page(pdf)
             page.row([(50, "Name"), (300, "Place"), (480, "Signed on")], bold=True)
             page.rule()
         page.row([(50, name[:48]), (300, place[:32]), (480, signed_on)])
