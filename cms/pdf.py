@@ -69,9 +69,7 @@ class StreamingPDF:
         kids = " ".join(f"{page_id} 0 R" for page_id in self.page_ids)
         self._write_object(PAGES, f"<< /Type /Pages /Kids [{kids}] /Count {len(self.page_ids)} >>".encode())
         self._write_object(CATALOG, f"<< /Type /Catalog /Pages {PAGES} 0 R >>".encode())
-        self._write_object(
-            INFO, f"<< /Title {pdf_text_string(self.title)} /Producer (wagtail-petitions) >>".encode()
-        )
+        self._write_object(INFO, f"<< /Title {pdf_text_string(self.title)} /Producer (wagtail-petitions) >>".encode())
         xref_at = self.file.tell()
         count = self.next_id
         lines = [f"xref\n0 {count}\n", "0000000000 65535 f \n"]
@@ -148,7 +146,7 @@ class Page:
 
     def line(self, text, size=10, bold=False, leading=None, x=None):
         self.text(self.left if x is None else x, self.y, text, size, bold)
-        self.y -= leading or size * 1.45
+        self.y = round(self.y - (leading or size * 1.45), 2)
 
     def row(self, columns, size=9, bold=False, leading=14):
         for x, text in columns:

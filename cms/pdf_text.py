@@ -39,6 +39,8 @@ SIMPLE_BIDI = {"L", "EN", "ES", "ET", "CS", "WS", "ON"}
 STRONG = {"L": 0, "R": 1, "AL": 1}
 NEUTRAL = {"B", "S", "WS", "ON"}
 MAX_CID = 0xFFFF
+#: Strings whose translation a document keeps at once; then it starts again (names rarely repeat).
+RECENT = 4096
 
 
 class FontFile:
@@ -140,6 +142,7 @@ class Style:
         self.stroked = set()  # FontUses this style draws stroked: bold with no bold file
         self.plain_entries = {}  # char -> (FontUse, hex CID, width) or None
         self.table = _PlainTable(self)
+        self.recent = {}  # text -> its translation: places and dates repeat on every page
 
     def use(self, index):
         use = self.uses[index]
@@ -196,12 +199,19 @@ class DocumentText:
 
     def show(self, x, y, text, size, bold=False):
         """A ``BT … ET`` block that prints ``text`` with its left edge at (x, y)."""
-        style = self.styles[bold]
         if not text:
             return ""
-        hexed = text.translate(style.table)
+        style = self.styles[bold]
+        hexed = style.recent.get(text)
+        if hexed is None:
+            hexed = text.translate(style.table)
+            if len(style.recent) >= RECENT:
+                style.recent.clear()
+            style.recent[text] = hexed
         if len(hexed) == 4 * len(text):  # the common case: every character in the first font
-            use = style.first()
+            use = style.uses[0]
+            if use not in style.stroked:
+                return f"BT {x} {y} Td /{use.resource} {size} Tf <{hexed}> Tj ET"
             return _block(x, y, size, [(use, f"<{hexed}> Tj")], style.stroked)
         segments = self._plain_segments(style, text, size)
         if segments is None:
@@ -314,7 +324,7 @@ def _shape(use, text, rtl, size):
 
 def _block(x, y, size, segments, stroked):
     """Segments side by side from (x, y); a stroked (synthetic bold) one is drawn with fill and stroke."""
-    ops = [f"BT {x:.2f} {y:.2f} Td"]
+    ops = [f"BT {x} {y} Td"]
     for i, segment in enumerate(segments):
         use, show = segment[0], segment[1]
         if i:
