@@ -40,7 +40,7 @@ STRONG = {"L": 0, "R": 1, "AL": 1}
 NEUTRAL = {"B", "S", "WS", "ON"}
 MAX_CID = 0xFFFF
 #: Strings whose translation a document keeps at once; then it starts again (names rarely repeat).
-RECENT = 4096
+RECENT = 512
 
 
 class FontFile:
