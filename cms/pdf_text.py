@@ -18,8 +18,11 @@ Characters no font holds (emoji, a rare ideograph) and invisible ones are left o
 """
 
 import functools
+import re
 import unicodedata
 from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
 
 FONT_DIR = Path(__file__).resolve().parent / "fonts"
 
@@ -41,6 +44,7 @@ NEUTRAL = {"B", "S", "WS", "ON"}
 MAX_CID = 0xFFFF
 #: Strings whose translation a document keeps at once; then it starts again (names rarely repeat).
 RECENT = 512
+WORDS = re.compile(r"\S+\s*|\s+")
 
 
 class FontFile:
@@ -51,6 +55,8 @@ class FontFile:
 
         self.path = str(path)
         font = TTFont(self.path, lazy=True)
+        if "glyf" not in font:  # cms.font_subset and the PDF's CIDFontType2 take TrueType outlines only
+            raise ImproperlyConfigured(f"DELIVERY_PDF_FONTS: {self.path} has no TrueType outlines (glyf table)")
         scale = 1000 / font["head"].unitsPerEm
         self.upem = font["head"].unitsPerEm
         glyph_ids = font.getReverseGlyphMap()
@@ -143,6 +149,7 @@ class Style:
         self.plain_entries = {}  # char -> (FontUse, hex CID, width) or None
         self.table = _PlainTable(self)
         self.recent = {}  # text -> its translation: places and dates repeat on every page
+        self.indexes = {}  # code point -> index of the first font in the chain that holds it, or None
 
     def use(self, index):
         use = self.uses[index]
@@ -158,11 +165,18 @@ class Style:
         return self.use(0)
 
     def font_index(self, cp):
+        try:
+            return self.indexes[cp]
+        except KeyError:
+            pass
+        found = None
         for index, (regular, bold) in enumerate(self.text.chain):
             path = (bold or regular) if self.bold else regular
             if cp in load_font(path).cmap:
-                return index
-        return None
+                found = index
+                break
+        self.indexes[cp] = found
+        return found
 
     def plain(self, char):
         """(FontUse, hex CID, width) if ``char`` prints by itself; None if it needs shaping or no font has it."""
@@ -190,6 +204,7 @@ class DocumentText:
         self.chain = chain or font_chain()
         self.used = {}  # font path -> FontUse, in resource order
         self.styles = (Style(self, bold=False), Style(self, bold=True))
+        self.shaped = {}  # (FontUse, word, rtl) -> its glyphs: names share their words
 
     def font_use(self, font):
         use = self.used.get(font.path)
@@ -251,9 +266,21 @@ class DocumentText:
             current = use
         segments = []
         for level, use, chars in visual_order(runs):
-            segment = _shape(use, "".join(chars), level % 2, size)
-            if segment:
-                segments.append(segment)
+            rtl = level % 2
+            # Words are shaped one by one (nothing joins across a space) and kept, since names repeat
+            # theirs; a run stays one TJ, which pypdf needs to read a right-to-left run in order.
+            words = WORDS.findall("".join(chars))
+            glyphs = []
+            for word in reversed(words) if rtl else words:
+                key = (use, word, rtl)
+                shaped = self.shaped.get(key)
+                if shaped is None:
+                    if len(self.shaped) >= RECENT:
+                        self.shaped.clear()
+                    shaped = self.shaped[key] = _shape(use, word, rtl)
+                glyphs += shaped
+            if glyphs:
+                segments.append(_run_segment(use, glyphs, size))
         return segments
 
 
@@ -271,8 +298,8 @@ def _font_for(style, char, current):
     return None if index is None else style.use(index)
 
 
-def _shape(use, text, rtl, size):
-    """(FontUse, operators, width in points) for one run, glyphs left to right."""
+def _shape(use, text, rtl):
+    """HarfBuzz's glyphs for ``text``, left to right: [(CID, x offset, y offset, advance, width)] in 1/1000 em."""
     import uharfbuzz
 
     buffer = uharfbuzz.Buffer()
@@ -282,8 +309,6 @@ def _shape(use, text, rtl, size):
     buffer.flags = uharfbuzz.BufferFlags.REMOVE_DEFAULT_IGNORABLES
     uharfbuzz.shape(use.font.shaper, buffer, {})
     infos, positions = buffer.glyph_infos, buffer.glyph_positions
-    if not infos:
-        return None
     # Each cluster's text goes to its first glyph in reading order, the cluster's other glyphs stand for "".
     starts = sorted({info.cluster for info in infos})
     ends = dict(zip(starts, starts[1:] + [len(text)], strict=True))
@@ -295,24 +320,30 @@ def _shape(use, text, rtl, size):
             seen.add(cluster)
             texts[i] = text[cluster : ends[cluster]]
     scale = 1000 / use.font.upem
+    return [
+        (use.cid(info.codepoint, glyph_text), position.x_offset * scale, position.y_offset * scale,
+         position.x_advance * scale, use.font.advances[info.codepoint])
+        for info, position, glyph_text in zip(infos, positions, texts, strict=True)
+        if info.codepoint  # .notdef: no font has the character; it is left out, space and all
+    ]  # fmt: skip
+
+
+def _run_segment(use, glyphs, size):
+    """(FontUse, operators, width in points): one TJ (and Ts where a glyph is raised) for a run's glyphs."""
     parts, items, pending, rise, pen = [], [], 0.0, 0.0, 0.0
-    for info, position, glyph_text in zip(infos, positions, texts, strict=True):
-        glyph = info.codepoint
-        advance, x_offset = position.x_advance * scale, position.x_offset * scale
-        if glyph == 0:  # .notdef: no font has it; skip the glyph, keep nothing of its space
-            continue
-        glyph_rise = round(position.y_offset * scale * size / 1000, 2)
+    for cid, x_offset, y_offset, advance, width in glyphs:
+        glyph_rise = round(y_offset * size / 1000, 2)
         if glyph_rise != rise:
             if items:
                 parts.append(f"[{' '.join(items)}] TJ")
                 items = []
             parts.append(f"{glyph_rise} Ts")
             rise = glyph_rise
+        # TJ moves left by n/1000 em for a number n; the glyph's own width is added after showing it.
         pending += x_offset
         if round(pending):
             items.append(str(-round(pending)))
-        width = use.font.advances[glyph]
-        items.append(f"<{use.cid(glyph, glyph_text):04X}>")
+        items.append(f"<{cid:04X}>")
         pen += advance
         pending = advance - x_offset - width + (pending - round(pending))
     if items:
@@ -329,6 +360,8 @@ def _block(x, y, size, segments, stroked):
         use, show = segment[0], segment[1]
         if i:
             ops.append(f"{segments[i - 1][2]:.2f} 0 Td")
+        # A Tf for every segment, the same font or not: pypdf ends a right-to-left stretch of text at a
+        # Tf, so the space after an Arabic word is read after it, not before.
         ops.append(f"/{use.resource} {size} Tf")
         if use in stroked:
             ops.append(f"2 Tr {size * 0.03:.2f} w {show} 0 Tr")
@@ -345,6 +378,11 @@ def bidi_levels(text):
     isolates are read as neutrals: a name has no use for them, and a stray one must not fail.
     """
     types = [unicodedata.bidirectional(c) for c in text]
+    kinds = set(types)
+    if not kinds & {"R", "AL", "AN"}:  # nothing right to left: one left-to-right run
+        return [0] * len(text)
+    if not kinds & {"L", "EN", "AN", "ES", "ET", "CS"}:  # right to left letters, marks and neutrals only
+        return [1] * len(text)
     base = next((STRONG[t] for t in types if t in STRONG), 0)
     edge = "R" if base else "L"
     # W1 (and X9: boundary neutrals take the type before them, as marks do)

@@ -5,13 +5,16 @@ import io
 import re
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
+from fontTools.fontBuilder import FontBuilder
+from fontTools.pens.t2CharStringPen import T2CharStringPen
 from fontTools.ttLib import TTFont
 from pypdf import PdfReader
 
 from cms import deliveries, exports
 from cms.font_subset import subset_truetype
 from cms.pdf import StreamingPDF, pdf_text_string
-from cms.pdf_text import FONT_DIR, bidi_levels
+from cms.pdf_text import FONT_DIR, bidi_levels, load_font
 from cms.spreadsheets import CSV_ENCODING
 
 from .factories import SignatureFactory
@@ -194,3 +197,19 @@ def test_a_pdf_with_no_text_still_closes(tmp_path):
         pdf.close()
 
     assert len(PdfReader(tmp_path / "empty.pdf").pages) == 1
+
+
+def test_a_font_without_truetype_outlines_is_refused_by_name(tmp_path):
+    builder = FontBuilder(1000, isTTF=False)  # CFF outlines, as an .otf has
+    builder.setupGlyphOrder([".notdef"])
+    builder.setupCharacterMap({})
+    builder.setupCFF("Cff", {}, {".notdef": T2CharStringPen(500, None).getCharString()}, {})
+    builder.setupHorizontalMetrics({".notdef": (500, 0)})
+    builder.setupHorizontalHeader()
+    builder.setupNameTable({"familyName": "Cff", "styleName": "Regular"})
+    builder.setupOS2()
+    builder.setupPost()
+    builder.save(tmp_path / "cff.otf")
+
+    with pytest.raises(ImproperlyConfigured, match="cff.otf has no TrueType outlines"):
+        load_font(str(tmp_path / "cff.otf"))
