@@ -19,6 +19,7 @@ Characters no font holds (emoji, a rare ideograph) and invisible ones are left o
 
 import functools
 import re
+import struct
 import unicodedata
 from pathlib import Path
 
@@ -70,8 +71,11 @@ class FontFile:
         self.name = font["name"].getDebugName(6) or Path(self.path).stem
         scripts = set()
         for table in ("GSUB", "GPOS"):
-            if table in font:
-                scripts |= {record.ScriptTag for record in font[table].table.ScriptList.ScriptRecord}
+            if table in font:  # the ScriptList's tags, read raw: decompiling the tables costs 0.3 s a font
+                data = font.getTableData(table)
+                at = struct.unpack_from(">H", data, 4)[0]
+                for i in range(struct.unpack_from(">H", data, at)[0]):
+                    scripts.add(data[at + 2 + 6 * i : at + 6 + 6 * i].decode("latin-1"))
         self.simple = scripts <= SIMPLE_SCRIPTS
         font.close()
 
