@@ -183,6 +183,10 @@ DEFAULTS = {
     # Addresses at the domains the disposable-email-domains package lists (and their subdomains)
     # cannot sign; a domain named here may all the same (the list has had false positives).
     "DISPOSABLE_DOMAINS_ALLOWED": (),
+    # The delivery PDF's fonts, a fallback chain: [(regular, bold or None), ...], file paths or names
+    # in cms/fonts; the first font that holds a character prints it (cms.pdf_text). None: the Noto
+    # fonts shipped in cms/fonts (Latin, Greek, Cyrillic, Arabic, Hebrew, Devanagari, CJK).
+    "DELIVERY_PDF_FONTS": None,
 }
 
 

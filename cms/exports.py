@@ -4,7 +4,8 @@ Only verified signers who consented to be passed on appear, with what the
 consent box names (``cms.forms.officials_receive``): name, country and the date
 signed; the postcode only of those who ticked its own box
 (``share_postcode_with_officials``); email addresses never. The CSV escapes what a spreadsheet would run
-as a formula (``cms.spreadsheets``); the PDF prints names as typed. Rows come from a server-side cursor in
+as a formula (``cms.spreadsheets``) and starts with a UTF-8 byte order mark; the PDF prints names as
+typed, in whatever script (``cms.pdf_text``). Rows come from a server-side cursor in
 chunks, so memory does not grow with the list.
 """
 
@@ -18,7 +19,7 @@ from django_countries import countries
 
 from .conf import get_signature_model
 from .pdf import Page, StreamingPDF
-from .spreadsheets import spreadsheet_safe
+from .spreadsheets import CSV_ENCODING, spreadsheet_safe
 
 CHUNK = 2000
 PROGRESS_EVERY = 5000
@@ -51,8 +52,8 @@ def _rows(petition_id, counted_until, with_postcode):
 
 
 def write_csv(fileobj, delivery, with_postcode=False, progress=None):
-    """Write the consenting signers to a binary file; return the number of rows."""
-    text = io.TextIOWrapper(fileobj, encoding="utf-8", newline="", write_through=True)
+    """Write the consenting signers to a binary file, UTF-8 with a byte order mark; return the number of rows."""
+    text = io.TextIOWrapper(fileobj, encoding=CSV_ENCODING, newline="", write_through=True)
     writer = csv.writer(text)
     writer.writerow([gettext("Name"), gettext("Place"), gettext("Signed on")])
     count = 0
@@ -67,7 +68,7 @@ def write_csv(fileobj, delivery, with_postcode=False, progress=None):
 def write_pdf(fileobj, delivery, petition_title, with_postcode=False, progress=None):
     """Write a cover with the totals and then the consenting signers, page by page."""
     pdf = StreamingPDF(fileobj, title=gettext("Signatures: %(petition)s") % {"petition": petition_title})
-    cover = Page()
+    cover = Page(pdf)
     cover.line(petition_title, size=16, bold=True, leading=26)
     total = ngettext("%(count)s verified signature", "%(count)s verified signatures", delivery.total) % {
         "count": number_format(delivery.total, force_grouping=True)
@@ -101,7 +102,7 @@ def write_pdf(fileobj, delivery, petition_title, with_postcode=False, progress=N
         if page is None or page.y < 56:
             if page is not None:
                 pdf.add_page(page.operations)
-            page = Page()
+            page = Page(pdf)
             page.row([(50, gettext("Name")), (300, gettext("Place")), (480, gettext("Signed on"))], bold=True)
             page.rule()
         page.row([(50, name[:48]), (300, place[:32]), (480, signed_on)])

@@ -11,8 +11,15 @@ leading ``'``, which spreadsheets show as text and do not print; anything
 else, "Jean-Luc" included, is written as it is. Files that are not
 spreadsheets (the delivery PDF, pages, emails) show names as typed.
 
+The CSV files we write are UTF-8 with a byte order mark (``CSV_ENCODING``): without it, Excel
+reads a CSV in the computer's legacy code page, and "Łucja" or "王秀英" open as mojibake;
+LibreOffice, Numbers and Python's ``utf-8-sig`` take the mark as the encoding and drop it.
+
 Imports nothing of ours: any layer may use it.
 """
+
+#: Encoding of every CSV file the plugin writes: UTF-8, starting with a byte order mark.
+CSV_ENCODING = "utf-8-sig"
 
 #: What makes a spreadsheet read a cell as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -336,7 +336,7 @@ def test_the_api_describes_the_feed_choice_as_required_with_no_initial_value(pet
 def csv_rows(delivery):
     buffer = io.BytesIO()
     exports.write_csv(buffer, delivery, with_postcode=True)
-    return list(csv.reader(io.StringIO(buffer.getvalue().decode())))
+    return list(csv.reader(io.StringIO(buffer.getvalue().decode("utf-8-sig"))))
 
 
 def test_the_postcode_reaches_officials_only_with_its_own_consent(petition, official):

@@ -49,6 +49,12 @@ def test_the_wheel_ships_every_static_file(files):
     assert expected - files == set()
 
 
+def test_the_wheel_ships_the_pdf_fonts_with_their_licence(files):
+    expected = {path.as_posix() for path in repo_files("cms/fonts")}
+    assert {"cms/fonts/NotoSans-Regular.ttf", "cms/fonts/OFL.txt"} <= expected
+    assert expected - files == set()
+
+
 def test_the_wheel_ships_every_migration(files):
     expected = {path.as_posix() for app in APPS for path in repo_files(app, "migrations/*.py")}
     assert "cms/migrations/0001_initial.py" in expected
