@@ -20,6 +20,7 @@ from .models import PetitionMixin, live_values, stored_values
 from .origin import origin_allowed
 from .outage import patch_public_cache
 from .store import get_store
+from .translations import canonical_id_for, in_page_language
 
 logger = logging.getLogger("petitions.views")
 
@@ -57,7 +58,8 @@ def forget_petition(sender=None, instance=None, **kwargs):
 def sign(request, page_id):
     if not origin_allowed(request):
         return HttpResponseForbidden(REFUSED_ORIGIN)
-    return get_petition(page_id).serve_sign(request)
+    page = get_petition(page_id)
+    return in_page_language(page, page.serve_sign, request)
 
 
 @csrf_exempt
@@ -65,7 +67,8 @@ def sign(request, page_id):
 def confirm(request, page_id):
     if not origin_allowed(request):
         return HttpResponseForbidden(REFUSED_ORIGIN)
-    return get_petition(page_id).serve_confirm(request)
+    page = get_petition(page_id)
+    return in_page_language(page, page.serve_confirm, request)
 
 
 @require_http_methods(["GET", "POST"])
@@ -84,7 +87,7 @@ def manage_signature(request, page_id):
     if request.method == "POST" and not origin_allowed(request):
         response = HttpResponseForbidden("Your signature can only be changed from this site's own page.")
     else:
-        response = _manage(request, page)
+        response = in_page_language(page, lambda request: _manage(request, page), request)
     add_never_cache_headers(response)  # no-store, private: one signer's data
     response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex"
@@ -146,9 +149,13 @@ _counts = LocalMemo()
 def _count(request, page_id):
     values = _counts.get(page_id)
     if values is None:
+        # A translation answers with its petition's count (cms.translations): a query once per process.
+        petition_id = canonical_id_for(page_id)
+        if petition_id is None:
+            return json_error(404, "not_found", "No such petition.")
         read_values = live_values
         try:
-            values = get_store().get_values([page_id])[page_id]
+            values = get_store().get_values([petition_id])[petition_id]
         except Exception as exc:  # the store is down: the database's stored total, without asking it again
             warn(logger, "count.json read from the database: the store is unavailable", exc)
             values, read_values = (None, None), stored_values
@@ -157,7 +164,7 @@ def _count(request, page_id):
                 get_petition(page_id)
             except Http404:
                 return json_error(404, "not_found", "No such petition.")
-            values = read_values([page_id])[page_id]
+            values = read_values([petition_id])[petition_id]
         _counts.set(page_id, values)
     live_count, goal = values
     etag = f'W/"{live_count}-{goal}"'

@@ -127,6 +127,9 @@ class AbstractSignature(models.Model):
     )
     # When retention blanked its personal fields (cms.retention), some months after the petition closed.
     anonymised_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The language of the page it was signed on (cms.translations.page_language): its emails go out in it.
+    # Blank (rows from before, bulk loaders) or a code the site no longer offers reads as the default language.
+    language = models.CharField(max_length=16, blank=True, default="", db_default="", editable=False)
 
     objects = SignatureQuerySet.as_manager()
 
@@ -218,6 +221,12 @@ class AbstractSignature(models.Model):
             anonymised_at=Now(),
         )
         return values
+
+    def get_language(self) -> str:
+        """The language to write to this signer in: the page's they signed on, or the site's default."""
+        from ..translations import supported_language
+
+        return supported_language(self.language)
 
     def verify(self) -> bool:
         """Mark verified if still pending; True only for the call that did it.
