@@ -62,20 +62,23 @@ def html_to_text(html):
 
 
 def snapshot(page, recount=True):
-    """Totals as of the latest reconcile: (counted_until, total, breakdown, first, last)."""
+    """Totals as of the latest reconcile: (counted_until, total, breakdown, first, last).
+
+    Of the whole petition, whichever translation ``page`` is: they share one count (``cms.translations``).
+    """
     Signature = get_signature_model()
     if recount:
-        reconcile.reconcile_counts([page.pk])  # count up to a moment ago (skipped if one is running)
-    stats = PetitionStats.objects.filter(petition_id=page.pk).first()
+        reconcile.reconcile_counts([page.canonical_id])  # count up to a moment ago (skipped if one is running)
+    stats = PetitionStats.objects.filter(petition_id=page.canonical_id).first()
     if stats is None or stats.counted_until is None:
         raise DeliveryError("This petition has not been counted yet; try again in a minute.")
     breakdown = dict(
-        PetitionCountryCount.objects.filter(petition_id=page.pk, signature_count__gt=0).values_list(
+        PetitionCountryCount.objects.filter(petition_id=page.canonical_id, signature_count__gt=0).values_list(
             "country", "signature_count"
         )
     )
     dates = Signature.objects.filter(
-        petition_id=page.pk, status=Signature.Status.VERIFIED, verified_at__lte=stats.counted_until
+        petition_id=page.canonical_id, status=Signature.Status.VERIFIED, verified_at__lte=stats.counted_until
     ).aggregate(first=Min("verified_at"), last=Max("verified_at"))
     return stats.counted_until, stats.signature_count, breakdown, dates["first"], dates["last"]
 
@@ -99,7 +102,7 @@ def prepare_delivery(page, officials, *, user=None, include_list=True, trigger="
     counted_until, total, breakdown, first, last = snapshot(page, recount)
     letter_html = expand_db_html(letter["body"].source)
     delivery = Delivery.objects.create(
-        petition_id=page.pk,
+        petition_id=page.canonical_id,
         trigger=trigger,
         milestone=milestone,
         created_by=user,
@@ -115,7 +118,7 @@ def prepare_delivery(page, officials, *, user=None, include_list=True, trigger="
         first_signed_at=first,
         last_signed_at=last,
         include_list=include_list,
-        rows_total=exports.consenting_signers(page.pk, counted_until).count() if include_list else 0,
+        rows_total=exports.consenting_signers(page.canonical_id, counted_until).count() if include_list else 0,
         status=Delivery.Status.PREPARING if include_list else Delivery.Status.READY,
     )
     delivery.officials.set(officials)

@@ -14,6 +14,8 @@ from django.db import connections, router, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.html import escape
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from .conf import get_setting, get_signature_model
 from .esp_session import settle_environment
@@ -32,7 +34,7 @@ PLACEHOLDER = re.compile(r"\{(first_name|petition|link)\}")
 #: their own text (a URL, an offer). The email's To header is the bare address for the same reason.
 GENERIC_GREETING = "there"
 #: After the page's text, in every verification email: the signer's own link (``cms.manage``).
-MANAGE_TEXT = "To change how you appear, withdraw a consent or withdraw your signature at any time:\n{manage_link}"
+MANAGE_TEXT = _("To change how you appear, withdraw a consent or withdraw your signature at any time:\n{manage_link}")
 # anymail recipient statuses after which the ESP will never deliver.
 REFUSED_STATUSES = {"rejected", "invalid", "failed"}
 
@@ -88,7 +90,9 @@ def _render_verification_message(page, signature, confirm_link, manage_link):
         body=fill(page.verification_email_body, values)
         + "\n\n"
         + MANAGE_TEXT.format(manage_link=manage_link)
-        + f"\n\nHow we use your data (privacy notice): {privacy_url}",
+        + "\n\n"
+        + gettext("How we use your data (privacy notice)")
+        + f": {privacy_url}",
         from_email=get_setting("FROM_EMAIL") or settings.DEFAULT_FROM_EMAIL,
         # The address alone, never "name <address>": no display name from the signer's input.
         to=[signature.email],

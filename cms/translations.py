@@ -74,6 +74,7 @@ def canonical_ids(page_ids) -> dict:
     keys = dict(Page.objects.filter(pk__in=list(page_ids)).values_list("pk", "translation_key"))
     firsts = dict(
         Page.objects.filter(translation_key__in=set(keys.values()))
+        .order_by()  # no ordering by path: it would split the groups
         .values("translation_key")
         .annotate(first=Min("pk"))
         .values_list("translation_key", "first")
