@@ -68,17 +68,12 @@ def canonical_id_for(page_id: int) -> int | None:
 
 def canonical_ids(page_ids) -> dict:
     """{page id: canonical id} for many pages in two queries (the reconcile's list of open petitions)."""
-    from django.db.models import Min
     from wagtail.models import Page
 
     keys = dict(Page.objects.filter(pk__in=list(page_ids)).values_list("pk", "translation_key"))
-    firsts = dict(
-        Page.objects.filter(translation_key__in=set(keys.values()))
-        .order_by()  # no ordering by path: it would split the groups
-        .values("translation_key")
-        .annotate(first=Min("pk"))
-        .values_list("translation_key", "first")
-    )
+    firsts = {}
+    for key, pk in Page.objects.filter(translation_key__in=set(keys.values())).values_list("translation_key", "pk"):
+        firsts[key] = min(pk, firsts.get(key, pk))
     return {pk: firsts.get(key, pk) for pk, key in keys.items()}
 
 
