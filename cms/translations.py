@@ -18,6 +18,7 @@ does not offer (an old row, a locale since removed) reads as the default languag
 
 from django.conf import settings
 from django.utils import translation
+from wagtail.models import Locale, Page
 
 #: {page id: canonical page id}, per process (see the module's docstring). Bounded: cleared when full.
 _CANONICAL = {}
@@ -43,8 +44,6 @@ def canonical_id(page) -> int:
     pk = page.pk
     cached = _CANONICAL.get(pk)
     if cached is None:
-        from wagtail.models import Page
-
         key = getattr(page, "translation_key", None)
         group = Page.objects.filter(translation_key=key) if key is not None else Page.objects.filter(pk=pk)
         cached = group.order_by("pk").values_list("pk", flat=True).first() or pk
@@ -56,8 +55,6 @@ def canonical_id_for(page_id: int) -> int | None:
     """``canonical_id`` from a page id alone (``count.json``): None when no such page exists."""
     cached = _CANONICAL.get(page_id)
     if cached is None:
-        from wagtail.models import Page
-
         keys = Page.objects.filter(pk=page_id).values("translation_key")
         cached = Page.objects.filter(translation_key__in=keys).order_by("pk").values_list("pk", flat=True).first()
         if cached is None:
@@ -68,8 +65,6 @@ def canonical_id_for(page_id: int) -> int | None:
 
 def canonical_ids(page_ids) -> dict:
     """{page id: canonical id} for many pages in two queries (the reconcile's list of open petitions)."""
-    from wagtail.models import Page
-
     keys = dict(Page.objects.filter(pk__in=list(page_ids)).values_list("pk", "translation_key"))
     firsts = {}
     for key, pk in Page.objects.filter(translation_key__in=set(keys.values())).values_list("translation_key", "pk"):
@@ -90,8 +85,6 @@ def page_language(page) -> str:
         return default_language()
     code = _LANGUAGES.get(locale_id)
     if code is None:
-        from wagtail.models import Locale
-
         code = Locale.objects.filter(pk=locale_id).values_list("language_code", flat=True).first() or ""
         if len(_LANGUAGES) >= MAX_ITEMS:
             _LANGUAGES.clear()
@@ -108,8 +101,6 @@ def translation_for(page, language: str):
     language = supported_language(language)
     if page_language(page) == language:
         return page
-    from wagtail.models import Page
-
     translated = (
         Page.objects.live()
         .filter(translation_key=page.translation_key, locale__language_code=language)
@@ -145,8 +136,6 @@ def forget(sender=None, instance=None, **kwargs):
         _CANONICAL.clear()
         _LANGUAGES.clear()
         return
-    from wagtail.models import Page
-
     if not isinstance(instance, Page):  # post_delete fires for every model
         return
     pk = instance.pk

@@ -6,6 +6,7 @@ from django_countries.fields import CountryField
 
 from ..addresses import normalize_email
 from ..conf import get_setting
+from ..translations import supported_language
 
 __all__ = ["AbstractSignature", "ConsentWording", "Signature", "normalize_email"]
 
@@ -224,8 +225,6 @@ class AbstractSignature(models.Model):
 
     def get_language(self) -> str:
         """The language to write to this signer in: the page's they signed on, or the site's default."""
-        from ..translations import supported_language
-
         return supported_language(self.language)
 
     def verify(self) -> bool:
