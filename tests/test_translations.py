@@ -178,3 +178,26 @@ def test_the_thank_you_copy_of_each_language_stays_in_its_language(petition, fre
     assert english_answer["Content-Language"] == "en-gb"
     assert "Pétition en français" in french_answer.content.decode()
     assert "Pétition en français" not in english_answer.content.decode()
+
+
+def test_the_demo_reference_petition_is_translated_into_arabic_and_shares_its_count(client, reconcile):
+    from cms.models import PetitionPage
+    from petitions_site import demo_content, demo_translations
+
+    demo_content.load()
+    reference = PetitionPage.objects.get(slug=demo_content.REFERENCE_SLUG, locale=Locale.get_default())
+    arabic = PetitionPage.objects.get(slug=demo_content.REFERENCE_SLUG, locale__language_code="ar")
+    assert arabic.translation_key == reference.translation_key
+    assert arabic.live and arabic.url == f"/ar/{demo_content.REFERENCE_SLUG}/"
+    reconcile()
+
+    response = client.get(arabic.url)
+    assert response.status_code == 200
+    assert response["Content-Language"] == "ar"
+    html = response.content.decode()
+    assert demo_translations.ARABIC["title"] in html
+    assert demo_translations.ARABIC["sign_heading"] in html
+    count = fresh(reference).get_signature_count()
+    assert count > 1000
+    assert fresh(arabic).get_signature_count() == count
+    assert f'data-count="{count}"' in html
