@@ -99,9 +99,11 @@ def replaced_fields(Signature) -> list:
     """The columns a new submission replaces while its address's signature is still pending.
 
     The signer's fields and consent, never the address the link was mailed to: the latest
-    submission's name and choices are what the owner of the inbox is asked to confirm.
+    submission's name and choices are what the owner of the inbox is asked to confirm. The language
+    too (the page's it was made on): the email the latest submission is owed goes out in it.
     """
     names = [name for name in Signature.SIGNER_FIELDS if name != "email"] + list(Signature.CONSENT_FIELDS)
+    names.append("language")
     return [Signature._meta.get_field(name) for name in names]
 
 

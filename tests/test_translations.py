@@ -201,3 +201,18 @@ def test_the_demo_reference_petition_is_translated_into_arabic_and_shares_its_co
     assert count > 1000
     assert fresh(arabic).get_signature_count() == count
     assert f'data-count="{count}"' in html
+
+
+def test_a_pending_signer_who_signs_again_on_the_french_page_is_written_to_in_french(petition, french, sign):
+    sign(petition, email="amelie@example.org")
+    sign(french, email="amelie@example.org")
+
+    [signature] = Signature.objects.filter(email_normalized="amelie@example.org")
+    assert (signature.petition_id, signature.language) == (petition.pk, "fr")
+
+
+def test_a_verified_signer_keeps_the_language_they_confirmed_in(petition, french, sign):
+    SignatureFactory(petition=petition, email="amelie@example.org", language="en-gb", verified=True)
+    sign(french, email="amelie@example.org")
+
+    assert Signature.objects.get(email_normalized="amelie@example.org").language == "en-gb"
