@@ -16,7 +16,7 @@ from django.core.files import File
 from django.db import transaction
 from django.db.models import Max, Min
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.html import strip_tags
 from django_countries import countries
 from wagtail.rich_text import expand_db_html
@@ -34,6 +34,7 @@ from .models import (
 )
 from .permissions import can_deliver
 from .signals import delivery_sent
+from .translations import page_language, translation_for
 
 logger = logging.getLogger("petitions")
 
@@ -337,7 +338,8 @@ def send_signer_updates(kind, object_id) -> int | None:
             return None
         if kind == "response" and not target.signer_updates_requested:
             return None
-        page = target.petition.specific
+        petition = target.petition.specific
+        pages = {}  # the petition in each signer's language (cms.translations): its title and links
         batch = list(
             Signature.objects.filter(
                 petition_id=target.petition_id,
@@ -346,7 +348,7 @@ def send_signer_updates(kind, object_id) -> int | None:
                 pk__gt=target.signer_updates_after,
             )
             .order_by("pk")
-            .only("pk", "first_name", "email", "email_normalized")[:SIGNER_UPDATE_BATCH]
+            .only("pk", "first_name", "email", "email_normalized", "language")[:SIGNER_UPDATE_BATCH]
         )
         if not batch:
             target.signer_updates_done = True
@@ -359,6 +361,10 @@ def send_signer_updates(kind, object_id) -> int | None:
             if address_hash(signature.email_normalized or signature.email) in suppressed:
                 target.signer_updates_after = signature.pk
                 continue
+            language = signature.get_language()
+            page = pages.get(language)
+            if page is None:
+                page = pages[language] = translation_for(petition, language)
             unsubscribe = suppression.unsubscribe_url(signature, page)
             context = {
                 "page": page,
@@ -368,14 +374,21 @@ def send_signer_updates(kind, object_id) -> int | None:
                 "url": page.full_url,
                 "unsubscribe_url": unsubscribe,
             }
+            with translation.override(page_language(page)):
+                subject = f"“{page.title}” was delivered" if kind == "delivery" else f"A response to “{page.title}”"
+                body = render_to_string("petitions/email/signer_update.txt", context)
             message = AnymailMessage(
-                subject=f"“{page.title}” was delivered" if kind == "delivery" else f"A response to “{page.title}”",
-                body=render_to_string("petitions/email/signer_update.txt", context),
+                subject=subject,
+                body=body,
                 from_email=get_setting("FROM_EMAIL") or settings.DEFAULT_FROM_EMAIL,
                 to=[signature.email],
                 headers=suppression.unsubscribe_headers(unsubscribe),
                 tags=[f"petition-{kind}-update"],
-                metadata={"petition_id": str(page.pk), f"{kind}_id": str(target.pk), "signature_id": str(signature.pk)},
+                metadata={
+                    "petition_id": str(petition.pk),
+                    f"{kind}_id": str(target.pk),
+                    "signature_id": str(signature.pk),
+                },
             )
             try:
                 message.send()

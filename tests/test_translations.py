@@ -216,3 +216,24 @@ def test_a_verified_signer_keeps_the_language_they_confirmed_in(petition, french
     sign(french, email="amelie@example.org")
 
     assert Signature.objects.get(email_normalized="amelie@example.org").language == "en-gb"
+
+
+def test_a_delivery_from_the_french_page_counts_every_signer_and_tells_each_in_their_language(
+    petition, french, official, commit, mailoutbox
+):
+    from cms import deliveries
+
+    SignatureFactory(petition=petition, first_name="Ada", verified=True, opt_in_updates=True)
+    SignatureFactory(petition=petition, first_name="Amélie", language="fr", verified=True, opt_in_updates=True)
+    commit(reconcile.reconcile_counts)
+
+    delivery = commit(deliveries.prepare_delivery, fresh(french), [official])
+    delivery.refresh_from_db()  # its files, built after commit
+    assert (delivery.petition_id, delivery.total) == (petition.pk, 2)
+    commit(deliveries.start_sending, delivery)
+
+    updates = {m.to[0]: m for m in mailoutbox if m.anymail_test_params["tags"] == ["petition-delivery-update"]}
+    [english_update] = [m for m in updates.values() if "Pétition en français" not in m.subject]
+    [french_update] = [m for m in updates.values() if "Pétition en français" in m.subject]
+    assert petition.title in english_update.subject
+    assert "/fr/" in french_update.body and "/fr/" not in english_update.body
