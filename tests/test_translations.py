@@ -237,3 +237,13 @@ def test_a_delivery_from_the_french_page_counts_every_signer_and_tells_each_in_t
     [french_update] = [m for m in updates.values() if "Pétition en français" in m.subject]
     assert petition.title in english_update.subject
     assert "/fr/" in french_update.body and "/fr/" not in english_update.body
+
+
+def test_the_checks_warn_of_i18n_without_the_locale_middleware(settings):
+    from cms import checks
+
+    assert checks.check_languages(None) == []
+    settings.MIDDLEWARE = [name for name in settings.MIDDLEWARE if name != checks.LOCALE]
+    assert [message.id for message in checks.check_languages(None)] == ["petitions.W070"]
+    settings.WAGTAIL_I18N_ENABLED = False
+    assert checks.check_languages(None) == []
