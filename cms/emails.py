@@ -14,7 +14,6 @@ from django.db import connections, router, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.html import escape
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .conf import get_setting, get_signature_model
@@ -90,9 +89,7 @@ def _render_verification_message(page, signature, confirm_link, manage_link):
         body=fill(page.verification_email_body, values)
         + "\n\n"
         + MANAGE_TEXT.format(manage_link=manage_link)
-        + "\n\n"
-        + gettext("How we use your data (privacy notice)")
-        + f": {privacy_url}",
+        + f"\n\nHow we use your data (privacy notice): {privacy_url}",
         from_email=get_setting("FROM_EMAIL") or settings.DEFAULT_FROM_EMAIL,
         # The address alone, never "name <address>": no display name from the signer's input.
         to=[signature.email],
