@@ -12,8 +12,9 @@ from django.conf import settings
 from django.core.mail import get_connection
 from django.db import connections, router, transaction
 from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.html import escape
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from .conf import get_setting, get_signature_model
@@ -22,7 +23,7 @@ from .manage_links import manage_url
 from .models import Suppression, address_hash
 from .store import EMAIL_CAP_KEY, ESP_PAUSED_KEY, get_cache, get_store
 from .tokens import make_token
-from .translations import page_language, translation_for
+from .translations import page_language, rendered_in_page_language, translation_for
 
 logger = logging.getLogger("petitions")
 
@@ -31,9 +32,9 @@ PLACEHOLDER = re.compile(r"\{(first_name|petition|link)\}")
 #: Nothing a signer typed goes into the verification email: it is mailed to any address typed
 #: into a public form, so a name field would let anyone make our sender greet a stranger with
 #: their own text (a URL, an offer). The email's To header is the bare address for the same reason.
-GENERIC_GREETING = "there"
+GENERIC_GREETING = pgettext_lazy("in a greeting, for the signer, whose name is never used: Hello there", "there")
 #: After the page's text, in every verification email: the signer's own link (``cms.manage``).
-MANAGE_TEXT = _("To change how you appear, withdraw a consent or withdraw your signature at any time:\n{manage_link}")
+MANAGE_TEXT = _("To change how you appear, withdraw a consent or withdraw your signature at any time:\n%(manage_link)s")
 # anymail recipient statuses after which the ESP will never deliver.
 REFUSED_STATUSES = {"rejected", "invalid", "failed"}
 
@@ -70,26 +71,21 @@ def _petition_id(page):
     return getattr(page, "canonical_id", page.pk)
 
 
+# ``page`` is the translation the signer signed (``verification_page``): its wording and links, rendered
+# with its language active, so this module's strings and the template's are in that language too.
+@rendered_in_page_language
 def render_verification_message(page, signature, confirm_link: str, manage_link: str) -> AnymailMessage:
-    """The verification email of ``signature``, rendered whole: the page's wording, the signer's links.
-
-    ``page`` is the translation the signer signed (``verification_page``): its wording and links, in its
-    language (the active language while rendering, so the template's and this module's strings follow).
-    """
-    with translation.override(page_language(page)):
-        return _render_verification_message(page, signature, confirm_link, manage_link)
-
-
-def _render_verification_message(page, signature, confirm_link, manage_link):
-    values = {"first_name": GENERIC_GREETING, "petition": page.title, "link": confirm_link}
+    """The verification email of ``signature``, rendered whole: the page's wording, the signer's links."""
+    values = {"first_name": str(GENERIC_GREETING), "petition": page.title, "link": confirm_link}
     privacy_url = page.get_privacy_url()
     message = AnymailMessage(
         # One line: no editor text can add a header.
         subject=" ".join(fill(page.verification_email_subject, values).split()),
         body=fill(page.verification_email_body, values)
         + "\n\n"
-        + MANAGE_TEXT.format(manage_link=manage_link)
-        + f"\n\nHow we use your data (privacy notice): {privacy_url}",
+        + MANAGE_TEXT % {"manage_link": manage_link}
+        + "\n\n"
+        + gettext("How we use your data (privacy notice): %(url)s") % {"url": privacy_url},
         from_email=get_setting("FROM_EMAIL") or settings.DEFAULT_FROM_EMAIL,
         # The address alone, never "name <address>": no display name from the signer's input.
         to=[signature.email],

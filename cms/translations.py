@@ -16,6 +16,8 @@ A signer's language is the page's locale (``page_language``), kept on the signat
 does not offer (an old row, a locale since removed) reads as the default language, never an error.
 """
 
+import functools
+
 from django.conf import settings
 from django.utils import translation
 from wagtail.models import Locale, Page
@@ -108,6 +110,17 @@ def translation_for(page, language: str):
         .first()
     )
     return translated.specific if translated is not None else page
+
+
+def rendered_in_page_language(render):
+    """Decorate ``render(page, ...)`` to run with the page's language active (an email of the page)."""
+
+    @functools.wraps(render)
+    def rendered(page, *args, **kwargs):
+        with translation.override(page_language(page)):
+            return render(page, *args, **kwargs)
+
+    return rendered
 
 
 def in_page_language(page, serve, request):

@@ -119,7 +119,7 @@ def test_the_compiled_email_renders_what_the_page_language_renders_whatever_the_
     page = fresh(french)
     confirm, manage = emails.confirm_url(page, signature), emails.manage_url(page, signature)
     with translation.override("fr"):
-        expected = emails._render_verification_message(page, signature, confirm, manage)
+        expected = emails.render_verification_message.__wrapped__(page, signature, confirm, manage)
     assert (message.subject, message.body) == (expected.subject, expected.body)
     assert message.alternatives == expected.alternatives
 
