@@ -1,5 +1,6 @@
 """The plugin's own endpoints: sign and confirm POSTs, the count for polling, and a signer's manage page."""
 
+import functools
 import logging
 import time
 
@@ -53,22 +54,40 @@ def forget_petition(sender=None, instance=None, **kwargs):
     _petitions.pop(getattr(instance, "pk", None), None)
 
 
+def in_petition_language(view):
+    """Answer ``view(request, page_id)`` in the petition page's language, whatever the request's.
+
+    The plugin's URLs have no language prefix: a French page's sign and confirm answers (its form
+    errors, its thank-you copy) are in French all the same (``cms.translations.in_page_language``).
+    """
+
+    @functools.wraps(view)
+    def answer(request, page_id):
+        try:
+            page = get_petition(page_id)
+        except Http404:
+            return view(request, page_id)  # its own answer, as without a page
+        return in_page_language(page, lambda request: view(request, page_id), request)
+
+    return answer
+
+
+@in_petition_language
 @csrf_exempt  # protected by the Origin check instead: see cms/origin.py
 @require_POST
 def sign(request, page_id):
     if not origin_allowed(request):
         return HttpResponseForbidden(REFUSED_ORIGIN)
-    page = get_petition(page_id)
-    return in_page_language(page, page.serve_sign, request)
+    return get_petition(page_id).serve_sign(request)
 
 
+@in_petition_language
 @csrf_exempt
 @require_POST
 def confirm(request, page_id):
     if not origin_allowed(request):
         return HttpResponseForbidden(REFUSED_ORIGIN)
-    page = get_petition(page_id)
-    return in_page_language(page, page.serve_confirm, request)
+    return get_petition(page_id).serve_confirm(request)
 
 
 @require_http_methods(["GET", "POST"])
@@ -135,7 +154,8 @@ def count(request, page_id):
         response = json_error(405, "method_not_allowed", "Only GET, HEAD and OPTIONS.")
         response["Allow"] = "GET, HEAD, OPTIONS"
     else:
-        response = _count(request, page_id)
+        # A translation answers with its petition's count, id and all (cms.translations: once a process).
+        response = _count(request, canonical_id_for(page_id) or page_id)
     return add_cors_headers(request, response)
 
 
@@ -149,13 +169,9 @@ _counts = LocalMemo()
 def _count(request, page_id):
     values = _counts.get(page_id)
     if values is None:
-        # A translation answers with its petition's count (cms.translations): a query once per process.
-        petition_id = canonical_id_for(page_id)
-        if petition_id is None:
-            return json_error(404, "not_found", "No such petition.")
         read_values = live_values
         try:
-            values = get_store().get_values([petition_id])[petition_id]
+            values = get_store().get_values([page_id])[page_id]
         except Exception as exc:  # the store is down: the database's stored total, without asking it again
             warn(logger, "count.json read from the database: the store is unavailable", exc)
             values, read_values = (None, None), stored_values
@@ -164,7 +180,7 @@ def _count(request, page_id):
                 get_petition(page_id)
             except Http404:
                 return json_error(404, "not_found", "No such petition.")
-            values = read_values([petition_id])[petition_id]
+            values = read_values([page_id])[page_id]
         _counts.set(page_id, values)
     live_count, goal = values
     etag = f'W/"{live_count}-{goal}"'

@@ -128,11 +128,12 @@ class AbstractSignature(models.Model):
     )
     # When retention blanked its personal fields (cms.retention), some months after the petition closed.
     anonymised_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = SignatureQuerySet.as_manager()
+
     # The language of the page it was signed on (cms.translations.page_language): its emails go out in it.
     # Blank (rows from before, bulk loaders) or a code the site no longer offers reads as the default language.
     language = models.CharField(max_length=16, blank=True, default="", db_default="", editable=False)
-
-    objects = SignatureQuerySet.as_manager()
 
     #: What a signer's submission may set; a subclass that asks more adds its fields here.
     SIGNER_FIELDS = (
