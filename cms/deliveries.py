@@ -16,7 +16,7 @@ from django.core.files import File
 from django.db import transaction
 from django.db.models import Max, Min
 from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.html import strip_tags
 from django_countries import countries
 from wagtail.rich_text import expand_db_html
@@ -34,7 +34,7 @@ from .models import (
 )
 from .permissions import can_deliver
 from .signals import delivery_sent
-from .translations import page_language, translation_for
+from .translations import page_language_active, translation_for
 
 logger = logging.getLogger("petitions")
 
@@ -374,7 +374,7 @@ def send_signer_updates(kind, object_id) -> int | None:
                 "url": page.full_url,
                 "unsubscribe_url": unsubscribe,
             }
-            with translation.override(page_language(page)):
+            with page_language_active(page):
                 subject = f"“{page.title}” was delivered" if kind == "delivery" else f"A response to “{page.title}”"
                 body = render_to_string("petitions/email/signer_update.txt", context)
             message = AnymailMessage(

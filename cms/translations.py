@@ -112,12 +112,17 @@ def translation_for(page, language: str):
     return translated.specific if translated is not None else page
 
 
+def page_language_active(page):
+    """A context manager: ``page``'s language active inside it (``translation.override``)."""
+    return translation.override(page_language(page))
+
+
 def rendered_in_page_language(render):
     """Decorate ``render(page, ...)`` to run with the page's language active (an email of the page)."""
 
     @functools.wraps(render)
     def rendered(page, *args, **kwargs):
-        with translation.override(page_language(page)):
+        with page_language_active(page):
             return render(page, *args, **kwargs)
 
     return rendered
