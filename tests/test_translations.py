@@ -1,5 +1,7 @@
 """One petition in several languages: one count, one feed, each signer written to in their page's language."""
 
+import json
+
 import pytest
 from django.urls import reverse
 from django.utils import translation
@@ -249,3 +251,25 @@ def test_the_checks_warn_of_i18n_without_the_locale_middleware(settings):
     assert [message.id for message in checks.check_languages(None)] == ["petitions.W070"]
     settings.WAGTAIL_I18N_ENABLED = False
     assert checks.check_languages(None) == []
+
+
+def test_signing_the_french_page_through_the_json_api_counts_on_the_petition_in_french(
+    petition, french, client, django_capture_on_commit_callbacks, mailoutbox, reconcile
+):
+    body = {"first_name": "Amélie", "email": "amelie@example.org", "feed_display": "first"}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("petitions:petitions_api:sign", kwargs={"id": french.pk}),
+            json.dumps(body),
+            content_type="application/json",
+        )
+
+    assert response.status_code == 202
+    signature = Signature.objects.get(email_normalized="amelie@example.org")
+    assert (signature.petition_id, signature.language) == (petition.pk, "fr")
+    [message] = mailoutbox
+    assert message.extra_headers["Content-Language"] == "fr"
+    SignatureFactory(petition=petition, email="ada@example.org", verified=True)
+    reconcile()
+    detail = client.get(reverse("petitions:petitions_api:petition_detail", kwargs={"id": french.pk})).json()
+    assert detail["count"] == fresh(petition).get_signature_count() == 1
