@@ -225,3 +225,23 @@ def check_outage_middleware(app_configs, **kwargs):
             )
         ]
     return []
+
+
+LOCALE = "django.middleware.locale.LocaleMiddleware"
+
+
+@register()
+def check_languages(app_configs, **kwargs):
+    """With Wagtail's i18n on, LocaleMiddleware is what makes /fr/… pages reachable (README, Languages)."""
+    if not getattr(settings, "WAGTAIL_I18N_ENABLED", False):
+        return []
+    if LOCALE not in list(getattr(settings, "MIDDLEWARE", None) or ()):
+        return [
+            Warning(
+                f"WAGTAIL_I18N_ENABLED is on but {LOCALE} is not in MIDDLEWARE: pages under i18n_patterns "
+                "(/fr/…, /ar/…) are not found, so translated petitions cannot be read or signed.",
+                hint="Add it after SessionMiddleware and before CommonMiddleware.",
+                id="petitions.W070",
+            )
+        ]
+    return []

@@ -37,6 +37,7 @@ from .models import (
 )
 from .permissions import can_deliver
 from .signals import delivery_sent
+from .translations import page_language_active, translation_for
 
 logger = logging.getLogger("petitions")
 
@@ -65,20 +66,23 @@ def html_to_text(html):
 
 
 def snapshot(page, recount=True):
-    """Totals as of the latest reconcile: (counted_until, total, breakdown, first, last)."""
+    """Totals as of the latest reconcile: (counted_until, total, breakdown, first, last).
+
+    Of the whole petition, whichever translation ``page`` is: they share one count (``cms.translations``).
+    """
     Signature = get_signature_model()
     if recount:
-        reconcile.reconcile_counts([page.pk])  # count up to a moment ago (skipped if one is running)
-    stats = PetitionStats.objects.filter(petition_id=page.pk).first()
+        reconcile.reconcile_counts([page.canonical_id])  # count up to a moment ago (skipped if one is running)
+    stats = PetitionStats.objects.filter(petition_id=page.canonical_id).first()
     if stats is None or stats.counted_until is None:
         raise DeliveryError(gettext("This petition has not been counted yet; try again in a minute."))
     breakdown = dict(
-        PetitionCountryCount.objects.filter(petition_id=page.pk, signature_count__gt=0).values_list(
+        PetitionCountryCount.objects.filter(petition_id=page.canonical_id, signature_count__gt=0).values_list(
             "country", "signature_count"
         )
     )
     dates = Signature.objects.filter(
-        petition_id=page.pk, status=Signature.Status.VERIFIED, verified_at__lte=stats.counted_until
+        petition_id=page.canonical_id, status=Signature.Status.VERIFIED, verified_at__lte=stats.counted_until
     ).aggregate(first=Min("verified_at"), last=Max("verified_at"))
     return stats.counted_until, stats.signature_count, breakdown, dates["first"], dates["last"]
 
@@ -102,7 +106,7 @@ def prepare_delivery(page, officials, *, user=None, include_list=True, trigger="
     counted_until, total, breakdown, first, last = snapshot(page, recount)
     letter_html = expand_db_html(letter["body"].source)
     delivery = Delivery.objects.create(
-        petition_id=page.pk,
+        petition_id=page.canonical_id,
         trigger=trigger,
         milestone=milestone,
         created_by=user,
@@ -121,7 +125,7 @@ def prepare_delivery(page, officials, *, user=None, include_list=True, trigger="
         first_signed_at=first,
         last_signed_at=last,
         include_list=include_list,
-        rows_total=exports.consenting_signers(page.pk, counted_until).count() if include_list else 0,
+        rows_total=exports.consenting_signers(page.canonical_id, counted_until).count() if include_list else 0,
         status=Delivery.Status.PREPARING if include_list else Delivery.Status.READY,
     )
     delivery.officials.set(officials)
@@ -343,7 +347,8 @@ def send_signer_updates(kind, object_id) -> int | None:
             return None
         if kind == "response" and not target.signer_updates_requested:
             return None
-        page = target.petition.specific
+        petition = target.petition.specific
+        pages = {}  # the petition in each signer's language (cms.translations): its title and links
         batch = list(
             Signature.objects.filter(
                 petition_id=target.petition_id,
@@ -352,7 +357,7 @@ def send_signer_updates(kind, object_id) -> int | None:
                 pk__gt=target.signer_updates_after,
             )
             .order_by("pk")
-            .only("pk", "first_name", "email", "email_normalized")[:SIGNER_UPDATE_BATCH]
+            .only("pk", "first_name", "email", "email_normalized", "language")[:SIGNER_UPDATE_BATCH]
         )
         if not batch:
             target.signer_updates_done = True
@@ -365,6 +370,10 @@ def send_signer_updates(kind, object_id) -> int | None:
             if address_hash(signature.email_normalized or signature.email) in suppressed:
                 target.signer_updates_after = signature.pk
                 continue
+            language = signature.get_language()
+            page = pages.get(language)
+            if page is None:
+                page = pages[language] = translation_for(petition, language)
             unsubscribe = suppression.unsubscribe_url(signature, page)
             context = {
                 "page": page,
@@ -374,19 +383,25 @@ def send_signer_updates(kind, object_id) -> int | None:
                 "url": page.full_url,
                 "unsubscribe_url": unsubscribe,
             }
-            message = AnymailMessage(
-                subject=(
+            with page_language_active(page):
+                subject = (
                     gettext("“%(petition)s” was delivered")
                     if kind == "delivery"
                     else gettext("A response to “%(petition)s”")
-                )
-                % {"petition": page.title},
-                body=render_to_string("petitions/email/signer_update.txt", context),
+                ) % {"petition": page.title}
+                body = render_to_string("petitions/email/signer_update.txt", context)
+            message = AnymailMessage(
+                subject=subject,
+                body=body,
                 from_email=get_setting("FROM_EMAIL") or settings.DEFAULT_FROM_EMAIL,
                 to=[signature.email],
                 headers=suppression.unsubscribe_headers(unsubscribe),
                 tags=[f"petition-{kind}-update"],
-                metadata={"petition_id": str(page.pk), f"{kind}_id": str(target.pk), "signature_id": str(signature.pk)},
+                metadata={
+                    "petition_id": str(petition.pk),
+                    f"{kind}_id": str(target.pk),
+                    "signature_id": str(signature.pk),
+                },
             )
             try:
                 message.send()

@@ -23,6 +23,7 @@ from .manage_links import manage_url
 from .models import Suppression, address_hash
 from .store import EMAIL_CAP_KEY, ESP_PAUSED_KEY, get_cache, get_store
 from .tokens import make_token
+from .translations import page_language, rendered_in_page_language, translation_for
 
 logger = logging.getLogger("petitions")
 
@@ -65,6 +66,14 @@ def html_paragraphs(template: str, values: dict) -> list:
     return paragraphs
 
 
+def _petition_id(page):
+    # The id its signatures are counted under (cms.translations): one petition, whichever translation.
+    return getattr(page, "canonical_id", page.pk)
+
+
+# ``page`` is the translation the signer signed (``verification_page``): its wording and links, rendered
+# with its language active, so this module's strings and the template's are in that language too.
+@rendered_in_page_language
 def render_verification_message(page, signature, confirm_link: str, manage_link: str) -> AnymailMessage:
     """The verification email of ``signature``, rendered whole: the page's wording, the signer's links."""
     values = {"first_name": str(GENERIC_GREETING), "petition": page.title, "link": confirm_link}
@@ -81,7 +90,8 @@ def render_verification_message(page, signature, confirm_link: str, manage_link:
         # The address alone, never "name <address>": no display name from the signer's input.
         to=[signature.email],
         tags=list(get_setting("VERIFICATION_EMAIL_TAGS")),
-        metadata={"petition_id": str(page.pk), "signature_id": str(signature.pk)},
+        metadata={"petition_id": str(_petition_id(page)), "signature_id": str(signature.pk)},
+        headers={"Content-Language": page_language(page)},
     )
     html = render_to_string(
         "petitions/email/verify_signature.html",
@@ -115,11 +125,12 @@ class CompiledVerificationEmail:
     """
 
     def __init__(self, page):
-        self.page_pk = page.pk
+        self.page_pk = _petition_id(page)
+        self.language = page_language(page)
         nobody = SimpleNamespace(pk=0, email="")  # the message's to and metadata are set per signer
         message = render_verification_message(page, nobody, CONFIRM_SLOT, MANAGE_SLOT)
         self.subject, self.body, self.from_email = message.subject, message.body, message.from_email
-        self.tags = message.tags
+        self.tags, self.headers = message.tags, dict(message.extra_headers)
         [(self.html, _)] = message.alternatives
 
     def message_for(self, page, signature, confirm_link: str, manage_link: str) -> AnymailMessage:
@@ -132,6 +143,7 @@ class CompiledVerificationEmail:
             to=[signature.email],
             tags=list(self.tags),
             metadata={"petition_id": str(self.page_pk), "signature_id": str(signature.pk)},
+            headers=dict(self.headers),
         )
         html = self.html.replace(CONFIRM_SLOT, escape(confirm_link)).replace(MANAGE_SLOT, escape(manage_link))
         message.attach_alternative(html, "text/html")
@@ -141,13 +153,31 @@ class CompiledVerificationEmail:
 def build_verification_message(page, signature) -> AnymailMessage:
     """The verification email of ``signature``: the page's email, rendered once per page object, filled in.
 
-    The worker loads each page once per batch, so a batch renders each page's email once; an edit
-    reaches the next batch.
+    ``page`` is the translation the signer signed (``verification_page``), so the compiled email is
+    one per petition and language. The worker loads each page once per batch, so a batch renders each
+    page's email once; an edit reaches the next batch.
     """
     compiled = getattr(page, "_petitions_verification_email", None)
     if compiled is None:
         compiled = page._petitions_verification_email = CompiledVerificationEmail(page)
     return compiled.message_for(page, signature, confirm_url(page, signature), manage_url(page, signature))
+
+
+def verification_page(pages: dict, signature):
+    """The page whose wording and links ``signature``'s email carries: its petition in the signer's language.
+
+    The translation the signer signed (same ``translation_key``, the locale of ``signature.language``),
+    or the petition's own page when there is none (a translation since deleted, an old row). ``pages``
+    holds the batch's pages by (petition id, language), so each is looked up once per batch.
+    """
+    language = signature.get_language()
+    page = pages.get((signature.petition_id, language))
+    if page is None:
+        petition = pages.get(signature.petition_id)
+        if petition is None:
+            petition = pages[signature.petition_id] = signature.petition.specific
+        page = pages[(signature.petition_id, language)] = translation_for(petition, language)
+    return page
 
 
 def _cap_key(signature) -> str:
@@ -382,10 +412,7 @@ def _send_one(rows, cursor, signature_id, suppressed, cap, pages, connection) ->
             logger.info("Verification email for signature %s not sent: daily cap of its address", signature.pk)
             signature.email_status = Signature.EmailStatus.CAPPED
         else:
-            page = pages.get(signature.petition_id)
-            if page is None:
-                page = pages[signature.petition_id] = signature.petition.specific
-            message = build_verification_message(page, signature)
+            message = build_verification_message(verification_page(pages, signature), signature)
             message.connection = connection
             try:
                 message.send()

@@ -44,14 +44,14 @@ class Link:
 
 def open_link(page, token: str) -> Link:
     try:
-        signature_id, version = read_manage_token(token, page.pk)
+        signature_id, version = read_manage_token(token, page.canonical_id)
     except ExpiredToken:
         return Link(refusal="expired", status=410)
     except InvalidToken:
         return Link(refusal="invalid", status=400)
-    signature = get_signature_model().objects.filter(pk=signature_id, petition_id=page.pk).first()
+    signature = get_signature_model().objects.filter(pk=signature_id, petition_id=page.canonical_id).first()
     if signature is None:
-        if ErasureLog.objects.filter(signature_id=signature_id, petition_id=page.pk).exists():
+        if ErasureLog.objects.filter(signature_id=signature_id, petition_id=page.canonical_id).exists():
             return Link(refusal="withdrawn", status=410)
         return Link(refusal="invalid", status=400)
     if signature.manage_token_version != version:

@@ -39,4 +39,6 @@ def path_for_verification(page, verification) -> str:
     """
     if verification.signature_id is None or verification.manage_token_version is None:
         return ""
-    return _path(page, manage_token_for(verification.signature_id, page.pk, verification.manage_token_version))
+    return _path(
+        page, manage_token_for(verification.signature_id, page.canonical_id, verification.manage_token_version)
+    )

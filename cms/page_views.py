@@ -85,7 +85,7 @@ def serve_confirm(page, request):
 
 def _confirm_page(page, request, token):
     Signature = get_signature_model()
-    signature = Signature.objects.filter(pk=read_token(token, page.pk), petition_id=page.pk).first()
+    signature = Signature.objects.filter(pk=read_token(token, page.canonical_id), petition_id=page.canonical_id).first()
     if signature is None or signature.status in (Signature.Status.INVALIDATED, Signature.Status.FRAUDULENT):
         return page.render_landing(request, "invalid", status=400)
     if signature.status != Signature.Status.PENDING:

@@ -14,7 +14,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from wagtail.signals import page_published, page_unpublished
 
-from . import deliveries, landing_copies, quarantine, suppression
+from . import deliveries, landing_copies, quarantine, suppression, translations
 from .models import FraudRule, Milestone
 from .permissions import can_deliver
 from .signals import delivery_sent, milestone_reached
@@ -70,6 +70,7 @@ tracking.connect(suppression.record_tracking_event, dispatch_uid="petitions-supp
 for _signal in (page_published, page_unpublished, post_delete):
     _signal.connect(forget_petition, dispatch_uid=f"petitions-forget-petition-{id(_signal)}")
     _signal.connect(landing_copies.forget, dispatch_uid=f"petitions-forget-landing-copies-{id(_signal)}")
+post_delete.connect(translations.forget, dispatch_uid="petitions-forget-canonical-ids")
 
 
 @receiver(post_save, sender=FraudRule, dispatch_uid="petitions-forget-fraud-rules-on-save")

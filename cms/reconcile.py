@@ -24,6 +24,7 @@ from . import milestones
 from .conf import get_setting, get_signature_model
 from .models import PetitionCountryCount, PetitionMixin, PetitionStats
 from .store import RECONCILE_LOCK_KEY, get_cache, get_store
+from .translations import canonical_ids
 
 logger = logging.getLogger("petitions")
 
@@ -42,7 +43,11 @@ def active_petition_ids(now=None) -> list:
                 .filter(Q(closes_at__isnull=True) | Q(closes_at__gte=now - timedelta(days=1)))
                 .values_list("pk", flat=True)
             )
-    return ids
+    # Translations count on their canonical page (cms.translations): each petition once, by that id.
+    if not ids:
+        return ids
+    canonical = canonical_ids(ids)
+    return list(dict.fromkeys(canonical.get(pk, pk) for pk in ids))
 
 
 def _try_lock() -> bool:

@@ -99,9 +99,11 @@ def replaced_fields(Signature) -> list:
     """The columns a new submission replaces while its address's signature is still pending.
 
     The signer's fields and consent, never the address the link was mailed to: the latest
-    submission's name and choices are what the owner of the inbox is asked to confirm.
+    submission's name and choices are what the owner of the inbox is asked to confirm. The language
+    too (the page's it was made on): the email the latest submission is owed goes out in it.
     """
     names = [name for name in Signature.SIGNER_FIELDS if name != "email"] + list(Signature.CONSENT_FIELDS)
+    names.append("language")
     return [Signature._meta.get_field(name) for name in names]
 
 
@@ -306,7 +308,9 @@ def sign_petition(page, data: dict, *, source: str = "", ip: str | None = None) 
     values = {key: data[key] for key in Signature.SIGNER_FIELDS if data.get(key) not in (None, "")}
     values["email"] = values["email"].strip()
     values.update(
-        petition_id=page.pk,
+        # Every translation of the petition counts on one page (cms.translations); the signer's language is the page's.
+        petition_id=page.canonical_id,
+        language=page.get_language(),
         email_normalized=normalize_email(values["email"]),
         source=source[:64],
         status=Signature.Status.PENDING,
@@ -320,7 +324,7 @@ def sign_petition(page, data: dict, *, source: str = "", ip: str | None = None) 
     # One statement, its own short transaction (or part of the caller's): no BEGIN/COMMIT round trips.
     signature_id, created, owed = _upsert_signature(Signature, values, now, wording)
     # After the caller's commit (at once in autocommit): a rolled-back sign queues nothing.
-    transaction.on_commit(lambda: _signed(Signature, signature_id, page.pk, created, owed))
+    transaction.on_commit(lambda: _signed(Signature, signature_id, page.canonical_id, created, owed))
     return signature_id if owed else None
 
 
@@ -364,7 +368,7 @@ def verify(page, token: str, changes: dict | None = None) -> Verification:
     an ALREADY or INVALID answer costs one more SELECT.
     """
     try:
-        signature_id = read_token(token, page.pk)
+        signature_id = read_token(token, page.canonical_id)
     except InvalidToken:
         return Verification(VerifyResult.INVALID)
     Signature = get_signature_model()
@@ -378,7 +382,9 @@ def verify(page, token: str, changes: dict | None = None) -> Verification:
     if connection.vendor == "postgresql":
         return _verify_postgresql(page, Signature, signature_id, changes, wording)
     with transaction.atomic():
-        pending = Signature.objects.filter(pk=signature_id, petition_id=page.pk, status=Signature.Status.PENDING)
+        pending = Signature.objects.filter(
+            pk=signature_id, petition_id=page.canonical_id, status=Signature.Status.PENDING
+        )
         status = _status_for(page, Signature, signature_id)
         # One conditional UPDATE: a second click, a scanner or a replay changes nothing.
         now = timezone.now()
@@ -399,7 +405,9 @@ def _status_for(page, Signature, signature_id):
     """VERIFIED, or QUARANTINED when a fraud rule flags the pending signature."""
     rules = quarantine.load_rules()  # cached; with no rules, no query more
     if rules:
-        pending = Signature.objects.filter(pk=signature_id, petition_id=page.pk, status=Signature.Status.PENDING)
+        pending = Signature.objects.filter(
+            pk=signature_id, petition_id=page.canonical_id, status=Signature.Status.PENDING
+        )
         row = pending.values_list("email_normalized", "ip_address").first()
         if row is not None and quarantine.is_flagged(rules, *row, page.path):
             return Signature.Status.QUARANTINED
@@ -409,7 +417,7 @@ def _status_for(page, Signature, signature_id):
 def _not_pending(page, Signature, signature_id) -> Verification:
     """The answer for a token whose signature was not pending: ALREADY once confirmed, else INVALID."""
     row = (
-        Signature.objects.filter(pk=signature_id, petition_id=page.pk)
+        Signature.objects.filter(pk=signature_id, petition_id=page.canonical_id)
         .values_list("status", "manage_token_version")
         .first()
     )
@@ -436,7 +444,7 @@ def _verify_postgresql(page, Signature, signature_id, changes, wording) -> Verif
         field.get_db_prep_save(value, connection)
         for field, value in zip(statement.set_fields, changes.values(), strict=True)
     ]
-    params += [signature_id, page.pk, Signature.Status.PENDING]
+    params += [signature_id, page.canonical_id, Signature.Status.PENDING]
     if wording:
         params += [changes["consent_version"], wording, changes["consent_given_at"]]
     with connection.cursor() as cursor:
@@ -509,7 +517,9 @@ def _verification_time(now):
 
 def record_verification(page, signature) -> bool:
     """Count one new verification in the live store, once however often it is called (after commit)."""
-    return get_store().record_verification(page.pk, signature.pk, signature.verified_at, signature.feed_entry(page))
+    return get_store().record_verification(
+        page.canonical_id, signature.pk, signature.verified_at, signature.feed_entry(page)
+    )
 
 
 def _verified(page, signature):
@@ -519,7 +529,7 @@ def _verified(page, signature):
         warn(logger, "Verifications left to the next reconcile: the live counter is unavailable", exc)
     except Exception:
         logger.exception("Could not record verification %s in the live counter", signature.pk)
-    signature_verified.send(type(signature), signature_id=signature.pk, petition_id=page.pk, page=page)
+    signature_verified.send(type(signature), signature_id=signature.pk, petition_id=page.canonical_id, page=page)
 
 
 # --- the outbox --------------------------------------------------------------------

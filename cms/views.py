@@ -1,5 +1,6 @@
 """The plugin's own endpoints: sign and confirm POSTs, the count for polling, and a signer's manage page."""
 
+import functools
 import logging
 import time
 
@@ -21,6 +22,7 @@ from .models import PetitionMixin, live_values, stored_values
 from .origin import origin_allowed
 from .outage import patch_public_cache
 from .store import get_store
+from .translations import canonical_id_for, in_page_language
 
 logger = logging.getLogger("petitions.views")
 
@@ -54,6 +56,25 @@ def forget_petition(sender=None, instance=None, **kwargs):
     _petitions.pop(getattr(instance, "pk", None), None)
 
 
+def in_petition_language(view):
+    """Answer ``view(request, page_id)`` in the petition page's language, whatever the request's.
+
+    The plugin's URLs have no language prefix: a French page's sign and confirm answers (its form
+    errors, its thank-you copy) are in French all the same (``cms.translations.in_page_language``).
+    """
+
+    @functools.wraps(view)
+    def answer(request, page_id):
+        try:
+            page = get_petition(page_id)
+        except Http404:
+            return view(request, page_id)  # its own answer, as without a page
+        return in_page_language(page, lambda request: view(request, page_id), request)
+
+    return answer
+
+
+@in_petition_language
 @csrf_exempt  # protected by the Origin check instead: see cms/origin.py
 @require_POST
 def sign(request, page_id):
@@ -62,6 +83,7 @@ def sign(request, page_id):
     return get_petition(page_id).serve_sign(request)
 
 
+@in_petition_language
 @csrf_exempt
 @require_POST
 def confirm(request, page_id):
@@ -86,7 +108,7 @@ def manage_signature(request, page_id):
     if request.method == "POST" and not origin_allowed(request):
         response = HttpResponseForbidden(gettext("Your signature can only be changed from this site's own page."))
     else:
-        response = _manage(request, page)
+        response = in_page_language(page, lambda request: _manage(request, page), request)
     add_never_cache_headers(response)  # no-store, private: one signer's data
     response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex"
@@ -134,7 +156,8 @@ def count(request, page_id):
         response = json_error(405, "method_not_allowed", gettext("Only GET, HEAD and OPTIONS."))
         response["Allow"] = "GET, HEAD, OPTIONS"
     else:
-        response = _count(request, page_id)
+        # A translation answers with its petition's count, id and all (cms.translations: once a process).
+        response = _count(request, canonical_id_for(page_id) or page_id)
     return add_cors_headers(request, response)
 
 

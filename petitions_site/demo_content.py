@@ -6,6 +6,8 @@ from datetime import timedelta
 from django.utils import timezone
 from django.utils.html import escape
 
+from petitions_site import demo_translations
+
 REFERENCE_TITLE = "Secretary Blinken: No more weapons to Israel!"
 REFERENCE_SLUG = "no-more-weapons"
 
@@ -270,6 +272,9 @@ def load(stdout=None):
         riverside.add_child(instance=lanes)
         lanes.save_revision().publish()
         add_signers(lanes, [("Hannah", 1), ("Viktor", 5), ("Femi", 26), ("Grace", 50)], now, email_prefix="lanes")
+
+    # The reference petition in Arabic and French: Wagtail translations, counted on the English page.
+    demo_translations.add_translations(PetitionPage.objects.filter(slug=REFERENCE_SLUG).order_by("pk").first())
 
     User = get_user_model()
     password = "petitions-demo"

@@ -79,6 +79,9 @@ INSTALLED_APPS = [
     "django_countries",
     "anymail",
     "csp",  # django-csp: the Content-Security-Policy header (its checks catch old-style settings)
+    # Translations of pages as Wagtail content (the host's choice: the plugin works without it).
+    "wagtail_localize",
+    "wagtail_localize.locales",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
     "wagtail.contrib.routable_page",
@@ -114,6 +117,8 @@ MIDDLEWARE = [
     # Before sessions: a cached petition page costs one cache read.
     "cms.middleware.PetitionPageCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language from the URL's prefix (/fr/, /ar/; none for English): after sessions, before common.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -274,6 +279,11 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
+# The site's languages, for its interface and its pages' content (Wagtail's locales). English stays
+# "en-gb", the locale every existing page is in; its URLs have no prefix (petitions_site/urls.py).
+LANGUAGES = [("en-gb", "English"), ("fr", "Français"), ("ar", "العربية")]
+WAGTAIL_I18N_ENABLED = True
+WAGTAIL_CONTENT_LANGUAGES = LANGUAGES
 USE_TZ = True
 
 STATIC_URL = "/static/"

@@ -1,6 +1,7 @@
 import os
 
 from django.conf import settings
+from django.conf.urls.i18n import i18n_patterns
 from django.urls import include, path
 from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
@@ -26,4 +27,6 @@ if os.environ.get("PETITIONS_BENCH") == "1":  # `make bench` only: its baseline 
 
     urlpatterns += [path("bench/bare/", bench.bare)]
 
-urlpatterns += [path("", include(wagtail_urls))]
+# Pages under their language's prefix (/fr/…, /ar/…); English pages keep their unprefixed URLs.
+# The API, admin and static URLs above stay unprefixed.
+urlpatterns += i18n_patterns(path("", include(wagtail_urls)), prefix_default_language=False)

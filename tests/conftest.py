@@ -49,12 +49,13 @@ def delete_redis_keys(client, prefix):
 
 @pytest.fixture(autouse=True)
 def _clear_petitions_cache():
-    from cms import landing_copies, middleware, signing
+    from cms import landing_copies, middleware, signing, translations
 
     clear_run_cache()
     middleware.forget_copies()  # the process's own stale page copies, too
     signing.STORED_WORDINGS.clear()  # a wording memoised in a test whose rows were rolled back
     landing_copies.forget()
+    translations.forget()  # canonical ids by page id: ids are reused once a test's rows roll back
     yield
 
 

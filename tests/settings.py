@@ -57,6 +57,10 @@ os.environ.setdefault("DEBUG", "1")
 
 from petitions_site.settings import *  # noqa: E402, F403
 
+# Languages as the demo has them (LANGUAGES en-gb/fr/ar, WAGTAIL_I18N_ENABLED, LocaleMiddleware,
+# wagtail-localize, /fr/ and /ar/ page URLs), so translations are tested: tests/test_translations.py.
+assert WAGTAIL_I18N_ENABLED and len(LANGUAGES) > 1  # noqa: F405, S101
+
 _test_db = DATABASES["default"]["TEST"]  # noqa: F405
 if os.environ.get("TEST_DATABASE_NAME"):
     _test_db["NAME"] = os.environ["TEST_DATABASE_NAME"]

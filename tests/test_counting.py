@@ -293,9 +293,10 @@ def test_the_petition_page_costs_the_same_queries_whatever_the_number_of_signatu
     reconcile()
     client.get(petition.url)  # warm Wagtail's site and page caches
 
-    # Site, route (3 page rows), view restrictions (2), the letter's officials, the site's privacy
-    # setting (the notice's link): none touch signatures.
-    with django_assert_num_queries(8):
+    # Site, the request language's locale (Wagtail's i18n: the site root's translation), route (3 page
+    # rows), view restrictions (2), the letter's officials, the site's privacy setting (the notice's
+    # link): none touch signatures.
+    with django_assert_num_queries(9):
         response = client.get(petition.url)
 
     assert f'data-count="{signers}"' in response.content.decode()

@@ -15,7 +15,7 @@ from django.apps import apps
 from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 from django.urls import reverse
-from wagtail.models import APIToken
+from wagtail.models import APIToken, Locale
 from wagtail.test.utils.form_data import rich_text
 
 from cms import deliveries
@@ -417,7 +417,7 @@ def test_a_lead_files_and_sees_responses_only_on_their_own_campaigns(client, lea
 
 def test_the_demo_has_two_campaigns_whose_leads_see_only_their_own(client, db, django_user_model):
     demo_content.load()
-    reference = PetitionPage.objects.get(slug=demo_content.REFERENCE_SLUG)
+    reference = PetitionPage.objects.get(slug=demo_content.REFERENCE_SLUG, locale=Locale.get_default())
     lanes = PetitionPage.objects.get(slug="riverside-cycle-lanes")
     site_lead = django_user_model.objects.get(username="lead")
     local_lead = django_user_model.objects.get(username="riverside-lead")

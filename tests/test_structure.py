@@ -24,6 +24,7 @@ MODEL_LAYER_ALLOWED = {
     "cms.tokens",
     "cms.addresses",
     "cms.permissions",
+    "cms.translations",  # which page a translation counts on; it reads Wagtail's pages, none of ours
 }
 
 

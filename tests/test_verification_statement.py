@@ -41,6 +41,7 @@ def test_a_new_verification_is_one_statement_on_postgresql(petition):
     assert connection.vendor == "postgresql"
     signature = SignatureFactory(petition=petition)
     quarantine.load_rules()  # cached once per process, not per verification
+    assert petition.canonical_id == petition.pk  # the same: the page a translation counts on (cms.translations)
 
     with CaptureQueriesContext(connection) as queries:
         result = verify(petition, make_token(signature)).result

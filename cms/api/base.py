@@ -358,5 +358,5 @@ def verified_signatures(page):
     Signature = get_signature_model()
     until = timezone.now() - timedelta(seconds=get_setting("RECONCILE_LAG"))
     return Signature.objects.filter(
-        petition_id=page.pk, status=Signature.Status.VERIFIED, verified_at__lte=until
+        petition_id=page.canonical_id, status=Signature.Status.VERIFIED, verified_at__lte=until
     ).order_by("verified_at", "pk")

@@ -129,7 +129,11 @@ def deliveries(request, response: HttpResponse, id: int = petition_id_param()):
     if not request.user.has_perm(VIEW_DELIVERIES):
         raise HttpError(403, gettext("This token's user may not view deliveries."))
     page = lead_petition(request, id, "deliver", VIEW_DELIVERIES)
-    rows = Delivery.objects.filter(petition_id=page.pk).prefetch_related("recipients").order_by("-created_at", "-pk")
+    rows = (
+        Delivery.objects.filter(petition_id=page.canonical_id)
+        .prefetch_related("recipients")
+        .order_by("-created_at", "-pk")
+    )
     return {
         "items": [
             {

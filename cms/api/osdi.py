@@ -330,8 +330,8 @@ def petitions(
     total = queryset.count()
     start = (page - 1) * per_page
     pages = list(queryset[start : start + per_page].specific()) if start < total else []
-    counts = live_counts([p.pk for p in pages])
-    resources = [osdi_petition(request, p, counts[p.pk]) for p in pages]
+    counts = live_counts([p.canonical_id for p in pages])  # a translation: its petition's count
+    resources = [osdi_petition(request, p, counts[p.canonical_id]) for p in pages]
     total_pages = -(-total // per_page)
     url = absolute(request, "osdi_petitions")
     return {

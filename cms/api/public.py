@@ -67,10 +67,10 @@ def petition_list(
     petitions = Page.objects.live().public().type(PetitionMixin).order_by("-first_published_at", "-pk")
     total = petitions.count()
     pages = list(petitions[offset : offset + limit].specific())
-    values = live_values([page.pk for page in pages])
+    values = live_values([page.canonical_id for page in pages])  # a translation shows its petition's count
     items = []
     for page in pages:
-        count, goal = values[page.pk]
+        count, goal = values[page.canonical_id]
         items.append(summary(request, page, count, max(page.goal, goal or 0)))
     base = absolute(request, "petition_list")
     cacheable(response)
@@ -98,7 +98,7 @@ def petition_detail(
     page = get_petition(id)
     count, goal = page.get_live_values()
     status = page.signing_status()
-    tallies = PetitionCountryCount.objects.filter(petition_id=page.pk, signature_count__gt=0).order_by(
+    tallies = PetitionCountryCount.objects.filter(petition_id=page.canonical_id, signature_count__gt=0).order_by(
         "-signature_count", "country"
     )
     body = getattr(page, "body", None)
@@ -203,7 +203,7 @@ def confirm_changes(page, data):
         return None
     Signature = get_signature_model()
     signature = Signature.objects.filter(
-        pk=read_token(data.token, page.pk), petition_id=page.pk, status=Signature.Status.PENDING
+        pk=read_token(data.token, page.canonical_id), petition_id=page.canonical_id, status=Signature.Status.PENDING
     ).first()
     if signature is None:
         return None
@@ -246,7 +246,7 @@ def confirm(request, data: schemas.ConfirmIn):
         raise Http404("Not a petition")
     page = get_petition(petition_id)
     try:
-        read_token(data.token, page.pk)
+        read_token(data.token, page.canonical_id)
     except ExpiredToken:
         raise Refusal(410, "expired_token", gettext("This confirmation link has expired. Please sign again."))
     except InvalidToken:

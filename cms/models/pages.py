@@ -25,6 +25,7 @@ from ..forms import PetitionPageForm, SignatureForm
 from ..permissions import DELIVER
 from ..store import get_store
 from ..tokens import ExpiredToken, InvalidToken, read_token
+from ..translations import canonical_id, in_page_language, page_language
 from .deliveries import Delivery, OfficialResponse
 from .privacy import PetitionPrivacySettings
 from .stats import live_counts, live_values
@@ -303,10 +304,19 @@ class PetitionMixin(RoutablePageMixin, models.Model):
             return SigningStatus(False, gettext("This petition has closed and no longer accepts signatures."))
         return SigningStatus(True)
 
+    @property
+    def canonical_id(self) -> int:
+        """The id its signatures, counts and feed go under, shared by its translations (``cms.translations``)."""
+        return canonical_id(self)
+
+    def get_language(self) -> str:
+        """The language of this page's locale (else the default): its signers' emails go out in it."""
+        return page_language(self)
+
     def get_live_values(self):
         """(count, goal) from the cache, fetched once per request."""
         if not hasattr(self, "_live_values"):
-            count, raised_goal = live_values([self.pk])[self.pk]
+            count, raised_goal = live_values([self.canonical_id])[self.canonical_id]
             self._live_values = (count, max(self.goal, raised_goal or 0))
         return self._live_values
 
@@ -321,10 +331,10 @@ class PetitionMixin(RoutablePageMixin, models.Model):
         """The newest signers as they allowed, from the store (rebuilt from the database on a miss)."""
         store = get_store()
         try:
-            feed = store.get_feed(self.pk)
+            feed = store.get_feed(self.canonical_id)
             if feed is None:
                 feed = self.get_feed_from_database()
-                store.set_feed(self.pk, feed)
+                store.set_feed(self.canonical_id, feed)
         except DatabaseError:
             raise
         except Exception as exc:  # any store's failure (Redis down): one query for this render
@@ -335,11 +345,11 @@ class PetitionMixin(RoutablePageMixin, models.Model):
         return [entry for entry in feed if not (entry["id"] in seen or seen.add(entry["id"]))]
 
     def get_feed_from_database(self) -> list:
-        return [signature.feed_entry(self) for signature in get_signature_model().objects.for_feed(self.pk)]
+        return [signature.feed_entry(self) for signature in get_signature_model().objects.for_feed(self.canonical_id)]
 
     def refresh_feed(self):
         """Rebuild the cached feed now (a lead hid a name), not at the next reconcile."""
-        get_store().set_feed(self.pk, self.get_feed_from_database())
+        get_store().set_feed(self.canonical_id, self.get_feed_from_database())
 
     def get_officials(self):
         """The officials addressed by the page's letter blocks, in order, once each."""
@@ -354,14 +364,16 @@ class PetitionMixin(RoutablePageMixin, models.Model):
 
     def get_sent_deliveries(self):
         return list(
-            Delivery.objects.filter(petition_id=self.pk, status__in=[Delivery.Status.SENT, Delivery.Status.PARTIAL])
+            Delivery.objects.filter(
+                petition_id=self.canonical_id, status__in=[Delivery.Status.SENT, Delivery.Status.PARTIAL]
+            )
             .prefetch_related("officials")
             .order_by("-sent_at")
         )
 
     def get_public_responses(self):
         return list(
-            OfficialResponse.objects.filter(petition_id=self.pk, show_on_page=True).select_related(
+            OfficialResponse.objects.filter(petition_id=self.canonical_id, show_on_page=True).select_related(
                 "official", "document"
             )
         )
@@ -425,6 +437,12 @@ class PetitionMixin(RoutablePageMixin, models.Model):
 
     # --- routes --------------------------------------------------------------
 
+    def serve(self, request, *args, **kwargs):
+        # In the page's language, even on a URL without its prefix (a host without i18n_patterns).
+        return in_page_language(
+            self, lambda request: super(PetitionMixin, self).serve(request, *args, **kwargs), request
+        )
+
     @path("")
     def index_route(self, request, *args, **kwargs):
         if request.method == "POST":
@@ -479,7 +497,7 @@ class PetitionMixin(RoutablePageMixin, models.Model):
     def refuse_token(self, request, token):
         """The landing page that explains why ``token`` cannot confirm here, or None if it can."""
         try:
-            read_token(token, self.pk)
+            read_token(token, self.canonical_id)
         except ExpiredToken:
             return self.render_landing(request, "expired", status=410)
         except InvalidToken:
@@ -550,9 +568,9 @@ class CampaignIndexPage(Page):
     def get_petitions(self):
         """Live petitions under this index, each with its cached count attached."""
         petitions = list(self.get_children().live().public().specific().order_by("-first_published_at"))
-        counts = live_counts([p.pk for p in petitions])
+        counts = live_counts([p.canonical_id for p in petitions])
         for petition in petitions:
-            petition.cached_count = counts.get(petition.pk, 0)
+            petition.cached_count = counts.get(petition.canonical_id, 0)
         return petitions
 
     def get_context(self, request, *args, **kwargs):

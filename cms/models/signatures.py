@@ -7,6 +7,7 @@ from django_countries.fields import CountryField
 
 from ..addresses import normalize_email
 from ..conf import get_setting
+from ..translations import supported_language
 
 __all__ = ["AbstractSignature", "ConsentWording", "Signature", "normalize_email"]
 
@@ -158,6 +159,12 @@ class AbstractSignature(models.Model):
 
     objects = SignatureQuerySet.as_manager()
 
+    # The language of the page it was signed on (cms.translations.page_language): its emails go out in it.
+    # Blank (rows from before, bulk loaders) or a code the site no longer offers reads as the default language.
+    language = models.CharField(
+        max_length=16, blank=True, default="", db_default="", editable=False, verbose_name=_("language")
+    )
+
     #: What a signer's submission may set; a subclass that asks more adds its fields here.
     SIGNER_FIELDS = (
         "first_name", "last_name", "email", "country", "postcode",
@@ -246,6 +253,10 @@ class AbstractSignature(models.Model):
             anonymised_at=Now(),
         )
         return values
+
+    def get_language(self) -> str:
+        """The language to write to this signer in: the page's they signed on, or the site's default."""
+        return supported_language(self.language)
 
     def verify(self) -> bool:
         """Mark verified if still pending; True only for the call that did it.

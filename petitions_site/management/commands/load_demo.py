@@ -10,6 +10,10 @@ class Command(BaseCommand):
         login = demo_content.load()
         self.stdout.write(self.style.SUCCESS("Demo content is loaded."))
         self.stdout.write(f"  Site:   http://127.0.0.1:8000/{demo_content.REFERENCE_SLUG}/")
+        self.stdout.write(
+            f"          http://127.0.0.1:8000/ar/{demo_content.REFERENCE_SLUG}/ (Arabic), "
+            f"http://127.0.0.1:8000/fr/{demo_content.REFERENCE_SLUG}/ (French): one count, one feed"
+        )
         self.stdout.write(f"  Admin:  {login['url']}  username: {login['username']}  password: {login['password']}")
         self.stdout.write(
             f"  Lead:   {login['url']}  username: {login['lead_username']}  password: {login['lead_password']}"
