@@ -18,7 +18,6 @@ from django.utils.translation import gettext, ngettext
 from django_countries import countries
 
 from .conf import get_signature_model
-from .pdf import Page, StreamingPDF
 from .spreadsheets import CSV_ENCODING, spreadsheet_safe
 
 CHUNK = 2000
@@ -67,6 +66,9 @@ def write_csv(fileobj, delivery, with_postcode=False, progress=None):
 
 def write_pdf(fileobj, delivery, petition_title, with_postcode=False, progress=None):
     """Write a cover with the totals and then the consenting signers, page by page."""
+    # Only the processes that build files load the fonts' libraries (HarfBuzz, fontTools).
+    from .pdf import Page, StreamingPDF
+
     pdf = StreamingPDF(fileobj, title=gettext("Signatures: %(petition)s") % {"petition": petition_title})
     cover = Page(pdf)
     cover.line(petition_title, size=16, bold=True, leading=26)

@@ -23,7 +23,11 @@ import struct
 import unicodedata
 from pathlib import Path
 
+import uharfbuzz
 from django.core.exceptions import ImproperlyConfigured
+from fontTools.ttLib import TTFont
+
+from .conf import get_setting
 
 FONT_DIR = Path(__file__).resolve().parent / "fonts"
 
@@ -52,8 +56,6 @@ class FontFile:
     """What the writer needs of one font file: its glyphs by character, advances, metrics."""
 
     def __init__(self, path):
-        from fontTools.ttLib import TTFont
-
         self.path = str(path)
         font = TTFont(self.path, lazy=True)
         if "glyf" not in font:  # cms.font_subset and the PDF's CIDFontType2 take TrueType outlines only
@@ -81,8 +83,6 @@ class FontFile:
 
     @functools.cached_property
     def shaper(self):
-        import uharfbuzz
-
         return uharfbuzz.Font(uharfbuzz.Face(uharfbuzz.Blob.from_file_path(self.path)))
 
 
@@ -94,8 +94,6 @@ def load_font(path) -> FontFile:
 
 def font_chain():
     """[(regular path, bold path or None), ...] from the setting, names resolved in cms/fonts."""
-    from .conf import get_setting
-
     chain = get_setting("DELIVERY_PDF_FONTS") or DEFAULT_FONTS
     return [tuple(str(FONT_DIR / name) if name else None for name in pair) for pair in chain]
 
@@ -304,8 +302,6 @@ def _font_for(style, char, current):
 
 def _shape(use, text, rtl):
     """HarfBuzz's glyphs for ``text``, left to right: [(CID, x offset, y offset, advance, width)] in 1/1000 em."""
-    import uharfbuzz
-
     buffer = uharfbuzz.Buffer()
     buffer.add_codepoints([ord(c) for c in text])
     buffer.guess_segment_properties()

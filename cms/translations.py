@@ -20,6 +20,7 @@ import functools
 
 from django.conf import settings
 from django.utils import translation
+from django.utils.cache import patch_vary_headers
 from wagtail.models import Locale, Page
 
 #: {page id: canonical page id}, per process (see the module's docstring). Bounded: cleared when full.
@@ -159,3 +160,25 @@ def forget(sender=None, instance=None, **kwargs):
     pk = instance.pk
     for page_id in [page_id for page_id, canonical in _CANONICAL.items() if pk in (page_id, canonical)]:
         _CANONICAL.pop(page_id, None)
+
+
+def in_requested_language(view):
+    """Wrap an API view to answer in the language its client asks for (``Accept-Language``).
+
+    API paths carry no language prefix, and with ``i18n_patterns(prefix_default_language=False)``
+    Django's LocaleMiddleware gives every unprefixed path the default language whatever the header
+    says; an API client has no other way to ask, so its views negotiate the header themselves.
+    """
+    if not settings.USE_I18N:
+        return view
+
+    @functools.wraps(view)
+    def answer(request, *args, **kwargs):
+        language = translation.get_language_from_request(request, check_path=False)
+        with translation.override(language):
+            response = view(request, *args, **kwargs)
+        response.headers.setdefault("Content-Language", language)
+        patch_vary_headers(response, ("Accept-Language",))  # a shared cache keeps one copy per language
+        return response
+
+    return answer

@@ -179,14 +179,15 @@ def test_the_widget_texts_are_served_translated_with_english_by_default(translat
 
 @pytest.mark.django_db
 def test_the_apis_answers_are_translated_and_still_json(client, petition, translated):
-    with translation.override("fr"):
-        detail = client.get(f"/api/petitions/{petition.pk}/").json()
-        refused = client.post(
-            f"/api/petitions/{petition.pk}/signatures/",
-            json.dumps({"first_name": "Ada", "email": "ada@example.org"}),
-            content_type="application/json",
-            REMOTE_ADDR="10.0.0.1",
-        )
+    # The API speaks the language the client asks for (LocaleMiddleware reads Accept-Language).
+    detail = client.get(f"/api/petitions/{petition.pk}/", HTTP_ACCEPT_LANGUAGE="fr").json()
+    refused = client.post(
+        f"/api/petitions/{petition.pk}/signatures/",
+        json.dumps({"first_name": "Ada", "email": "ada@example.org"}),
+        content_type="application/json",
+        REMOTE_ADDR="10.0.0.1",
+        HTTP_ACCEPT_LANGUAGE="fr",
+    )
     assert detail["texts"]["sign"] == "Signer"
     first_name = next(field for field in detail["form"] if field["name"] == "first_name")
     assert first_name["label"] == "Prénom"

@@ -27,6 +27,7 @@ from ..forms import FEED_CHOICE_REQUIRED
 from ..models import PetitionMixin
 from ..origin import origin_allowed
 from ..signing import SigningRefused
+from ..translations import in_requested_language
 from . import schemas
 from .cors import with_cors
 
@@ -47,12 +48,13 @@ SIGN_RESPONSES = {
 
 
 class PetitionsAPI(NinjaAPI):
-    """A NinjaAPI whose every view answers CORS preflights and grants allowed origins."""
+    """A NinjaAPI whose every view answers CORS preflights, grants allowed origins and speaks the
+    language the client asks for (``Accept-Language``; ``cms.translations.in_requested_language``)."""
 
     def _get_urls(self):  # ninja 1.7: every URL pattern of the API, docs and schema included
         patterns = super()._get_urls()
         for pattern in patterns:
-            pattern.callback = with_cors(pattern.callback)
+            pattern.callback = with_cors(in_requested_language(pattern.callback))
         return patterns
 
 
