@@ -7,7 +7,7 @@ fixtures these tests reuse.
 Each page is checked once per language in ``LANGUAGES``, on the petition in that language (the
 page itself in its own language, else a published translation as wagtail-localize makes one); the
 browser asks for the language too (``Accept-Language``), and the page must say it speaks it
-(``<html lang>``). Adding a language once its translations land is one line: its code in ``LANGUAGES``.
+(``<html lang>``). English and Arabic (right to left) are checked; another language is one more code in ``LANGUAGES``.
 """
 
 import re
@@ -33,7 +33,7 @@ signed_petition = test_widget_browser.signed_petition
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 #: The languages every page is checked in: add a code here once its translations land.
-LANGUAGES = ["en"]
+LANGUAGES = ["en", "ar"]
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 #: What fails the check. "moderate" and "minor" findings are printed, not failed.
