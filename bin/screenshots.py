@@ -61,6 +61,9 @@ def parse_args(argv=None):
     parser.add_argument("--mail-dir", type=Path, default=ROOT / "var" / "mail", help="where the demo writes mail")
     parser.add_argument("--no-journey", action="store_true", help="only the page and admin screenshots")
     parser.add_argument("--language", default="en", help="the language the first screens are asked in")
+    parser.add_argument(
+        "--first-screens-only", action="store_true", help="only the phone and desktop first screens, in --language"
+    )
     return parser.parse_args(argv)
 
 
@@ -107,6 +110,11 @@ def shoot_public_page(browser, args):
     return path
 
 
+def language_prefix(language):
+    """The demo's URL prefix for a language: none for English (the default), ``/ar`` for Arabic."""
+    return "" if language.startswith("en") else f"/{language}"
+
+
 def shoot_first_screens(browser, args):
     """What a signer sees first, before scrolling, on a phone and on a desktop, in ``args.language``."""
     shots = []
@@ -117,7 +125,7 @@ def shoot_first_screens(browser, args):
             extra_http_headers={"Accept-Language": args.language},
         )
         page = context.new_page()
-        page.goto(f"{args.base_url}/{args.slug}/", wait_until="networkidle")
+        page.goto(f"{args.base_url}{language_prefix(args.language)}/{args.slug}/", wait_until="networkidle")
         shots.append(args.out / f"petition-{name}-{args.language}.png")
         page.screenshot(path=shots[-1])
         context.close()
@@ -248,9 +256,10 @@ def main(argv=None):
     with sync_playwright() as playwright:
         browser = chromium.launch(playwright, args.chromium)
         try:
-            written = [shoot_public_page(browser, args), *shoot_first_screens(browser, args)]
-            written += shoot_admin(browser, args)
-            if not args.no_journey:
+            written = shoot_first_screens(browser, args)
+            if not args.first_screens_only:
+                written += [shoot_public_page(browser, args), *shoot_admin(browser, args)]
+            if not (args.no_journey or args.first_screens_only):
                 written += walk_a_signer(browser, args)
         finally:
             browser.close()
