@@ -9,7 +9,7 @@ again when it changes, and the drawn PNG is kept in the plugin's cache under it,
 once per version, not per request. The count on the card is :func:`count_bucket`: rounded down to
 two significant figures. A card is then redrawn at most about 90 times per power of ten (every 10
 signatures from 100 to 1,000, every 100 to 10,000, ...), never per signature, while what it says
-("1,200+ signatures") stays true and no further off than a twelfth of the total. (A time-based
+("1,200+ signatures") stays true and less than a tenth below the total. (A time-based
 refresh was the other choice; it redraws a still petition for nothing and gives a hot one a figure
 that is wrong by any amount.) The count comes from the store (``live_values``), never a COUNT(*).
 

@@ -241,3 +241,14 @@ def test_a_long_right_to_left_title_is_drawn_within_the_card():
         png = share_cards.render_card(card)
 
     assert Image.open(io.BytesIO(png)).size == (1200, 630)
+
+
+def test_an_unsaved_page_such_as_a_new_pages_preview_gets_no_share_tags():
+    from cms.templatetags.petitions_share import share_tags
+
+    assert share_tags({}, PetitionPageFactory.build()) == {"share": None}
+
+
+def test_the_card_is_drawn_in_the_active_language():
+    with translation.override("fr"):
+        assert inputs().goal_text() == "60 % de notre objectif de 2,000"
