@@ -24,7 +24,6 @@ from ..conf import get_setting, get_signature_model
 from ..degraded import warn
 from ..forms import PetitionPageForm, SignatureForm
 from ..permissions import DELIVER
-from ..share_cards import serve_card
 from ..store import get_store
 from ..tokens import ExpiredToken, InvalidToken, read_token
 from .deliveries import Delivery, OfficialResponse
@@ -464,8 +463,16 @@ class PetitionMixin(RoutablePageMixin, models.Model):
 
     @path("share-card/", name="share_card")
     def share_card_route(self, request):
-        # The generated share card (PNG), the og:image of a page without a share image. Not
-        # "share-card.png": Wagtail's page paths allow no ".".
+        # Not "share-card.png": Wagtail's page paths allow no ".".
+        return self.serve_share_card(request)
+
+    def serve_share_card(self, request):
+        """Answer with the page's generated share card, a PNG (see ``cms.share_cards``); override to draw your own.
+
+        It is the page's og:image when no share image is chosen.
+        """
+        from ..share_cards import serve_card
+
         return serve_card(self, request)
 
     @path("privacy/", name="privacy")
