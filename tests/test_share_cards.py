@@ -252,3 +252,19 @@ def test_an_unsaved_page_such_as_a_new_pages_preview_gets_no_share_tags():
 def test_the_card_is_drawn_in_the_active_language():
     with translation.override("fr"):
         assert inputs().goal_text() == "60 % de notre objectif de 2,000"
+
+
+def test_a_share_card_font_pillow_cannot_open_is_a_system_check_error(settings, tmp_path):
+    from cms.checks import check_share_card_font
+
+    not_a_font = tmp_path / "font.ttf"
+    not_a_font.write_text("not a font")
+    settings.PETITIONS = {**getattr(settings, "PETITIONS", {}), "SHARE_CARD_FONT": str(not_a_font)}
+
+    assert [message.id for message in check_share_card_font(None)] == ["petitions.E070"]
+
+
+def test_no_share_card_font_set_means_pillows_own_and_no_error():
+    from cms.checks import check_share_card_font
+
+    assert check_share_card_font(None) == []
