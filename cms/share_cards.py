@@ -88,20 +88,27 @@ def site_name(page, request=None) -> str:
     return (site.site_name if site else "") or gettext("Petitions")
 
 
-def canonical_url(page, request=None) -> str:
-    """The page's full URL, on ``SITE_URL`` where it is set (as the links in emails)."""
-    base = get_setting("SITE_URL")
-    parts = page.get_url_parts(request)
-    if base and parts:
-        return base.rstrip("/") + parts[2]
-    return page.get_full_url(request) or ""
+def canonical_url(page) -> str:
+    """The page's full URL, on ``SITE_URL`` where it is set (as the links in emails).
+
+    Asked without the request, so Wagtail keeps the sites' root paths on the page object, where
+    ``get_privacy_url`` (the sign form's link) finds them again: one cache read per render, not two.
+    """
+    if not hasattr(page, "_petitions_canonical_url"):
+        base = get_setting("SITE_URL")
+        parts = page.get_url_parts()
+        if base and parts:
+            page._petitions_canonical_url = base.rstrip("/") + parts[2]
+        else:
+            page._petitions_canonical_url = page.get_full_url() or ""
+    return page._petitions_canonical_url
 
 
-def absolute(url: str, page, request=None) -> str:
+def absolute(url: str, page) -> str:
     """A media URL made absolute on the page's origin (crawlers need one)."""
     if url.startswith(("http://", "https://", "//")):
         return url
-    origin = canonical_url(page, request)
+    origin = canonical_url(page)
     match = re.match(r"^[a-z]+://[^/]+", origin)
     return (match.group(0) if match else "") + url
 
@@ -230,7 +237,8 @@ def render_card(inputs: CardInputs) -> bytes:
         draw.text((start, 590), inputs.goal_text(), font=load_font(inputs.font, 30), fill=MUTED, anchor=f"{align}m")
 
     out = io.BytesIO()
-    image.save(out, format="PNG", optimize=True)
+    # Not optimize=True: it saves 4% of the bytes and makes a draw five times slower (20 ms -> 110 ms here).
+    image.save(out, format="PNG")
     return out.getvalue()
 
 
@@ -269,13 +277,13 @@ def serve_card(page, request) -> HttpResponse:
 
 def share_meta(page, request=None) -> dict:
     """The values of the page's Open Graph and Twitter card tags."""
-    url = canonical_url(page, request)
+    url = canonical_url(page)
     title = page.seo_title or page.title
     image = getattr(page, "share_image", None)
     if image is not None:
         rendition = image.get_rendition(RENDITION_FILTER)
         picture = {
-            "url": absolute(rendition.url, page, request),
+            "url": absolute(rendition.url, page),
             "width": rendition.width,
             "height": rendition.height,
             "alt": getattr(image, "default_alt_text", "") or title,
