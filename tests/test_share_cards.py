@@ -268,3 +268,11 @@ def test_no_share_card_font_set_means_pillows_own_and_no_error():
     from cms.checks import check_share_card_font
 
     assert check_share_card_font(None) == []
+
+
+def test_editors_choose_the_share_image_on_the_promote_tab():
+    from cms.models import PetitionPage
+
+    promote = next(tab for tab in PetitionPage.edit_handler.children if tab.heading == "Promote")
+    assert "share_image" in [getattr(panel, "field_name", None) for panel in promote.children]
+    assert "share_image" in PetitionPage.get_edit_handler().get_form_class().base_fields
