@@ -24,6 +24,7 @@ from ..conf import get_setting, get_signature_model
 from ..degraded import warn
 from ..forms import PetitionPageForm, SignatureForm
 from ..permissions import DELIVER
+from ..share_cards import serve_card
 from ..store import get_store
 from ..tokens import ExpiredToken, InvalidToken, read_token
 from .deliveries import Delivery, OfficialResponse
@@ -471,8 +472,6 @@ class PetitionMixin(RoutablePageMixin, models.Model):
 
         It is the page's og:image when no share image is chosen.
         """
-        from ..share_cards import serve_card
-
         return serve_card(self, request)
 
     @path("privacy/", name="privacy")
