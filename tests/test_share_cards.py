@@ -276,3 +276,10 @@ def test_editors_choose_the_share_image_on_the_promote_tab():
     promote = next(tab for tab in PetitionPage.edit_handler.children if tab.heading == "Promote")
     assert "share_image" in [getattr(panel, "field_name", None) for panel in promote.children]
     assert "share_image" in PetitionPage.get_edit_handler().get_form_class().base_fields
+
+
+def test_an_unpublished_petition_serves_no_card(client, petition):
+    url = petition.url + "share-card/"
+    petition.unpublish()
+
+    assert client.get(url).status_code == 404
