@@ -3,6 +3,7 @@ from django.conf import settings
 from django.core.checks import Error, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
+from PIL import ImageFont
 
 from .clientip import trusted_proxies
 from .conf import get_setting, get_signature_model
@@ -242,6 +243,25 @@ def check_languages(app_configs, **kwargs):
                 "(/fr/…, /ar/…) are not found, so translated petitions cannot be read or signed.",
                 hint="Add it after SessionMiddleware and before CommonMiddleware.",
                 id="petitions.W070",
+            )
+        ]
+    return []
+
+
+@register()
+def check_share_card_font(app_configs, **kwargs):
+    """PETITIONS["SHARE_CARD_FONT"] is a font Pillow can open: otherwise every share card would fail to draw."""
+    path = get_setting("SHARE_CARD_FONT")
+    if not path:
+        return []
+    try:
+        ImageFont.truetype(path, 20)
+    except OSError as exc:
+        return [
+            Error(
+                f"PETITIONS['SHARE_CARD_FONT'] is {path!r}, which Pillow cannot open as a font: {exc}.",
+                hint="Give the path of a TrueType or OpenType file, or None for Pillow's own font (Latin).",
+                id="petitions.E071",
             )
         ]
     return []

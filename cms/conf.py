@@ -162,6 +162,15 @@ DEFAULTS = {
         # ("basename-@yahoo.com"): it never equals the address of the Yahoo ID "basename".
         "yahoo.com": {"tag": "-", "keep_separator": True},
     },
+    # Share cards (cms.share_cards): the font the generated card is drawn in, a TrueType or OpenType
+    # file's path; None: Pillow's own scalable font, which draws Latin script only (point this at
+    # a Noto or DejaVu font for Arabic, Cyrillic, Greek, ...).
+    "SHARE_CARD_FONT": None,
+    # How long browsers, CDNs and social networks may keep a card fetched at its current version
+    # (the page's og:image URL); one fetched at an older or no version is kept a minute at most.
+    "SHARE_CARD_CACHE_SECONDS": 24 * 3600,
+    # How long a drawn card stays in the plugin's cache (each count bucket is a new card).
+    "SHARE_CARD_STORE_SECONDS": 7 * 24 * 3600,
     # Signatures one UPDATE of a bulk invalidation marks (cms.fraud.run_invalidation); each batch is
     # its own short transaction, so signers confirming meanwhile never wait long on its row locks.
     "INVALIDATION_BATCH": 5000,

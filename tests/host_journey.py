@@ -14,6 +14,7 @@ import importlib
 import json
 import os
 import re
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -149,6 +150,11 @@ def main():
         f"(css/{site_name}.css): the letter, a sign form posting to {sign_action} with fields "
         f"{sorted(sign_form['names'])}, count 0, an empty feed"
     )
+    share_image = re.search(r'<meta property="og:image" content="([^"]+)"', html)
+    assert share_image and 'name="twitter:card" content="summary_large_image"' in html, "no share tags in the head"
+    card = client.get(urlsplit(unescape(share_image.group(1))).path)
+    assert card.status_code == 200 and card["Content-Type"] == "image/png" and card.content[:8] == b"\x89PNG\r\n\x1a\n"
+    step(f"share tags in the site's head (the README's meta block); og:image {share_image.group(1)} -> 200 image/png")
     again = client.get(url)
     step(f"GET {url} again -> {again.status_code} (X-Petitions-Cache: {again.get('X-Petitions-Cache')})")
     for static in ("petitions/petitions.css", "petitions/live-count.js", "petitions/widget.js"):

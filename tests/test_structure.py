@@ -19,6 +19,7 @@ MODEL_LAYER_ALLOWED = {
     "cms",
     "cms.conf",
     "cms.degraded",
+    "cms.share_cards",  # draws and serves a page's share card; it imports no model (arrows run one way)
     "cms.store",
     "cms.forms",
     "cms.tokens",

@@ -14,6 +14,7 @@ from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel, Obj
 from wagtail.api import APIField
 from wagtail.contrib.routable_page.models import RoutablePageMixin, path
 from wagtail.fields import RichTextField, StreamField
+from wagtail.images import get_image_model_string
 from wagtail.models import Page
 from wagtail.search import index
 
@@ -23,6 +24,7 @@ from ..conf import get_setting, get_signature_model
 from ..degraded import warn
 from ..forms import PetitionPageForm, SignatureForm
 from ..permissions import DELIVER
+from ..share_cards import serve_card
 from ..store import get_store
 from ..tokens import ExpiredToken, InvalidToken, read_token
 from ..translations import canonical_id, in_page_language, page_language
@@ -482,6 +484,18 @@ class PetitionMixin(RoutablePageMixin, models.Model):
         response.petitions_cacheable = self._shareable(request)
         return response
 
+    @path("share-card/", name="share_card")
+    def share_card_route(self, request):
+        # Not "share-card.png": Wagtail's page paths allow no ".".
+        return self.serve_share_card(request)
+
+    def serve_share_card(self, request):
+        """Answer with the page's generated share card, a PNG (see ``cms.share_cards``); override to draw your own.
+
+        It is the page's og:image when no share image is chosen.
+        """
+        return serve_card(self, request)
+
     @path("privacy/", name="privacy")
     def privacy_route(self, request):
         return self.render_landing(request, "privacy", notice=self.get_privacy_notice())
@@ -531,6 +545,18 @@ class PetitionPage(PetitionMixin, Page):
         blank=True, verbose_name=_("intro"), help_text=_("A short summary, used in listings and share previews.")
     )
     body = StreamField(PetitionStreamBlock(), blank=True, verbose_name=_("body"))
+    share_image = models.ForeignKey(
+        get_image_model_string(),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("share image"),
+        help_text=_(
+            "The picture shown where the petition is shared, cropped to 1200×630. "
+            "Blank: a card with the title and the live count is made for it."
+        ),
+    )
 
     api_fields = PetitionMixin.api_fields + [APIField("intro"), APIField("body")]
 
@@ -539,7 +565,7 @@ class PetitionPage(PetitionMixin, Page):
         [
             ObjectList(content_panels, heading=_("Content")),
             ObjectList(PetitionMixin.petition_panels, heading=_("Petition")),
-            ObjectList(Page.promote_panels, heading=_("Promote")),
+            ObjectList(Page.promote_panels + [FieldPanel("share_image")], heading=_("Promote")),
             ObjectList(Page.settings_panels, heading=_("Settings")),
         ]
     )
