@@ -163,8 +163,8 @@ DEFAULTS = {
         "yahoo.com": {"tag": "-", "keep_separator": True},
     },
     # Share cards (cms.share_cards): the font the generated card is drawn in, a TrueType or OpenType
-    # file's path; None: Pillow's own scalable font, which draws Latin script only (point this at
-    # a Noto or DejaVu font for Arabic, Cyrillic, Greek, ...).
+    # file's path; None: the Noto fonts shipped in cms/fonts, each character in the first that has it
+    # (Latin, Greek, Cyrillic, Arabic, Hebrew, Devanagari, Chinese).
     "SHARE_CARD_FONT": None,
     # How long browsers, CDNs and social networks may keep a card fetched at its current version
     # (the page's og:image URL); one fetched at an older or no version is kept a minute at most.

@@ -13,21 +13,27 @@ signatures from 100 to 1,000, every 100 to 10,000, ...), never per signature, wh
 refresh was the other choice; it redraws a still petition for nothing and gives a hot one a figure
 that is wrong by any amount.) The count comes from the store (``live_values``), never a COUNT(*).
 
-The default font is Pillow's own scalable one, which draws Latin script; set
-``PETITIONS["SHARE_CARD_FONT"]`` to a TrueType or OpenType file (a Noto font, DejaVu Sans) for
-other scripts. Pillow lays out right-to-left text (Arabic, Hebrew) where it was built with libraqm.
+By default the card is drawn in the Noto fonts the plugin ships for the delivery PDF (cms/fonts):
+each stretch of text in the first of them that has its characters (Latin, Greek and Cyrillic, then
+Arabic, Hebrew, Devanagari, Chinese), so a title in any of those scripts prints, and an Arabic
+sentence with Latin digits takes its digits from Noto Sans. ``PETITIONS["SHARE_CARD_FONT"]`` (a
+TrueType or OpenType file) draws everything in that one font instead. Pillow lays out right-to-left
+text and shapes Arabic where it was built with libraqm (its wheels are).
 """
 
 import hashlib
 import io
 import re
+import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from html import unescape
+from pathlib import Path
 
 from django.http import HttpResponse, HttpResponseNotModified
 from django.utils.html import strip_tags
 from django.utils.translation import get_language, get_language_bidi, gettext, ngettext, to_locale
+from fontTools.ttLib import TTFont
 from PIL import Image, ImageDraw, ImageFont
 from wagtail.models import Site
 
@@ -39,9 +45,18 @@ WIDTH, HEIGHT = 1200, 630
 #: The editor's share image is cropped to this (Open Graph's recommended size, and Twitter's large card).
 RENDITION_FILTER = f"fill-{WIDTH}x{HEIGHT}"
 #: Changes whenever the drawing below changes, so every stored card is drawn again.
-LAYOUT_VERSION = "1"
+LAYOUT_VERSION = "2"
 DESCRIPTION_LENGTH = 200
 MARGIN = 64
+FONT_DIR = Path(__file__).resolve().parent / "fonts"
+#: Without SHARE_CARD_FONT: the bundled fonts, each character drawn in the first one that has it.
+FONT_CHAIN = (
+    "NotoSans-Regular.ttf",
+    "NotoSansArabic-Regular.ttf",
+    "NotoSansHebrew-Regular.ttf",
+    "NotoSansDevanagari-Regular.ttf",
+    "NotoSansSC-Regular-Subset.ttf",
+)
 # The petition pages' own colours (cms/static/petitions/petitions.css).
 PAPER, INK, MUTED, LINE, ACCENT, WHITE = "#fffdf9", "#1b1b1f", "#5f5f66", "#e6e1da", "#b3261e", "#ffffff"
 
@@ -160,26 +175,122 @@ def card_inputs(page, request=None) -> CardInputs:
 # --- drawing ----------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=64)
 def load_font(path: str, size: int):
-    if path:
-        return ImageFont.truetype(path, size)
-    return ImageFont.load_default(size=size)
+    return ImageFont.truetype(path, size)
 
 
-def _wrap(draw, text, font, width) -> list:
+@cache
+def _characters(path: str) -> frozenset:
+    """The code points a font file has glyphs for (read once a process)."""
+    font = TTFont(path, lazy=True)
+    try:
+        return frozenset(font.getBestCmap())
+    finally:
+        font.close()
+
+
+class Typeface:
+    """Text in one size, drawn in one font (SHARE_CARD_FONT) or across the bundled chain, run by run."""
+
+    def __init__(self, font_setting: str, size: int):
+        self.paths = (font_setting,) if font_setting else tuple(str(FONT_DIR / name) for name in FONT_CHAIN)
+        self.size = size
+
+    def runs(self, text) -> list:
+        """[(font, text, direction)] in logical order, direction "L", "R" or "N" (spaces, digits, signs).
+
+        A character goes to the first font that has it; a digit or sign stays with the run before it
+        when that font has it too; spaces are runs of their own, so words can be reordered.
+        """
+        runs = []  # [path, chars, direction]
+        for char in text:
+            if char.isspace():
+                if runs and runs[-1][2] == " ":
+                    runs[-1][1].append(char)
+                else:
+                    runs.append([runs[-1][0] if runs else self.paths[0], [char], " "])
+                continue
+            code = ord(char)
+            last = runs[-1] if runs and runs[-1][2] != " " else None
+            if last and not char.isalpha() and code in _characters(last[0]):
+                last[1].append(char)
+                continue
+            path = next((path for path in self.paths if code in _characters(path)), self.paths[0])
+            if last and last[0] == path:
+                last[1].append(char)
+            else:
+                runs.append([path, [char], ""])
+        return [(load_font(path, self.size), "".join(chars), _direction(chars)) for path, chars, _ in runs]
+
+    def length(self, draw, text) -> float:
+        return sum(draw.textlength(run, font=font) for font, run, _ in self.runs(text))
+
+    def draw(self, draw, xy, text, *, rtl, anchor, **options):
+        """Like ``draw.text``; ``anchor``'s first letter is l or r, its second the vertical one.
+
+        Runs are put in visual order (``_visual_order``); each lays out its own direction (libraqm).
+        """
+        x, y = xy
+        runs = [(font, run, draw.textlength(run, font=font)) for font, run in _visual_order(self.runs(text), rtl)]
+        total = sum(width for _, _, width in runs)
+        left = x - total if anchor[0] == "r" else x
+        # One baseline for every run, placed by the first font's metrics: fonts' ascenders differ.
+        ascent, descent = load_font(self.paths[0], self.size).getmetrics()
+        baseline = y + {"a": ascent, "m": (ascent - descent) / 2, "s": 0}[anchor[1]]
+        for font, run, width in runs:
+            draw.text((left, baseline), run, font=font, anchor="ls", **options)
+            left += width
+
+
+def _direction(chars) -> str:
+    """A run's strong direction: "R" (Arabic, Hebrew), "L" (Latin, CJK, ...) or "N" (digits, signs, spaces)."""
+    classes = {unicodedata.bidirectional(char) for char in chars}
+    if classes & {"R", "AL"}:
+        return "R"
+    return "L" if "L" in classes else "N"
+
+
+def _visual_order(runs, rtl) -> list:
+    """[(font, text)] left to right: a simple bidi for one line of a card.
+
+    In a right-to-left line the runs go from the right, except that a stretch of left-to-right
+    runs (with the spaces and digits between them) keeps its order ("حضرة Secretary Blinken");
+    in a left-to-right line, a right-to-left stretch is reversed. A number is a run of its own.
+    """
+    embedded = "L" if rtl else "R"
+    groups, i = [], 0
+    while i < len(runs):
+        if runs[i][2] == embedded:
+            end = j = i + 1
+            while j < len(runs) and runs[j][2] in (embedded, "N"):
+                if runs[j][2] == embedded:
+                    end = j + 1
+                j += 1
+            group = runs[i:end]
+            groups.append(group if rtl else group[::-1])
+            i = end
+        else:
+            groups.append(runs[i : i + 1])
+            i += 1
+    if rtl:
+        groups.reverse()
+    return [(font, text) for group in groups for font, text, _ in group]
+
+
+def _wrap(draw, text, face, width) -> list:
     """``text`` in lines no wider than ``width``; a word too wide (or a script without spaces) is split."""
     lines, line = [], ""
     for word in text.split():
         candidate = f"{line} {word}" if line else word
-        if draw.textlength(candidate, font=font) <= width:
+        if face.length(draw, candidate) <= width:
             line = candidate
             continue
         if line:
             lines.append(line)
         line = ""
         for char in word:
-            if line and draw.textlength(line + char, font=font) > width:
+            if line and face.length(draw, line + char) > width:
                 lines.append(line)
                 line = ""
             line += char
@@ -191,17 +302,17 @@ def _wrap(draw, text, font, width) -> list:
 def _fit_title(draw, title, font_path, width, height):
     """The biggest font size (and lines) at which the title fits the box; at the smallest, cut with "…"."""
     for size in (76, 68, 60, 54, 48, 42):
-        font = load_font(font_path, size)
-        lines = _wrap(draw, title, font, width)
+        face = Typeface(font_path, size)
+        lines = _wrap(draw, title, face, width)
         if len(lines) * size * 1.2 <= height:
-            return font, size, lines
+            return face, size, lines
     most = int(height // (size * 1.2))
     if len(lines) > most:
         lines = lines[:most]
-        while lines[-1] and draw.textlength(lines[-1] + "…", font=font) > width:
+        while lines[-1] and face.length(draw, lines[-1] + "…") > width:
             lines[-1] = lines[-1][:-1]
         lines[-1] = lines[-1].rstrip() + "…"
-    return font, size, lines
+    return face, size, lines
 
 
 def render_card(inputs: CardInputs) -> bytes:
@@ -215,16 +326,17 @@ def render_card(inputs: CardInputs) -> bytes:
     # The site's header band, as on the page.
     draw.rectangle((0, 0, WIDTH, 92), fill=INK)
     draw.rectangle((0, 92, WIDTH, 100), fill=ACCENT)
-    draw.text((start, 48), inputs.site_name, font=load_font(inputs.font, 34), fill=WHITE, anchor=f"{align}m")
+    rtl = inputs.rtl
+    Typeface(inputs.font, 34).draw(draw, (start, 48), inputs.site_name, rtl=rtl, anchor=f"{align}m", fill=WHITE)
 
-    font, size, lines = _fit_title(draw, inputs.title, inputs.font, width, 300)
+    face, size, lines = _fit_title(draw, inputs.title, inputs.font, width, 300)
     y = 150
     for line in lines:
-        draw.text((start, y), line, font=font, fill=INK, anchor=f"{align}a")
+        face.draw(draw, (start, y), line, rtl=rtl, anchor=f"{align}a", fill=INK)
         y += int(size * 1.2)
 
-    count_font = load_font(inputs.font, 54)
-    draw.text((start, 500), inputs.count_text(), font=count_font, fill=ACCENT, anchor=f"{align}s", stroke_width=1)
+    count_face = Typeface(inputs.font, 54)
+    count_face.draw(draw, (start, 500), inputs.count_text(), rtl=rtl, anchor=f"{align}s", fill=ACCENT, stroke_width=1)
 
     if inputs.goal:
         bar_top, bar_bottom = 522, 546
@@ -234,7 +346,7 @@ def render_card(inputs: CardInputs) -> bytes:
             filled = max(filled, 24)  # never narrower than its rounded ends
             left = WIDTH - MARGIN - filled if inputs.rtl else MARGIN  # it fills from the start side
             draw.rounded_rectangle((left, bar_top, left + filled, bar_bottom), radius=12, fill=ACCENT)
-        draw.text((start, 590), inputs.goal_text(), font=load_font(inputs.font, 30), fill=MUTED, anchor=f"{align}m")
+        Typeface(inputs.font, 30).draw(draw, (start, 590), inputs.goal_text(), rtl=rtl, anchor=f"{align}m", fill=MUTED)
 
     out = io.BytesIO()
     # Not optimize=True: it saves 4% of the bytes and makes a draw five times slower (20 ms -> 110 ms here).

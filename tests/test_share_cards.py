@@ -3,6 +3,7 @@
 import io
 from datetime import timedelta
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -283,3 +284,28 @@ def test_an_unpublished_petition_serves_no_card(client, petition):
     petition.unpublish()
 
     assert client.get(url).status_code == 404
+
+
+def test_the_card_draws_each_script_in_a_bundled_font_that_has_it_and_orders_a_right_to_left_line():
+    from cms.share_cards import Typeface, _visual_order
+
+    face = Typeface("", 30)
+    runs = face.runs("وقّع 1,248 شخصًا")
+    fonts = [Path(font.path).name for font, text, _ in runs if not text.isspace()]
+    assert fonts == ["NotoSansArabic-Regular.ttf", "NotoSans-Regular.ttf", "NotoSansArabic-Regular.ttf"]
+    # Right to left: the first word at the right; a number keeps its own order.
+    assert [text for _, text in _visual_order(runs, rtl=True)] == ["شخصًا", " ", "1,248", " ", "وقّع"]
+    # A Latin stretch inside an Arabic line keeps its words in order, and the other way round.
+    mixed = face.runs("حضرة Secretary Blinken")
+    assert [text for _, text in _visual_order(mixed, rtl=True)] == ["Secretary", " ", "Blinken", " ", "حضرة"]
+    embedded = face.runs("Save أنقذوا المدرسة now")
+    assert [text for _, text in _visual_order(embedded, rtl=False)] == [
+        "Save",
+        " ",
+        "المدرسة",
+        " ",
+        "أنقذوا",
+        " ",
+        "now",
+    ]
+    assert Path(face.runs("王秀英")[0][0].path).name == "NotoSansSC-Regular-Subset.ttf"
