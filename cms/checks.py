@@ -260,7 +260,7 @@ def check_share_card_font(app_configs, **kwargs):
         return [
             Error(
                 f"PETITIONS['SHARE_CARD_FONT'] is {path!r}, which Pillow cannot open as a font: {exc}.",
-                hint="Give the path of a TrueType or OpenType file, or None for Pillow's own font (Latin).",
+                hint="Give the path of a TrueType or OpenType file, or None for the shipped Noto fonts.",
                 id="petitions.E071",
             )
         ]
