@@ -212,8 +212,8 @@ class EraseBulkAction(SignatureBulkAction):
 
     def done(self, count):
         return ngettext(
-            "Erased %(count)s signature. Counts and feeds correct themselves at the next reconcile.",
-            "Erased %(count)s signatures. Counts and feeds correct themselves at the next reconcile.",
+            "Erased %(count)d signature. Counts and feeds correct themselves at the next reconcile.",
+            "Erased %(count)d signatures. Counts and feeds correct themselves at the next reconcile.",
             count,
         ) % {"count": count}
 

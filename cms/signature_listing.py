@@ -172,6 +172,11 @@ class SignatureIndexView(IndexView):
             *args, **kwargs, get_title_id=lambda instance: f"signature_{instance.pk}_title"
         )
 
+    def get_list_buttons(self, instance):
+        # No per-row "More" menu: the name links to the signature's page, which has them. A dropdown
+        # per row is most of the first page's rendering time (bench/listing.py).
+        return []
+
     def as_spreadsheet(self, queryset, spreadsheet_format):
         return super().as_spreadsheet(_ExportRows(queryset), spreadsheet_format)
 

@@ -317,9 +317,7 @@ def test_another_campaigns_signature_is_a_404_in_the_admin(client, lead_a, petit
     ours = Signature.objects.get(petition=petition_a)
 
     edit = client.get(reverse("petitions_signatures:edit", args=[theirs.pk]))
-    post = client.post(
-        reverse("petitions_signatures:edit", args=[theirs.pk]), {"hidden_from_feed": "on"}
-    )
+    post = client.post(reverse("petitions_signatures:edit", args=[theirs.pk]), {"hidden_from_feed": "on"})
     history = client.get(reverse("petitions_signatures:history", args=[theirs.pk]))
 
     assert (edit.status_code, post.status_code, history.status_code) == (404, 404, 404)
