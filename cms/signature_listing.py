@@ -17,14 +17,16 @@ from django.db.models import Q
 from django.http import Http404, HttpResponseForbidden
 from django.template.response import TemplateResponse
 from django.urls import path
+from django.utils.formats import number_format
 from django.utils.functional import cached_property
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 from django_countries import countries
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
+from wagtail.admin.paginator import WagtailPaginator
 from wagtail.admin.panels import FieldPanel
-from wagtail.admin.ui.tables import BulkActionsCheckboxColumn
+from wagtail.admin.ui.tables import BooleanColumn, BulkActionsCheckboxColumn, Column
 from wagtail.admin.views.generic import DeleteView, EditView, HistoryView, IndexView
 from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.admin.widgets import BooleanRadioSelect
@@ -32,7 +34,7 @@ from wagtail.permission_policies import ModelPermissionPolicy
 
 from . import erasure, fraud
 from .addresses import normalize_email
-from .conf import get_signature_model
+from .conf import get_setting, get_signature_model
 from .models import ErasureLog, PetitionMixin
 from .permissions import VIEW_SIGNATURES, petitions_for
 from .spreadsheets import spreadsheet_safe
@@ -136,10 +138,36 @@ class _ExportRows:
         return self.queryset.iterator(chunk_size=EXPORT_CHUNK)
 
 
+class CappedCountPaginator(WagtailPaginator):
+    """Counts at most ``LISTING_COUNT_LIMIT`` rows (one bounded subquery), not every row per page view."""
+
+    @cached_property
+    def limit(self):
+        return get_setting("LISTING_COUNT_LIMIT")
+
+    @cached_property
+    def count(self):
+        return self.object_list[: self.limit + 1].count()
+
+    @cached_property
+    def is_capped(self):
+        return self.count > self.limit
+
+    @cached_property
+    def items_count_label(self):
+        if self.is_capped:
+            return gettext("More than %(count)s signatures") % {"count": number_format(self.limit, force_grouping=True)}
+        return ngettext("%(count)s signature", "%(count)s signatures", self.count) % {
+            "count": number_format(self.count, force_grouping=True)
+        }
+
+
 class SignatureIndexView(IndexView):
     """The listing (the user's granted campaigns only), its filters, search, export and bulk actions."""
 
     template_name = "petitions/admin/signatures_index.html"
+    page_title = _("Signatures")
+    paginator_class = CappedCountPaginator
     #: Only what the signer consented to pass on leaves the site, as in a delivery's list (``cms.exports``):
     #: name and country of verified signers who agreed to be named, the postcode with its own consent.
     CONSENTED_FIELDS = ("first_name", "last_name", "country")
@@ -235,11 +263,20 @@ class SignatureViewSet(ModelViewSet):
     filterset_class = SignatureFilterSet
     search_fields = ["first_name", "last_name", "email_normalized"]  # see search_signatures
     ordering = ["-created_at", "-pk"]
-    list_per_page = 50
+    list_per_page = 25
     list_display = [
-        "first_name", "last_name", "petition", "country", "status", "source", "created_at", "verified_at",
-        "show_in_feed", "hidden_from_feed",
-    ]  # fmt: skip
+        "first_name",
+        "last_name",
+        "petition",
+        "country",
+        "status",
+        "source",
+        Column("created_at", label=_("Signed"), sort_key="created_at"),
+        # What the public sees: the signer allowed it and no lead hid it (as the "Shown in feed" filter).
+        BooleanColumn(
+            "shown_in_feed", label=_("Shown in feed"), accessor=lambda s: s.show_in_feed and not s.hidden_from_feed
+        ),
+    ]
     list_export = [
         "id", "petition_id", "first_name", "last_name", "country", "postcode", "status", "source", "created_at",
         "verified_at", "share_with_officials",
