@@ -10,6 +10,7 @@ import io
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 from openpyxl import load_workbook
@@ -310,3 +311,35 @@ def test_the_old_snippet_address_redirects_to_the_listing(client, lead):
 
     assert response.status_code == 302
     assert response["Location"] == reverse(LISTING) + "?status=verified"
+
+
+def test_the_listing_counts_no_further_than_its_limit(client, lead, petition_a, settings):
+    settings.PETITIONS = {**settings.PETITIONS, "LISTING_COUNT_LIMIT": 3}
+    SignatureFactory.create_batch(5, petition=petition_a)
+
+    capped = listing(client)
+    exact = listing(client, q="nobody-by-that-name")
+
+    assert "More than 3 signatures" in capped
+    assert "More than" not in exact
+
+
+def test_a_bulk_action_with_a_malformed_id_is_a_404(client, lead, petition_a):
+    url = reverse("wagtail_bulk_action", args=["petitions_cms", "signature", "hide_from_feed"])
+
+    assert client.get(url + "?id=not-a-number&next=/admin/").status_code == 404
+
+
+def test_a_lead_without_the_fraud_permission_cannot_invalidate(client, petition_a, campaign_a, commit):
+    signature = SignatureFactory(petition=petition_a, verified=True)
+    # Only allowed to see and edit signatures, not to use the fraud tools.
+    viewer = LeadFactory(campaigns=[campaign_a], groups=[])
+    viewer.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_signature", "change_signature", "access_admin"])
+    )
+    client.force_login(viewer)
+
+    response = commit(client.post, bulk_url("invalidate", signature))
+
+    assert response.status_code == 403
+    assert Signature.objects.get(pk=signature.pk).status == "verified"
