@@ -31,6 +31,7 @@ from wagtail.admin.views.generic import DeleteView, EditView, HistoryView, Index
 from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.admin.widgets import BooleanRadioSelect
 from wagtail.permission_policies import ModelPermissionPolicy
+from wagtail.permissions import register_permission_policy
 
 from . import erasure, fraud
 from .addresses import normalize_email
@@ -297,9 +298,10 @@ class SignatureViewSet(ModelViewSet):
         FieldPanel("status"),
     ]  # fmt: skip
 
-    @cached_property
-    def permission_policy(self):
-        return LeadPermissionPolicy(self.model)
+    def __init__(self, *args, **kwargs):
+        # Wagtail 8 asks for a model's policy in its registry, before the viewset registers.
+        register_permission_policy(self.model, LeadPermissionPolicy(self.model), exact_class=True)
+        super().__init__(*args, **kwargs)
 
     def get_urlpatterns(self):
         # Nobody adds a signature in the admin: the add URL answers 403 whoever asks.
