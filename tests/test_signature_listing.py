@@ -343,3 +343,11 @@ def test_a_lead_without_the_fraud_permission_cannot_invalidate(client, petition_
 
     assert response.status_code == 403
     assert Signature.objects.get(pk=signature.pk).status == "verified"
+
+
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [({"q": "\x00"}, 200), ({"q": "x" * 5000}, 200), ({"source": "\x00"}, 400), ({"petition": "abc"}, 404)],
+)
+def test_hostile_listing_parameters_get_a_clear_answer_never_a_500(client, lead, petition_a, params, status):
+    assert client.get(reverse(LISTING), params).status_code == status
