@@ -91,3 +91,8 @@ bench-uniform: $(VENV)/.test
 wheel: $(BIN)/python
 	rm -rf build
 	$(BIN)/pip wheel --no-deps --wheel-dir dist .
+
+## The admin's signatures listing at 1M signatures in a database of its own: first page timings (bench/results/listing.txt).
+.PHONY: bench-listing
+bench-listing: $(VENV)/.runtime
+	$(BIN)/python bench/listing.py

@@ -16,6 +16,7 @@ writes:
     docs/admin-block-chooser.png  the editor's block chooser, opened
     docs/confirm-page.png         the confirm page: what will be stored and published, to change
     docs/manage-page.png          "Manage my signature", from the thank-you page's link
+    docs/admin-signatures-listing.png  the signatures listing, its filters open, a row ticked
 
 and walks a signer through the journey, printing the count at each step: sign with every
 option, change them on the confirm page, confirm, manage, withdraw, and watch the count
@@ -168,6 +169,26 @@ def shoot_admin(browser, args):
     return shots
 
 
+def shoot_signatures_listing(browser, args, path="/admin/petitions/signatures/"):
+    """The signatures listing (``cms.signature_listing``) with its filters drawer open and one row ticked."""
+    context = browser.new_context(viewport={"width": WIDTH, "height": 900}, device_scale_factor=1)
+    page = context.new_page()
+    log_in(page, args.base_url, args.username, args.password)
+    page.goto(f"{args.base_url}{path}", wait_until="networkidle")
+    page.locator("input.bulk-action-checkbox").first.check()  # shows the bulk actions footer
+    filters = page.locator("[aria-label='Show filters'], button:has-text('Filter')").first
+    try:
+        filters.click(timeout=3000)
+        page.wait_for_timeout(400)
+    except PlaywrightError as exc:
+        print(f"The filters stay closed in the listing screenshot: {exc.message.splitlines()[0]}", file=sys.stderr)
+    page.mouse.move(WIDTH - 20, 880)
+    shot = args.out / "admin-signatures-listing.png"
+    page.screenshot(path=shot)
+    context.close()
+    return shot
+
+
 def read_count(base_url, page_id):
     with urllib.request.urlopen(f"{base_url}/api/petitions/{page_id}/count.json", timeout=10) as response:  # noqa: S310
         return json.load(response)["count"]
@@ -258,7 +279,11 @@ def main(argv=None):
         try:
             written = shoot_first_screens(browser, args)
             if not args.first_screens_only:
-                written += [shoot_public_page(browser, args), *shoot_admin(browser, args)]
+                written += [
+                    shoot_public_page(browser, args),
+                    *shoot_admin(browser, args),
+                    shoot_signatures_listing(browser, args),
+                ]
             if not (args.no_journey or args.first_screens_only):
                 written += walk_a_signer(browser, args)
         finally:

@@ -174,6 +174,11 @@ DEFAULTS = {
     # Signatures one UPDATE of a bulk invalidation marks (cms.fraud.run_invalidation); each batch is
     # its own short transaction, so signers confirming meanwhile never wait long on its row locks.
     "INVALIDATION_BATCH": 5000,
+    # The admin's signatures listing counts at most this many rows for its pagination (40 pages of 25),
+    # so a million need no COUNT over every row per page view (cms.signature_listing): past it, it says
+    # "more than" and a lead narrows by filters. A filter on unindexed columns (country and source)
+    # reads about LIMIT / its share of rows to count, so a higher limit costs more there (bench/listing.py).
+    "LISTING_COUNT_LIMIT": 1000,
     # Retention (cms.retention; README: "Retention"): three daily beat tasks, each off when None.
     # Pending signatures are deleted this many days after their last verification email was asked
     # for: an address that never confirmed gave no consent to be kept. Keep it longer than a

@@ -180,9 +180,17 @@ def _restore(Signature, invalidation):
         restored_at=timezone.now()
     ):
         return 0
-    rules = load_rules()
     rows = Signature.objects.filter(invalidation=invalidation.pk, status=Signature.Status.INVALIDATED)
     petition_ids = set(rows.order_by().values_list("petition_id", flat=True).distinct())
+    restored = _reinstate(Signature, rows)
+    Invalidation.objects.filter(pk=invalidation.pk).update(restored_count=restored)
+    request_recount(petition_ids)
+    return restored
+
+
+def _reinstate(Signature, rows) -> int:
+    """Give invalidated ``rows`` the status they would have had: PENDING, QUARANTINED (flagged now) or VERIFIED."""
+    rules = load_rules()
     restored = rows.filter(verified_at__isnull=True).update(status=Signature.Status.PENDING, invalidation=None)
     quarantined = [
         pk
@@ -193,6 +201,37 @@ def _restore(Signature, invalidation):
     ]
     restored += rows.filter(pk__in=quarantined).update(status=Signature.Status.QUARANTINED, invalidation=None)
     restored += rows.filter(verified_at__isnull=False).update(status=Signature.Status.VERIFIED, invalidation=None)
-    Invalidation.objects.filter(pk=invalidation.pk).update(restored_count=restored)
-    request_recount(petition_ids)
+    return restored
+
+
+# --- one lead's pick (the signatures listing's bulk actions) ---------------------------------
+
+
+def invalidate_signatures(signature_ids) -> int:
+    """Invalidate these signatures (ids or an id queryset); return how many changed.
+
+    As a bulk invalidation does, but for rows a lead picked: pending, verified and quarantined
+    rows become INVALIDATED (with no ``Invalidation`` of their own, so ``restore_signatures``
+    undoes them one by one), and their petitions are recounted at the next reconcile.
+    """
+    Signature = get_signature_model()
+    with transaction.atomic():
+        rows = Signature.objects.filter(pk__in=signature_ids, status__in=INVALIDATABLE)
+        petition_ids = set(rows.order_by().values_list("petition_id", flat=True).distinct())
+        invalidated = rows.update(status=Signature.Status.INVALIDATED)
+        request_recount(petition_ids)
+    return invalidated
+
+
+def restore_signatures(signature_ids) -> int:
+    """Undo an invalidation of these signatures (whoever invalidated them); return how many changed.
+
+    Each gets back the status ``restore`` would give it; their petitions are recounted.
+    """
+    Signature = get_signature_model()
+    with transaction.atomic():
+        rows = Signature.objects.filter(pk__in=signature_ids, status=Signature.Status.INVALIDATED)
+        petition_ids = set(rows.order_by().values_list("petition_id", flat=True).distinct())
+        restored = _reinstate(Signature, rows)
+        request_recount(petition_ids)
     return restored

@@ -1,10 +1,8 @@
 from django import forms
-from django.contrib import messages
 from django.db import transaction
 from django.http import Http404
-from django.shortcuts import redirect
 from django.urls import include, path, reverse_lazy
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 from wagtail.admin.forms import WagtailAdminModelForm
@@ -28,11 +26,9 @@ from wagtail.snippets.views.snippets import (
     UsageView,
 )
 
-from . import admin_views, erasure, fraud, fraud_views, mail_views, signer_views
-from .conf import get_signature_model
-from .models import CampaignGrant, ErasureLog, FraudRule, Official, OfficialResponse
+from . import admin_views, fraud_views, mail_views, signature_actions, signature_listing, signer_views
+from .models import CampaignGrant, FraudRule, Official, OfficialResponse
 from .permissions import VIEW_SIGNATURES, can_deliver, can_erase, can_review_fraud, petitions_for
-from .spreadsheets import spreadsheet_safe
 
 
 class OfficialViewSet(SnippetViewSet):
@@ -99,66 +95,6 @@ class GrantedChooserViewSet(SnippetChooserViewSet):
     chosen_multiple_view_class = type("GrantedChosenMultipleView", (GrantedChoicesMixin, SnippetChosenMultipleView), {})
 
 
-class SignatureDeleteView(GrantedObjectMixin, DeleteView):
-    def delete_action(self):
-        # An erasure like any other: logged without the address, recounted, the feed rebuilt
-        # (Wagtail's own delete would log the signature's name in the admin's history).
-        erasure.erase_signatures([self.object.pk], reason=ErasureLog.Reason.LEAD, actor=self.request.user)
-
-
-class SignatureIndexView(GrantedIndexMixin, IndexView):
-    """The signatures listing (the user's granted campaigns only), whose exports never hand a spreadsheet a formula."""
-
-    def preprocess_field_value(self, field, value, export_format):
-        # Wagtail's SpreadsheetExportMixin passes every cell, CSV and XLSX, through here.
-        # (Its XLSX writer stores "=..." as text already, but not "-2+3" or "@SUM(...)".)
-        return spreadsheet_safe(super().preprocess_field_value(field, value, export_format))
-
-
-class SignatureViewSet(SnippetViewSet):
-    """Signatures, for campaign leads: browse, filter, export, hide from the feed."""
-
-    model = get_signature_model()
-    index_view_class = SignatureIndexView
-    edit_view_class = granted(EditView)
-    delete_view_class = SignatureDeleteView
-    history_view_class = granted(HistoryView)
-    usage_view_class = granted(UsageView)
-    chooser_viewset_class = GrantedChooserViewSet
-    icon = "group"
-    menu_label = _("Signatures")
-    list_display = [
-        "first_name", "last_name", "country", "status", "created_at", "verified_at", "hidden_from_feed", "ip_address",
-    ]  # fmt: skip
-    list_filter = ["status", "show_in_feed", "hidden_from_feed", "share_with_officials"]
-    list_export = [
-        "petition_id",
-        "first_name",
-        "last_name",
-        "country",
-        "status",
-        "created_at",
-        "verified_at",
-        "share_with_officials",
-    ]
-    search_fields = ["first_name", "last_name", "email"]
-    ordering = ["-created_at"]
-    # What the signer gave is shown, never editable: a lead moderates (hides from the feed, changes
-    # the status), and only the signer's own link changes their data (issue 10).
-    panels = [
-        *(
-            FieldPanel(name, read_only=True)
-            for name in (
-                "first_name", "last_name", "country", "postcode", "show_in_feed", "feed_name",
-                "share_with_officials", "share_postcode_with_officials", "opt_in_updates", "consent_version",
-                "consent_given_at",
-            )
-        ),
-        FieldPanel("hidden_from_feed"),
-        FieldPanel("status"),
-    ]  # fmt: skip
-
-
 class CampaignGrantViewSet(SnippetViewSet):
     """Which group or user leads which campaign (Settings → Campaign grants; superusers by default)."""
 
@@ -170,40 +106,28 @@ class CampaignGrantViewSet(SnippetViewSet):
 
 
 register_snippet(OfficialViewSet)
-register_snippet(SignatureViewSet)
 register_snippet(CampaignGrantViewSet)
 
 
-@hooks.register("before_bulk_action")
-def erase_signatures_deleted_in_bulk(request, action_type, objects, action):
-    """The snippets' bulk delete of signatures goes through the erasure too (see SignatureDeleteView)."""
-    Signature = get_signature_model()
-    if action_type != "delete" or not objects or not all(isinstance(obj, Signature) for obj in objects):
-        return None
-    erased = erasure.erase_signatures([obj.pk for obj in objects], reason=ErasureLog.Reason.LEAD, actor=request.user)
-    messages.success(
-        request,
-        ngettext(
-            "Erased %(count)d signature. Counts and feeds correct themselves at the next reconcile.",
-            "Erased %(count)d signatures. Counts and feeds correct themselves at the next reconcile.",
-            erased,
+@hooks.register("register_admin_viewset")
+def register_signature_listing():
+    """The signatures listing (issue 14): a ModelViewSet with filters, search, exports and bulk actions."""
+    return signature_listing.SignatureViewSet()
+
+
+for _action in signature_actions.ACTIONS:
+    hooks.register("register_bulk_action", _action)
+
+
+@hooks.register("register_admin_urls")
+def register_old_signature_urls():
+    """The listing was a snippet: its old addresses redirect to the same page of the viewset."""
+    return [
+        path(
+            "snippets/petitions_cms/signature/",
+            include((signature_listing.legacy_urlpatterns(), "wagtailsnippets_petitions_cms_signature")),
         )
-        % {"count": erased},
-    )
-    return redirect(action.next_url)
-
-
-@hooks.register("after_edit_snippet")
-def refresh_feed_after_a_signature_edit(request, instance):
-    """A name a lead hides leaves the cached feed now, not at the next reconcile.
-
-    A status a lead changes (e.g. invalidated by hand) is recounted at the next reconcile.
-    """
-    if isinstance(instance, get_signature_model()):
-        fraud.request_recount([instance.petition_id])
-        petition = instance.petition.specific
-        if hasattr(petition, "refresh_feed"):
-            petition.refresh_feed()
+    ]
 
 
 class ResponseFormMixin:

@@ -409,7 +409,7 @@ def test_the_same_wording_is_stored_once(petition, client, commit):
 
 def test_a_lead_cannot_edit_what_the_signer_gave_in_the_admin(petition, admin_client):
     signature = SignatureFactory(petition=petition, first_name="Vera", verified=True, share_with_officials=False)
-    url = reverse("wagtailsnippets_petitions_cms_signature:edit", args=[signature.pk])
+    url = reverse("petitions_signatures:edit", args=[signature.pk])
 
     form = admin_client.get(url).content.decode()
     response = admin_client.post(

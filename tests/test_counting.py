@@ -402,7 +402,7 @@ def test_a_lead_hiding_a_name_in_the_admin_removes_it_from_the_feed_at_once(peti
     assert [entry["name"] for entry in petition.get_feed()] == ["Zed"]
 
     response = admin_client.post(
-        reverse("wagtailsnippets_petitions_cms_signature:edit", args=[signature.pk]),
+        reverse("petitions_signatures:edit", args=[signature.pk]),
         {"hidden_from_feed": "on", "status": "verified"},
     )
 

@@ -286,7 +286,7 @@ def test_deleting_a_signature_in_the_admin_is_a_logged_erasure_with_a_recount(cl
     signature = SignatureFactory(petition=petition, verified=True, first_name="Vera")
     client.force_login(superuser)
 
-    response = commit(client.post, reverse("wagtailsnippets_petitions_cms_signature:delete", args=[signature.pk]))
+    response = commit(client.post, reverse("petitions_signatures:delete", args=[signature.pk]))
 
     assert response.status_code == 302
     assert not Signature.objects.filter(pk=signature.pk).exists()

@@ -102,7 +102,7 @@ def test_the_delivery_csv_escapes_formulas_and_the_pdf_shows_names_as_typed(host
 def test_the_admin_signatures_export_escapes_formulas(hostile_signers, client, lead, export_format):
     client.force_login(lead)
 
-    response = client.get(reverse("wagtailsnippets_petitions_cms_signature:list"), {"export": export_format})
+    response = client.get(reverse("petitions_signatures:index"), {"export": export_format})
 
     assert response.status_code == 200
     body = b"".join(response.streaming_content)

@@ -437,7 +437,7 @@ def test_a_status_a_lead_changes_on_a_signature_in_the_admin_is_recounted_at_the
     client.force_login(lead)
 
     response = client.post(
-        reverse("wagtailsnippets_petitions_cms_signature:edit", args=[signature.pk]),
+        reverse("petitions_signatures:edit", args=[signature.pk]),
         {"hidden_from_feed": "", "status": Signature.Status.INVALIDATED},
     )
     reconcile()

@@ -292,4 +292,8 @@ class Signature(AbstractSignature):
         indexes = [
             models.Index(fields=["petition", "status", "-verified_at"], name="petitions_cms_signature_feed"),
             models.Index(fields=["email_normalized"], name="petitions_cms_signature_addr"),
+            # The admin's listing (cms.signature_listing): newest first, overall, by petition and by status.
+            models.Index(fields=["-created_at", "-id"], name="petitions_cms_sig_newest"),
+            models.Index(fields=["petition", "-created_at", "-id"], name="petitions_cms_sig_pet_newest"),
+            models.Index(fields=["status", "-created_at", "-id"], name="petitions_cms_sig_stat_newest"),
         ]
