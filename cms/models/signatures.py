@@ -197,6 +197,8 @@ class AbstractSignature(models.Model):
             # Every signature of one inbox, across petitions: bounces, complaints and "unsubscribe
             # from all" (cms.suppression) act on all of them.
             models.Index(fields=["email_normalized"]),
+            # The insights count what was signed since their watermark (cms.insights).
+            models.Index(fields=["petition", "created_at"]),
         ]
 
     def __str__(self):
@@ -281,4 +283,5 @@ class Signature(AbstractSignature):
         indexes = [
             models.Index(fields=["petition", "status", "-verified_at"], name="petitions_cms_signature_feed"),
             models.Index(fields=["email_normalized"], name="petitions_cms_signature_addr"),
+            models.Index(fields=["petition", "created_at"], name="petitions_cms_signature_made"),
         ]
