@@ -1,7 +1,8 @@
 """The insights chart's geometry: server-side SVG, no JavaScript (``petitions/admin/insights_chart.html``).
 
-Two lines (signed, verified) over the report's buckets, a y axis with round ticks, and a few
-dated x labels. The template draws it with ``role="img"``, a ``<title>`` and a data table beside it.
+Two lines (signed, verified) over buckets of one kind (the first hours, or the days after
+them: one chart each, each with its own scale), a y axis with round ticks, and a few dated x
+labels. The template draws it with ``role="img"``, a ``<title>`` and a data table beside it.
 """
 
 from django.utils import formats, timezone
@@ -23,7 +24,9 @@ def nice_ceiling(value):
 
 def label(bucket):
     moment = timezone.localtime(bucket.start)
-    return formats.date_format(moment, "SHORT_DATETIME_FORMAT" if bucket.hourly else "SHORT_DATE_FORMAT")
+    text = formats.date_format(moment, "SHORT_DATETIME_FORMAT" if bucket.hourly else "SHORT_DATE_FORMAT")
+    # The chart is drawn left to right: the right-to-left marks of some formats (Arabic's) would reorder the date.
+    return text.replace("\u200f", "")
 
 
 def chart(buckets) -> dict | None:
@@ -43,12 +46,13 @@ def chart(buckets) -> dict | None:
     def points(attribute):
         return " ".join(f"{x(i)},{y(getattr(b, attribute))}" for i, b in enumerate(buckets))
 
+    parts = min(5 if str(top).startswith("5") else 4, top)  # round steps: 0, 1,000, 2,000… or 0, 500, 1,000…
     ticks = [
-        {"y": y(top * i / 4), "label": formats.number_format(round(top * i / 4), force_grouping=True)} for i in range(5)
+        {"y": y(top * i / parts), "label": formats.number_format(round(top * i / parts), force_grouping=True)}
+        for i in range(parts + 1)
     ]
-    # The first point, the first day after the hourly part, and the last point.
-    marks = {0, len(buckets) - 1}
-    marks |= {i for i, b in enumerate(buckets) if not b.hourly and (i == 0 or buckets[i - 1].hourly)}
+    # The first point, the last, and two between.
+    marks = {0, len(buckets) - 1, len(buckets) // 3, 2 * len(buckets) // 3}
     x_labels = [{"x": x(i), "label": label(buckets[i])} for i in sorted(marks)]
     return {
         "width": WIDTH,

@@ -11,7 +11,7 @@ from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.text import slugify
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext, pgettext
 from wagtail.admin.ui.components import Component
 from wagtail.models import get_page_models
 
@@ -39,10 +39,28 @@ def granted_petition(user, page_id):
 def insights(request, page_id):
     page = granted_petition(request.user, page_id)
     report = insights_report.petition_report(page.pk)
+    hours = report["hourly_hours"]
+    charts = [
+        (
+            "insights-hourly",
+            ngettext("Per hour, the first %(hours)s hour", "Per hour, the first %(hours)s hours", hours)
+            % {"hours": hours},
+            [bucket for bucket in report["series"] if bucket.hourly],
+        ),
+        (
+            "insights-daily",
+            gettext("Per day, after that"),
+            [bucket for bucket in report["series"] if not bucket.hourly],
+        ),
+    ]
     context = {
         **report,
         "petition": page,
-        "chart": insights_chart.chart(report["series"]),
+        "charts": [
+            {"id": chart_id, "title": title, "chart": insights_chart.chart(buckets)}
+            for chart_id, title, buckets in charts
+            if buckets
+        ],
         "page_title": gettext("Insights"),
         "page_subtitle": page.get_admin_display_title(),
         "header_icon": "view",
@@ -68,12 +86,26 @@ def insights_csv(request, page_id):
     response["Content-Disposition"] = f'attachment; filename="petition-{page.pk}-{slugify(page.slug)}-{kind}.csv"'
     writer = csv.writer(response)
     if kind == "series":
-        writer.writerow([gettext("Period start"), gettext("Period"), gettext("Signed"), gettext("Verified")])
+        writer.writerow(
+            [
+                gettext("Period start"),
+                gettext("Period"),
+                pgettext("insights: how many signed", "Signed"),
+                gettext("Verified"),
+            ]
+        )
         for bucket in insights_report.petition_report(page.pk)["series"]:
             period = gettext("hour") if bucket.hourly else gettext("day")
             writer.writerow([bucket.start.isoformat(), period, bucket.signed, bucket.verified])
     else:
-        writer.writerow([gettext("Source"), gettext("Signed"), gettext("Verified"), gettext("Conversion (%)")])
+        writer.writerow(
+            [
+                gettext("Source"),
+                pgettext("insights: how many signed", "Signed"),
+                gettext("Verified"),
+                gettext("Conversion (%)"),
+            ]
+        )
         for row in insights_report.sources(page.pk):
             conversion = "" if row.conversion is None else f"{row.conversion:.1f}"
             # Sources come from the sign request (?source=, data-source): never a formula.

@@ -250,7 +250,8 @@ def test_the_report_shows_the_figures_chart_countries_sources_and_milestones(rep
     figures = {label: int(value) for label, value in re.findall(r"<li>(\w+)<strong>(\d+)</strong></li>", html)}
     assert figures["Signed"] == 7 and figures["Verified"] == 4
     assert "57.1%" in html  # 4 of 7 verified
-    assert 'role="img"' in html and '<title id="insights-chart-title">' in html and "<polyline" in html
+    assert 'role="img"' in html and '<title id="insights-hourly-title">' in html and "<polyline" in html
+    assert "Per hour, the first 48 hours" in html and "Per day, after that" in html
     assert "France" in html and "Germany" in html and "United Kingdom" in html
     assert "newsletter" in html and "66.7%" in html  # 2 of the newsletter's 3 verified
     assert "Step reached" in html
@@ -367,5 +368,7 @@ def test_the_report_lays_out_right_to_left_in_arabic(reported, lead, client):
     html = client.get(report_url(reported)).content.decode()
 
     assert 'dir="rtl"' in html
+    # The chart's coordinates stay numbers SVG reads ("320.5"), never localised ("320,5").
+    assert 'role="img"' in html and not re.search(r' (x|y|x1|x2|y1|y2)="\d+,\d', html)
     style = html.split("<style>", 1)[1].split("</style>")[0]
     assert "margin-inline" in style and not re.search(r"(margin|padding)-(left|right)|text-align: (left|right)", style)
