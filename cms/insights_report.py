@@ -48,7 +48,7 @@ def series(hours, now=None) -> list:
 
     Hourly for the first ``INSIGHTS_HOURLY_HOURS`` (48) from the first signature, every hour
     shown (a quiet hour is a zero, not a gap); then one point per day in the current time zone,
-    up to the last hour with a count or ``now``, whichever is earlier.
+    up to ``now`` (at most a year after the first signature) or the last hour with a count, whichever is later.
     """
     if not hours:
         return []
@@ -61,19 +61,20 @@ def series(hours, now=None) -> list:
         signed, verified = by_hour.get(hour, (0, 0))
         buckets.append(Bucket(hour, True, signed, verified))
         hour += timedelta(hours=1)
+    if last < hourly_until:
+        return buckets
     days = {}
-    for hour, signed, verified in hours:
-        if hour >= hourly_until:
-            day = timezone.localtime(hour).date()
+    for moment, signed, verified in hours:
+        if moment >= hourly_until:
+            day = timezone.localtime(moment).date()
             old = days.get(day, (0, 0))
             days[day] = (old[0] + signed, old[1] + verified)
-    if hour <= last:
-        day, end = timezone.localtime(hourly_until).date(), timezone.localtime(last).date()
-        while day <= end:
-            signed, verified = days.get(day, (0, 0))
-            start = timezone.make_aware(datetime.combine(day, datetime.min.time()))
-            buckets.append(Bucket(max(start, hourly_until), False, signed, verified))
-            day += timedelta(days=1)
+    day, end = timezone.localtime(hourly_until).date(), timezone.localtime(last).date()
+    while day <= end:
+        signed, verified = days.get(day, (0, 0))
+        start = timezone.make_aware(datetime.combine(day, datetime.min.time()))
+        buckets.append(Bucket(max(start, hourly_until), False, signed, verified))
+        day += timedelta(days=1)
     return buckets
 
 
