@@ -78,8 +78,14 @@ def series(hours, now=None) -> list:
     return buckets
 
 
-def petition_report(petition_id, now=None) -> dict:
-    """Everything the report shows for one petition (the caller has checked the user may see it)."""
+def petition_report(petition_id, now=None, closed_at=None) -> dict:
+    """Everything the report shows for one petition (the caller has checked the user may see it).
+
+    A petition that closed (``closed_at``) is charted up to its close, not to ``now``.
+    """
+    now = now or timezone.now()
+    if closed_at is not None:
+        now = min(now, closed_at)
     stats = PetitionStats.objects.filter(petition_id=petition_id).first()
     hours = list(
         PetitionHourlyStats.objects.filter(petition_id=petition_id)

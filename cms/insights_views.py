@@ -38,7 +38,7 @@ def granted_petition(user, page_id):
 @require_view_signatures_permission
 def insights(request, page_id):
     page = granted_petition(request.user, page_id)
-    report = insights_report.petition_report(page.pk)
+    report = insights_report.petition_report(page.pk, closed_at=getattr(page.specific_deferred, "closes_at", None))
     hours = report["hourly_hours"]
     charts = [
         (
@@ -94,7 +94,8 @@ def insights_csv(request, page_id):
                 gettext("Verified"),
             ]
         )
-        for bucket in insights_report.petition_report(page.pk)["series"]:
+        closed_at = getattr(page.specific_deferred, "closes_at", None)
+        for bucket in insights_report.petition_report(page.pk, closed_at=closed_at)["series"]:
             period = gettext("hour") if bucket.hourly else gettext("day")
             writer.writerow([bucket.start.isoformat(), period, bucket.signed, bucket.verified])
     else:

@@ -16,7 +16,7 @@ from django.utils import timezone
 from wagtail.users.models import UserProfile
 
 from cms import reconcile as reconciling
-from cms.insights_report import Bucket, series
+from cms.insights_report import Bucket, petition_report, series
 from cms.models import Milestone, PetitionHourlyStats, PetitionSourceStats, PetitionStats, Signature
 
 from .factories import LeadFactory, PetitionPageFactory, SignatureFactory
@@ -207,6 +207,19 @@ def test_the_series_is_hourly_for_the_first_48_hours_then_daily_with_quiet_perio
     assert sum(b.signed for b in daily) == 8 and sum(b.verified for b in daily) == 7
     assert daily[0].start == start + 48 * HOUR  # the first day starts where the hours end
     assert sum(b.signed for b in buckets) == 15
+
+
+def test_a_closed_petition_is_charted_up_to_its_close_not_to_now(petition, reconcile):
+    seed(petition)
+    reconcile()
+    closed_at = START + 60 * HOUR
+
+    open_series = petition_report(petition.pk)["series"]
+    closed_series = petition_report(petition.pk, closed_at=closed_at)["series"]
+
+    assert timezone.localtime(open_series[-1].start).date() == timezone.localdate()
+    assert timezone.localtime(closed_series[-1].start).date() == timezone.localtime(closed_at).date()
+    assert sum(b.signed for b in closed_series) == sum(b.signed for b in open_series) == 7
 
 
 # --- the report --------------------------------------------------------------------------------
