@@ -60,6 +60,11 @@ clean:
 bench: $(VENV)/.runtime
 	$(BIN)/python bench/run.py
 
+.PHONY: bench-insights
+## The admin's insights at 1M signatures: reconcile, recount, report and dashboard times (bench/results/insights.txt).
+bench-insights: $(VENV)/.runtime
+	$(BIN)/python bench/insights.py
+
 ## The short bench with 1 and 2 gunicorn workers, Celery running or stopped during the POSTs: one table (~10 min).
 .PHONY: bench-scaling
 bench-scaling: $(VENV)/.runtime

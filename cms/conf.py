@@ -194,6 +194,12 @@ DEFAULTS = {
     "RETENTION_DELIVERY_FILES_DAYS": 30,
     # Rows one retention statement deletes or anonymises: each batch is its own short transaction.
     "RETENTION_BATCH": 5000,
+    # The admin's insights (cms.insights_report): hours shown one by one before the chart goes
+    # daily, and how many countries and sources the report lists (the CSV has every source).
+    "INSIGHTS_HOURLY_HOURS": 48,
+    "INSIGHTS_TOP": 20,
+    # How many of a lead's live petitions the dashboard panel lists (most recently published first).
+    "INSIGHTS_DASHBOARD_PETITIONS": 10,
     # Addresses at the domains the disposable-email-domains package lists (and their subdomains)
     # cannot sign; a domain named here may all the same (the list has had false positives).
     "DISPOSABLE_DOMAINS_ALLOWED": (),

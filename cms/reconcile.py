@@ -5,7 +5,9 @@ since each petition's watermark, adds it to ``PetitionStats`` and the
 country tallies, records milestones (``cms.milestones``, which sends
 ``milestone_reached``) and then sets the live values in the store.
 ``full_recount`` (daily) recounts everything up to the watermark and
-corrects drift. A petition whose counted rows changed status (``cms.fraud``:
+corrects drift. Both keep the insights' aggregates too (``cms.insights``:
+made and verified per hour and per source, bounces and complaints). A
+petition whose counted rows changed status (``cms.fraud``:
 a bulk invalidation, a release from quarantine) asks for that recount, and
 the next ``reconcile_counts`` does it. All run under one PostgreSQL advisory
 lock (a cache lock on other databases).
@@ -20,7 +22,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 from wagtail.models import Page, get_page_models
 
-from . import milestones
+from . import insights, milestones
 from .conf import get_setting, get_signature_model
 from .models import PetitionCountryCount, PetitionMixin, PetitionStats
 from .store import RECONCILE_LOCK_KEY, get_cache, get_store
@@ -171,6 +173,7 @@ def reconcile_counts(petition_ids=None, now=None) -> dict | None:
                 .exclude(petition_id__in=petition_ids)
                 .values_list("petition_id", flat=True)
             )
+        insights.recount_emails_requested()  # any petition's, open or closed
         if not petition_ids:
             return {}
         PetitionStats.objects.bulk_create([PetitionStats(petition_id=pk) for pk in petition_ids], ignore_conflicts=True)
@@ -195,6 +198,7 @@ def reconcile_counts(petition_ids=None, now=None) -> dict | None:
         stats.update(reconciled_at=now)
         watermarks = dict(stats.values_list("petition_id", "counted_until"))
         _add_country_counts(rows)
+        insights.count_new(petition_ids, until)
         totals = {pk: before.get(pk, 0) + added.get(pk, 0) for pk in petition_ids}
         # Counted rows that changed status (an invalidation, a release) are found by recounting.
         totals.update(_recount_requested(petition_ids, now))
@@ -234,6 +238,7 @@ def full_recount(petition_ids=None, now=None) -> dict | None:
         if not stats:
             return {}
         totals, drift = _recount(stats, now)
+        insights.recount_emails(list(stats))
         corrected = {pk: totals.get(pk, 0) for pk in drift}
         # A correction can cross a milestone no incremental run will see again (its "before" is
         # already past it): a verification committed after a watermark went by, say.
@@ -281,6 +286,8 @@ def _recount(stats, now):
             PetitionCountryCount(petition_id=petition_id, country=country, signature_count=n)
             for country, n in countries[petition_id].items()
         )
+    # The insights' hourly and source rows are recounted with the totals (to their own watermark).
+    insights.rebuild(stats)
     return {pk: totals.get(pk, 0) for pk in stats}, drift
 
 

@@ -18,6 +18,7 @@ from anymail.utils import get_anymail_setting
 from django.db import transaction
 from django.urls import reverse
 
+from . import insights
 from .addresses import normalize_email
 from .conf import absolute_url, get_signature_model
 from .models import Suppression
@@ -138,5 +139,7 @@ def record_tracking_event(sender, event, esp_name, **kwargs):
             signatures.exclude(email_status=Signature.EmailStatus.COMPLAINED).update(
                 email_status=Signature.EmailStatus.BOUNCED
             )
+        if reason != Suppression.Reason.UNSUBSCRIBED:  # the insights' bounce and complaint counts
+            insights.request_email_recount(set(signatures.values_list("petition_id", flat=True)))
     if new:
         logger.info("%s reported %s: address suppressed", esp_name, event.event_type)

@@ -8,6 +8,7 @@ from wagtail import hooks
 from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.menu import MenuItem
 from wagtail.admin.panels import FieldPanel, ObjectList
+from wagtail.admin.widgets import Button
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.chooser import (
     ChooseResultsView,
@@ -26,8 +27,16 @@ from wagtail.snippets.views.snippets import (
     UsageView,
 )
 
-from . import admin_views, fraud_views, mail_views, signature_actions, signature_listing, signer_views
-from .models import CampaignGrant, FraudRule, Official, OfficialResponse
+from . import (
+    admin_views,
+    fraud_views,
+    insights_views,
+    mail_views,
+    signature_actions,
+    signature_listing,
+    signer_views,
+)
+from .models import CampaignGrant, FraudRule, Official, OfficialResponse, PetitionMixin
 from .permissions import VIEW_SIGNATURES, can_deliver, can_erase, can_review_fraud, petitions_for
 
 
@@ -317,3 +326,33 @@ def register_email_report_menu_item():
     return EmailReportMenuItem(
         _("Bounces and complaints"), reverse_lazy("petitions_email_report:index"), icon_name="mail", order=710
     )
+
+
+@hooks.register("register_admin_urls")
+def register_insights_urls():
+    return [path("petitions/insights/", include((insights_views.admin_urlpatterns(), "petitions_insights")))]
+
+
+def _insights_button(page, user, priority):
+    """ "Insights" on a petition the user may see signatures of (the report itself checks the grant)."""
+    if issubclass(page.specific_class or object, PetitionMixin) and user.has_perm(VIEW_SIGNATURES):
+        return Button(_("Insights"), insights_views.insights_url(page), icon_name="view", priority=priority)
+    return None
+
+
+@hooks.register("register_page_header_buttons")
+def insights_header_button(page, user, view_name, next_url=None):
+    button = _insights_button(page, user, priority=66)
+    return [button] if button else []
+
+
+@hooks.register("register_page_listing_more_buttons")
+def insights_listing_button(page, user, next_url=None):
+    button = _insights_button(page, user, priority=55)
+    return [button] if button else []
+
+
+@hooks.register("construct_homepage_panels")
+def add_insights_panel(request, panels):
+    if request.user.has_perm(VIEW_SIGNATURES):
+        panels.append(insights_views.LeadPetitionsPanel(request.user))

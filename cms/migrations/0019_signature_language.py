@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('petitions_cms', '0018_translated_page_defaults'),
+        ("petitions_cms", "0018_translated_page_defaults"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='signature',
-            name='language',
-            field=models.CharField(blank=True, db_default='', default='', editable=False, max_length=16, verbose_name='language'),
+            model_name="signature",
+            name="language",
+            field=models.CharField(
+                blank=True, db_default="", default="", editable=False, max_length=16, verbose_name="language"
+            ),
         ),
     ]

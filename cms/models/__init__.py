@@ -2,6 +2,7 @@ from .deliveries import Delivery, DeliveryRecipient, OfficialResponse
 from .erasure import ErasureLog
 from .fraud import FraudRule, Invalidation
 from .grants import CampaignGrant, TokenScopes
+from .insights import PetitionHourlyStats, PetitionSourceStats
 from .officials import Official
 from .pages import CampaignIndexPage, PetitionMixin, PetitionPage, SigningStatus
 from .privacy import PetitionPrivacySettings
@@ -24,6 +25,8 @@ __all__ = [
     "OfficialResponse",
     "PetitionMixin",
     "PetitionCountryCount",
+    "PetitionHourlyStats",
+    "PetitionSourceStats",
     "PetitionPage",
     "PetitionPrivacySettings",
     "PetitionStats",

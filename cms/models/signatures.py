@@ -157,13 +157,13 @@ class AbstractSignature(models.Model):
     # When retention blanked its personal fields (cms.retention), some months after the petition closed.
     anonymised_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("anonymised at"))
 
-    objects = SignatureQuerySet.as_manager()
-
     # The language of the page it was signed on (cms.translations.page_language): its emails go out in it.
     # Blank (rows from before, bulk loaders) or a code the site no longer offers reads as the default language.
     language = models.CharField(
         max_length=16, blank=True, default="", db_default="", editable=False, verbose_name=_("language")
     )
+
+    objects = SignatureQuerySet.as_manager()
 
     #: What a signer's submission may set; a subclass that asks more adds its fields here.
     SIGNER_FIELDS = (
@@ -204,6 +204,8 @@ class AbstractSignature(models.Model):
             # Every signature of one inbox, across petitions: bounces, complaints and "unsubscribe
             # from all" (cms.suppression) act on all of them.
             models.Index(fields=["email_normalized"]),
+            # The insights count what was signed since their watermark (cms.insights).
+            models.Index(fields=["petition", "created_at"]),
         ]
 
     def __str__(self):
@@ -293,6 +295,8 @@ class Signature(AbstractSignature):
             models.Index(fields=["petition", "status", "-verified_at"], name="petitions_cms_signature_feed"),
             models.Index(fields=["email_normalized"], name="petitions_cms_signature_addr"),
             # The admin's listing (cms.signature_listing): newest first, overall, by petition and by status.
+            # The one by petition also serves the insights' count of rows made in a window
+            # (cms.insights; AbstractSignature's (petition, created_at) for other signature models).
             models.Index(fields=["-created_at", "-id"], name="petitions_cms_sig_newest"),
             models.Index(fields=["petition", "-created_at", "-id"], name="petitions_cms_sig_pet_newest"),
             models.Index(fields=["status", "-created_at", "-id"], name="petitions_cms_sig_stat_newest"),

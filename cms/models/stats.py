@@ -87,6 +87,16 @@ class PetitionStats(models.Model):
     anonymised_at = models.DateTimeField(null=True, blank=True, verbose_name=_("anonymised at"))
     # A goal raised automatically at a milestone; wins over the page's goal.
     raised_goal = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("raised goal"))
+    # The insights (``cms.models.insights``) count signatures made and verified up to this time:
+    # their own watermark, so a petition counted before they existed is filled from its first row.
+    insights_counted_until = models.DateTimeField(null=True, blank=True, verbose_name=_("insights counted until"))
+    # Signers whose address bounced (or the ESP refused it) and who complained: recounted when
+    # ``email_recount_requested_at`` is set (``cms.suppression`` marks signatures) and by the full recount.
+    bounced_count = models.PositiveIntegerField(default=0, verbose_name=_("bounced"))
+    complained_count = models.PositiveIntegerField(default=0, verbose_name=_("complaints"))
+    email_recount_requested_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("email recount requested at")
+    )
 
     wagtail_reference_index_ignore = True
 

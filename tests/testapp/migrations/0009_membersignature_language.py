@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('petitions_testapp', '0008_translatable_labels'),
+        ("petitions_testapp", "0008_translatable_labels"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='membersignature',
-            name='language',
-            field=models.CharField(blank=True, db_default='', default='', editable=False, max_length=16, verbose_name='language'),
+            model_name="membersignature",
+            name="language",
+            field=models.CharField(
+                blank=True, db_default="", default="", editable=False, max_length=16, verbose_name="language"
+            ),
         ),
     ]
