@@ -15,6 +15,7 @@ from django_countries import countries as countries_names
 
 from .conf import get_setting
 from .models import Milestone, PetitionCountryCount, PetitionHourlyStats, PetitionSourceStats, PetitionStats
+from .translations import canonical_ids
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,15 @@ def sources(petition_id) -> list:
 def dashboard_rows(pages, now=None) -> list:
     """[{page, verified, signed, rate, last_day}] for the dashboard panel's petitions: two queries for all."""
     now = now or timezone.now()
-    ids = [page.pk for page in pages]
+    # A translation counts under its canonical page (cms.translations): one row per petition.
+    canonical = canonical_ids([page.pk for page in pages])
+    seen, counted = set(), []
+    for page in pages:
+        petition_id = canonical.get(page.pk, page.pk)
+        if petition_id not in seen:
+            seen.add(petition_id)
+            counted.append((page, petition_id))
+    ids = [petition_id for _, petition_id in counted]
     totals = {
         row["petition_id"]: row
         for row in PetitionHourlyStats.objects.filter(petition_id__in=ids)
@@ -154,15 +163,15 @@ def dashboard_rows(pages, now=None) -> list:
         .values_list("petition_id", "n")
     )
     rows = []
-    for page in pages:
-        row = totals.get(page.pk, {"signed": 0, "verified": 0})
+    for page, petition_id in counted:
+        row = totals.get(petition_id, {"signed": 0, "verified": 0})
         rows.append(
             {
                 "page": page,
                 "signed": row["signed"],
                 "verified": row["verified"],
                 "rate": rate(row["verified"], row["signed"]),
-                "last_day": last_day.get(page.pk, 0),
+                "last_day": last_day.get(petition_id, 0),
             }
         )
     return rows

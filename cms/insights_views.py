@@ -21,6 +21,7 @@ from .mail_views import require_view_signatures_permission
 from .models import PetitionMixin
 from .permissions import VIEW_SIGNATURES, petitions_for
 from .spreadsheets import spreadsheet_safe
+from .translations import canonical_id
 
 
 def petition_models():
@@ -38,7 +39,10 @@ def granted_petition(user, page_id):
 @require_view_signatures_permission
 def insights(request, page_id):
     page = granted_petition(request.user, page_id)
-    report = insights_report.petition_report(page.pk, closed_at=getattr(page.specific_deferred, "closes_at", None))
+    # A translation's signatures and aggregates are its canonical page's (cms.translations).
+    report = insights_report.petition_report(
+        canonical_id(page), closed_at=getattr(page.specific_deferred, "closes_at", None)
+    )
     hours = report["hourly_hours"]
     charts = [
         (
@@ -95,7 +99,7 @@ def insights_csv(request, page_id):
             ]
         )
         closed_at = getattr(page.specific_deferred, "closes_at", None)
-        for bucket in insights_report.petition_report(page.pk, closed_at=closed_at)["series"]:
+        for bucket in insights_report.petition_report(canonical_id(page), closed_at=closed_at)["series"]:
             period = gettext("hour") if bucket.hourly else gettext("day")
             writer.writerow([bucket.start.isoformat(), period, bucket.signed, bucket.verified])
     else:
@@ -107,7 +111,7 @@ def insights_csv(request, page_id):
                 gettext("Conversion (%)"),
             ]
         )
-        for row in insights_report.sources(page.pk):
+        for row in insights_report.sources(canonical_id(page)):
             conversion = "" if row.conversion is None else f"{row.conversion:.1f}"
             # Sources come from the sign request (?source=, data-source): never a formula.
             writer.writerow([spreadsheet_safe(row.source), row.signed, row.verified, conversion])

@@ -15,6 +15,7 @@ from wagtail.admin.views.bulk_action import BulkAction
 
 from . import erasure, moderation
 from .conf import get_signature_model
+from .fraud import INVALIDATABLE
 from .models import ErasureLog
 from .permissions import REVIEW_FRAUD
 from .signature_listing import SignatureFilterSet, granted_signatures, search_signatures
@@ -157,8 +158,6 @@ class InvalidateBulkAction(SignatureBulkAction):
     nothing = _("None of the chosen signatures can be invalidated: they are invalidated or fraudulent already.")
 
     def changing(self, rows):
-        from .fraud import INVALIDATABLE
-
         return rows.filter(status__in=INVALIDATABLE)
 
     act = staticmethod(moderation.invalidate)

@@ -13,7 +13,7 @@ address in its canonical form, a first or last name), never ``LIKE '%…%'`` ove
 
 import django_filters
 from django import forms
-from django.db.models import Q
+from django.db.models import F, OuterRef, Q, Subquery
 from django.http import Http404, HttpResponseForbidden
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -30,6 +30,7 @@ from wagtail.admin.ui.tables import BooleanColumn, BulkActionsCheckboxColumn, Co
 from wagtail.admin.views.generic import DeleteView, EditView, HistoryView, IndexView
 from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.admin.widgets import BooleanRadioSelect
+from wagtail.models import Page
 from wagtail.permission_policies import ModelPermissionPolicy
 from wagtail.permissions import register_permission_policy
 
@@ -52,11 +53,19 @@ def granted_signatures(user, queryset=None):
 
 
 def petition_choices(user):
-    """The petitions (live or not) the user may list, by title: the petition filter's choices."""
-    from wagtail.models import Page
+    """The petitions (live or not) the user may list, by title: the petition filter's choices.
 
+    One choice per petition: its translations' signatures are stored under the page the others were
+    translated from (``cms.translations``), so only that page is offered.
+    """
     ids = [page.pk for page in petitions_for(user, VIEW_SIGNATURES).specific() if isinstance(page, PetitionMixin)]
-    return Page.objects.filter(pk__in=ids).order_by("title")
+    first_of_group = Page.objects.filter(translation_key=OuterRef("translation_key")).order_by("pk").values("pk")[:1]
+    return (
+        Page.objects.filter(pk__in=ids)
+        .annotate(first_of_group=Subquery(first_of_group))
+        .filter(pk=F("first_of_group"))
+        .order_by("title")
+    )
 
 
 def search_signatures(queryset, query):
