@@ -22,7 +22,6 @@ DEFAULT_OUTPUT = ROOT / "examples" / "typescript-client" / "openapi.json"
 def schema_text() -> str:
     """The schema as the committed file holds it (Django must be set up)."""
     from django.utils import translation
-
     from ninja.responses import NinjaJSONEncoder
 
     from cms.api.urls import api
