@@ -525,6 +525,37 @@
   var language = navigator.language || "en";
   document.documentElement.lang = language;
   document.documentElement.dir = /^(ar|fa|he|ur)\b/.test(language) ? "rtl" : "ltr";
+  var EN = {
+    petitions: "Petitions",
+    none: "No petitions yet.",
+    load_failed: "The petitions could not be loaded.",
+    confirm_title: "Confirm your signature",
+    confirm: "Confirm my signature",
+    back: "Back to the petition",
+    invalid_link: "This confirmation link is not valid."
+  };
+  var OWN_TEXTS = {
+    en: EN,
+    fr: {
+      petitions: "P\xE9titions",
+      none: "Aucune p\xE9tition pour l\u2019instant.",
+      load_failed: "Les p\xE9titions n\u2019ont pas pu \xEAtre charg\xE9es.",
+      confirm_title: "Confirmez votre signature",
+      confirm: "Confirmer ma signature",
+      back: "Retour \xE0 la p\xE9tition",
+      invalid_link: "Ce lien de confirmation n'est pas valide."
+    },
+    ar: {
+      petitions: "\u0627\u0644\u0639\u0631\u0627\u0626\u0636",
+      none: "\u0644\u0627 \u062A\u0648\u062C\u062F \u0639\u0631\u0627\u0626\u0636 \u0628\u0639\u062F.",
+      load_failed: "\u062A\u0639\u0630\u0651\u0631 \u062A\u062D\u0645\u064A\u0644 \u0627\u0644\u0639\u0631\u0627\u0626\u0636.",
+      confirm_title: "\u0623\u0643\u0651\u062F \u062A\u0648\u0642\u064A\u0639\u0643",
+      confirm: "\u062A\u0623\u0643\u064A\u062F \u062A\u0648\u0642\u064A\u0639\u064A",
+      back: "\u0627\u0644\u0639\u0648\u062F\u0629 \u0625\u0644\u0649 \u0627\u0644\u0639\u0631\u064A\u0636\u0629",
+      invalid_link: "\u0631\u0627\u0628\u0637 \u0627\u0644\u062A\u0623\u0643\u064A\u062F \u0647\u0630\u0627 \u063A\u064A\u0631 \u0635\u0627\u0644\u062D."
+    }
+  };
+  var t = OWN_TEXTS[language.split("-")[0].toLowerCase()] ?? EN;
   function el(tag, attrs = {}, text) {
     const node = document.createElement(tag);
     for (const [name, value] of Object.entries(attrs)) {
@@ -542,19 +573,20 @@
     return template.replace(/%\((\w+)\)s/g, (_, name) => values[name] ?? "");
   }
   function failed(error) {
-    const detail = error instanceof ApiError ? error.message : "The petitions could not be loaded.";
+    const detail = error instanceof ApiError ? error.message : t.load_failed;
     main.replaceChildren(el("p", { role: "alert" }, detail));
   }
   async function showList() {
     const list = await client.list();
-    main.replaceChildren(el("h1", {}, "Petitions"));
+    document.title = t.petitions;
+    main.replaceChildren(el("h1", {}, t.petitions));
     const items = main.appendChild(el("ul", { class: "petitions" }));
     for (const petition2 of list.items) {
       const item = items.appendChild(el("li"));
       item.append(el("a", { href: here("index.html", { petition: petition2.id }) }, petition2.title));
       item.append(" ", el("span", { class: "petitions__count" }, petition2.count.toLocaleString()));
     }
-    if (!list.items.length) main.append(el("p", {}, "No petitions yet."));
+    if (!list.items.length) main.append(el("p", {}, t.none));
   }
   async function showPetition(id) {
     const petition2 = await client.petition(id);
@@ -639,13 +671,14 @@
     return section;
   }
   function showConfirm(token2) {
-    main.replaceChildren(el("h1", {}, "Confirm your signature"));
-    const button = main.appendChild(el("button", { type: "button" }, "Confirm my signature"));
+    document.title = t.confirm_title;
+    main.replaceChildren(el("h1", {}, t.confirm_title));
+    const button = main.appendChild(el("button", { type: "button" }, t.confirm));
     button.addEventListener("click", async () => {
       try {
         const confirmed = await client.confirm({ token: token2 });
         main.replaceChildren(el("h1", { role: "status" }, confirmed.detail));
-        main.append(el("a", { href: here("index.html", { petition: confirmed.petition_id }) }, "Back to the petition"));
+        main.append(el("a", { href: here("index.html", { petition: confirmed.petition_id }) }, t.back));
       } catch (error) {
         failed(error);
       }
@@ -655,7 +688,7 @@
   var petition = Number(params.get("petition"));
   if (document.body.dataset.page === "confirm") {
     if (token) showConfirm(token);
-    else failed(new ApiError(400, "invalid_token", "This confirmation link is not valid."));
+    else failed(new ApiError(400, "invalid_token", t.invalid_link));
   } else if (petition > 0) {
     showPetition(petition).catch(failed);
   } else {

@@ -4,7 +4,8 @@
  *
  * The API's origin is `?api=` or the page's `data-api` (this page may live on another origin: the
  * site must list it in PETITIONS["ALLOWED_ORIGINS"]). Interface texts come translated from the
- * API (`texts`, in the browser's language); the few of its own are English here.
+ * API (`texts` and every `detail`, in the browser's language: Accept-Language); the few of its own
+ * are in OWN_TEXTS, in the plugin's languages, worded as its catalogs (cms/locale) word them.
  */
 import { ApiError, type PetitionDetail, petitionsClient } from "./client";
 
@@ -18,6 +19,38 @@ const main = document.querySelector("main") as HTMLElement;
 const language = navigator.language || "en";
 document.documentElement.lang = language;
 document.documentElement.dir = /^(ar|fa|he|ur)\b/.test(language) ? "rtl" : "ltr";
+
+const EN = {
+  petitions: "Petitions",
+  none: "No petitions yet.",
+  load_failed: "The petitions could not be loaded.",
+  confirm_title: "Confirm your signature",
+  confirm: "Confirm my signature",
+  back: "Back to the petition",
+  invalid_link: "This confirmation link is not valid.",
+};
+const OWN_TEXTS: Record<string, typeof EN> = {
+  en: EN,
+  fr: {
+    petitions: "Pétitions",
+    none: "Aucune pétition pour l’instant.",
+    load_failed: "Les pétitions n’ont pas pu être chargées.",
+    confirm_title: "Confirmez votre signature",
+    confirm: "Confirmer ma signature",
+    back: "Retour à la pétition",
+    invalid_link: "Ce lien de confirmation n'est pas valide.",
+  },
+  ar: {
+    petitions: "العرائض",
+    none: "لا توجد عرائض بعد.",
+    load_failed: "تعذّر تحميل العرائض.",
+    confirm_title: "أكّد توقيعك",
+    confirm: "تأكيد توقيعي",
+    back: "العودة إلى العريضة",
+    invalid_link: "رابط التأكيد هذا غير صالح.",
+  },
+};
+const t = OWN_TEXTS[language.split("-")[0].toLowerCase()] ?? EN;
 
 function el(tag: string, attrs: Record<string, string | number | boolean | null | undefined> = {}, text?: string) {
   const node = document.createElement(tag);
@@ -40,20 +73,21 @@ function fill(template: string, values: Record<string, string>) {
 }
 
 function failed(error: unknown) {
-  const detail = error instanceof ApiError ? error.message : "The petitions could not be loaded.";
+  const detail = error instanceof ApiError ? error.message : t.load_failed;
   main.replaceChildren(el("p", { role: "alert" }, detail));
 }
 
 async function showList() {
   const list = await client.list();
-  main.replaceChildren(el("h1", {}, "Petitions"));
+  document.title = t.petitions;
+  main.replaceChildren(el("h1", {}, t.petitions));
   const items = main.appendChild(el("ul", { class: "petitions" }));
   for (const petition of list.items) {
     const item = items.appendChild(el("li"));
     item.append(el("a", { href: here("index.html", { petition: petition.id }) }, petition.title));
     item.append(" ", el("span", { class: "petitions__count" }, petition.count.toLocaleString()));
   }
-  if (!list.items.length) main.append(el("p", {}, "No petitions yet."));
+  if (!list.items.length) main.append(el("p", {}, t.none));
 }
 
 async function showPetition(id: number) {
@@ -145,14 +179,15 @@ function renderForm(petition: PetitionDetail) {
 }
 
 function showConfirm(token: string) {
-  main.replaceChildren(el("h1", {}, "Confirm your signature"));
-  const button = main.appendChild(el("button", { type: "button" }, "Confirm my signature"));
+  document.title = t.confirm_title;
+  main.replaceChildren(el("h1", {}, t.confirm_title));
+  const button = main.appendChild(el("button", { type: "button" }, t.confirm));
   // A click, not the page load, confirms: mail scanners open links without clicking.
   button.addEventListener("click", async () => {
     try {
       const confirmed = await client.confirm({ token });
       main.replaceChildren(el("h1", { role: "status" }, confirmed.detail));
-      main.append(el("a", { href: here("index.html", { petition: confirmed.petition_id }) }, "Back to the petition"));
+      main.append(el("a", { href: here("index.html", { petition: confirmed.petition_id }) }, t.back));
     } catch (error) {
       failed(error);
     }
@@ -163,7 +198,7 @@ const token = params.get("token");
 const petition = Number(params.get("petition"));
 if (document.body.dataset.page === "confirm") {
   if (token) showConfirm(token);
-  else failed(new ApiError(400, "invalid_token", "This confirmation link is not valid."));
+  else failed(new ApiError(400, "invalid_token", t.invalid_link));
 } else if (petition > 0) {
   showPetition(petition).catch(failed);
 } else {
