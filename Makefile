@@ -101,3 +101,15 @@ wheel: $(BIN)/python
 .PHONY: bench-listing
 bench-listing: $(VENV)/.runtime
 	$(BIN)/python bench/listing.py
+
+## The typed TypeScript client (examples/typescript-client, docs/api.md): dump the OpenAPI schema, generate its
+## types with the pinned openapi-typescript, type-check, and build the example front end (needs node 20 and npm).
+TS_CLIENT := examples/typescript-client
+.PHONY: ts-client
+ts-client: $(VENV)/.test $(TS_CLIENT)/node_modules/.package-lock.json
+	$(BIN)/python bin/openapi.py $(TS_CLIENT)/openapi.json
+	cd $(TS_CLIENT) && npm run --silent types && npm run --silent check && npm run --silent build
+
+# npm ci only when the lock file changed: the merger's `make ts-client` then takes a few seconds.
+$(TS_CLIENT)/node_modules/.package-lock.json: $(TS_CLIENT)/package-lock.json
+	cd $(TS_CLIENT) && npm ci --no-audit --no-fund
