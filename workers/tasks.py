@@ -11,7 +11,7 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import DatabaseError
 
-from cms import deliveries, emails, fraud, milestones, reconcile, retention, signing
+from cms import deliveries, emails, fraud, milestones, reconcile, retention, signing, webhooks
 from cms.conf import get_setting
 from cms.store import get_store
 
@@ -203,3 +203,16 @@ def anonymise_closed_petitions() -> int:
 def delete_delivery_files() -> int:
     """Delete deliveries' CSV and PDF after RETENTION_DELIVERY_FILES_DAYS; records and totals stay."""
     return retention.delete_delivery_files()
+
+
+@shared_task(name="petitions.deliver_webhook", bind=True, acks_late=True, ignore_result=True)
+def deliver_webhook(self, event_id: str) -> None:
+    """One attempt at a webhook event; the next one is scheduled with backoff until the retry window ends.
+
+    Scheduled as a new task with a countdown rather than ``self.retry``, so the window
+    (``WEBHOOKS_RETRY_WINDOW``), not a retry count, decides when to stop. In eager mode (tests)
+    there is no scheduler: the failure is recorded and retries are left to the caller.
+    """
+    delay = webhooks.deliver(event_id)
+    if delay is not None and not self.request.is_eager:
+        deliver_webhook.apply_async((event_id,), countdown=delay)
