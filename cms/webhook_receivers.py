@@ -11,6 +11,8 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from workers.tasks import queue_webhooks
+
 from . import webhooks
 from .conf import get_signature_model
 from .models import OfficialResponse, WebhookEndpoint
@@ -24,7 +26,7 @@ Event = WebhookEndpoint.Event
 def _emit(event_type, page, build):
     """Never let a webhook break the flow that sent the event (a verification, a reconcile)."""
     try:
-        webhooks.emit(event_type, page, build)
+        webhooks.emit(event_type, page, build, queue_webhooks)
     except Exception:
         logger.exception("Could not queue the %s webhooks of petition %s", event_type, getattr(page, "pk", None))
 

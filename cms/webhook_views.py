@@ -5,6 +5,8 @@ a lead's endpoint belongs to one of their campaigns, an endpoint for every campa
 superuser's. The secret is generated on creation and shown to whoever may edit the endpoint.
 """
 
+import uuid
+
 from django import forms
 from django.contrib import messages
 from django.shortcuts import redirect, render
@@ -13,6 +15,8 @@ from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_POST
 from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.models import Page
+
+from workers.tasks import queue_webhooks
 
 from . import webhooks
 from .models import CampaignIndexPage, WebhookEndpoint, WebhookEvent
@@ -106,7 +110,7 @@ def events(request):
 @require_deliver_permission
 def redeliver(request):
     ids = [value for value in request.POST.getlist("event") if _is_uuid(value)]
-    count = webhooks.redeliver(events_for(request.user).filter(pk__in=ids).values_list("pk", flat=True))
+    count = webhooks.redeliver(events_for(request.user).filter(pk__in=ids).values_list("pk", flat=True), queue_webhooks)
     messages.success(
         request,
         ngettext("%(count)d event is being sent again.", "%(count)d events are being sent again.", count)
@@ -116,8 +120,6 @@ def redeliver(request):
 
 
 def _is_uuid(value) -> bool:
-    import uuid
-
     try:
         uuid.UUID(value)
     except ValueError:

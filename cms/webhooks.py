@@ -33,7 +33,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .conf import get_setting
-from .models import WebhookAttempt, WebhookEndpoint, WebhookEvent
+from .models import WebhookAttempt, WebhookEndpoint, WebhookEvent, live_counts
 from .store import get_cache
 
 logger = logging.getLogger("petitions")
@@ -156,8 +156,6 @@ def _petition(page, counts_only):
 
 
 def _count(page):
-    from .models import live_counts
-
     try:
         return live_counts([page.canonical_id]).get(page.canonical_id)
     except Exception:
@@ -211,11 +209,12 @@ def response_data(response, page, counts_only) -> dict:
     return data
 
 
-def emit(event_type: str, page, build, endpoint_ids=None) -> list:
-    """Store an event for each endpoint that wants it and queue its delivery after commit.
+def emit(event_type: str, page, build, queue, endpoint_ids=None) -> list:
+    """Store an event for each endpoint that wants it; after commit, ``queue(ids)`` queues their delivery.
 
     ``build(counts_only)`` returns the event's ``data``: called at most twice, whatever the
-    number of endpoints. Returns the new events' ids.
+    number of endpoints. Returns the new events' ids. (The caller passes ``queue``, the
+    task's, so this module does not import the tasks that import it.)
     """
     endpoint_ids = wanted(event_type, page) if endpoint_ids is None else endpoint_ids
     if not endpoint_ids:
@@ -240,13 +239,6 @@ def emit(event_type: str, page, build, endpoint_ids=None) -> list:
     ids = [str(event.id) for event in events]
     transaction.on_commit(lambda: queue(ids))
     return ids
-
-
-def queue(event_ids, countdown=0) -> None:
-    from workers.tasks import deliver_webhook
-
-    for event_id in event_ids:
-        deliver_webhook.apply_async((str(event_id),), countdown=countdown)
 
 
 # --- sending --------------------------------------------------------------------------
@@ -347,7 +339,7 @@ def deliver(event_id, now=None, session=None, rng=random.random):
     return delay
 
 
-def redeliver(event_ids, now=None) -> int:
+def redeliver(event_ids, queue, now=None) -> int:
     """Send dead-lettered events again, with the same ids, retrying for a new window."""
     now = now or timezone.now()
     ids = list(

@@ -216,3 +216,9 @@ def deliver_webhook(self, event_id: str) -> None:
     delay = webhooks.deliver(event_id)
     if delay is not None and not self.request.is_eager:
         deliver_webhook.apply_async((event_id,), countdown=delay)
+
+
+def queue_webhooks(event_ids) -> None:
+    """Queue one ``deliver_webhook`` per event id (the queue ``cms.webhooks.emit`` is given)."""
+    for event_id in event_ids:
+        deliver_webhook.delay(str(event_id))
