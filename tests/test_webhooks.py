@@ -18,8 +18,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from cms import signing, webhooks
-from cms.models import OfficialResponse, WebhookEndpoint, WebhookEvent
+from cms import deliveries, reconcile, signing, webhooks
+from cms.models import Delivery, OfficialResponse, WebhookEndpoint, WebhookEvent
 from cms.tokens import make_token
 
 from .factories import LeadFactory, PetitionPageFactory, SignatureFactory
@@ -361,6 +361,27 @@ def test_an_official_response_is_an_event(petition, index_page, receiver, commit
     }
 
 
+def test_milestones_and_a_sent_delivery_are_events(index_page, official, receiver, django_capture_on_commit_callbacks):
+    petition = PetitionPageFactory(parent=index_page, goal=3, milestone_step=2)
+    endpoint_for(index_page, receiver.url, "milestone.reached", "delivery.sent")
+    SignatureFactory.create_batch(3, petition=petition, verified=True, share_with_officials=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        reconcile.reconcile_counts([petition.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery = deliveries.prepare_delivery(petition, [official])
+    with django_capture_on_commit_callbacks(execute=True):
+        deliveries.start_sending(Delivery.objects.get(pk=delivery.pk))
+
+    bodies = [json.loads(body) for _, body, _ in receiver.requests]
+    milestones = [b["data"]["milestone"]["threshold"] for b in bodies if b["type"] == "milestone.reached"]
+    assert milestones == [2, 3]
+    [sent] = [b["data"] for b in bodies if b["type"] == "delivery.sent"]
+    assert sent["delivery"]["id"] == delivery.pk and sent["delivery"]["officials"] == [official.name]
+    assert all(
+        status == WebhookEvent.Status.DELIVERED for status in WebhookEvent.objects.values_list("status", flat=True)
+    )
+
+
 def test_an_endpoint_gets_only_the_events_it_asked_for(petition, index_page, receiver, commit):
     endpoint_for(index_page, receiver.url, "milestone.reached")
     verified(petition, commit)
@@ -403,6 +424,16 @@ def test_an_endpoint_of_campaign_a_hears_nothing_of_campaign_b_and_a_site_wide_o
     verified(petition_b, commit)
     assert WebhookEvent.objects.filter(endpoint=of_a).count() == 1
     assert WebhookEvent.objects.filter(endpoint=everywhere).count() == 2
+
+
+def test_campaign_leads_may_manage_webhook_endpoints(lead_a):
+    assert lead_a.has_perms(
+        [
+            "petitions_cms.add_webhookendpoint",
+            "petitions_cms.change_webhookendpoint",
+            "petitions_cms.delete_webhookendpoint",
+        ]
+    )
 
 
 def test_a_lead_registers_endpoints_only_for_their_own_campaigns(lead_a, campaign_a, campaign_b, client):
