@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 import requests
 from django.db import transaction
+from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -350,3 +351,20 @@ def redeliver(event_ids, queue, now=None) -> int:
     WebhookEvent.objects.filter(pk__in=ids).update(status=WebhookEvent.Status.PENDING, window_started_at=now)
     transaction.on_commit(lambda: queue(ids))
     return len(ids)
+
+
+def stalled_event_ids(now=None, limit=1000) -> list:
+    """Pending events with no attempt for longer than the longest backoff: their task was lost.
+
+    A broker restarted empty loses the countdown tasks; the events stay pending in the
+    database, and the beat sweeper (``petitions.requeue_stalled_webhooks``) queues them again.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=get_setting("WEBHOOKS_RETRY_MAX") + 600)
+    return [
+        str(pk)
+        for pk in WebhookEvent.objects.filter(status=WebhookEvent.Status.PENDING, created__lt=cutoff)
+        .annotate(last=Max("attempts__attempted_at"))
+        .filter(Q(last__lt=cutoff) | Q(last__isnull=True))
+        .values_list("pk", flat=True)[:limit]
+    ]

@@ -21,6 +21,7 @@ from django.utils import timezone
 from cms import deliveries, reconcile, signing, webhooks
 from cms.models import Delivery, OfficialResponse, WebhookEndpoint, WebhookEvent
 from cms.tokens import make_token
+from workers.tasks import deliver_webhook, queue_webhooks
 
 from .factories import LeadFactory, PetitionPageFactory, SignatureFactory
 
@@ -194,12 +195,25 @@ def test_a_receiver_that_fails_hangs_and_answers_garbage_loses_nothing_once_it_r
 def test_the_task_is_safe_to_run_twice(petition, index_page, receiver, commit):
     endpoint_for(index_page, receiver.url)
     verified(petition, commit)
-    from workers.tasks import deliver_webhook
-
     event_id = str(WebhookEvent.objects.get().id)
     deliver_webhook.delay(event_id)
     deliver_webhook.delay(event_id)
     assert receiver.event_ids() == [event_id]
+
+
+def test_an_event_whose_task_was_lost_is_queued_again_by_the_sweeper(petition, index_page, receiver, commit):
+    receiver.modes = ["fail"]
+    endpoint_for(index_page, receiver.url)
+    verified(petition, commit)  # one failed attempt; say its retry task was lost with the broker
+    event = WebhookEvent.objects.get()
+    assert webhooks.stalled_event_ids() == []
+    later = timezone.now() + timedelta(hours=2)
+    assert webhooks.stalled_event_ids(now=later) == [str(event.id)]
+
+    queue_webhooks(webhooks.stalled_event_ids(now=later))
+    event.refresh_from_db()
+    assert event.status == WebhookEvent.Status.DELIVERED
+    assert receiver.event_ids() == [str(event.id)] * 2
 
 
 def test_backoff_doubles_with_jitter_up_to_the_cap(settings):

@@ -205,7 +205,7 @@ def delete_delivery_files() -> int:
     return retention.delete_delivery_files()
 
 
-@shared_task(name="petitions.deliver_webhook", bind=True, acks_late=True, ignore_result=True)
+@shared_task(name="petitions.deliver_webhook", bind=True, **RETRYING)
 def deliver_webhook(self, event_id: str) -> None:
     """One attempt at a webhook event; the next one is scheduled with backoff until the retry window ends.
 
@@ -222,3 +222,11 @@ def queue_webhooks(event_ids) -> None:
     """Queue one ``deliver_webhook`` per event id (the queue ``cms.webhooks.emit`` is given)."""
     for event_id in event_ids:
         deliver_webhook.delay(str(event_id))
+
+
+@shared_task(name="petitions.requeue_stalled_webhooks", ignore_result=True)
+def requeue_stalled_webhooks() -> int:
+    """Queue again the pending webhook events whose task was lost (a broker restarted empty)."""
+    ids = webhooks.stalled_event_ids()
+    queue_webhooks(ids)
+    return len(ids)
