@@ -205,7 +205,12 @@ def delete_delivery_files() -> int:
     return retention.delete_delivery_files()
 
 
-@shared_task(name="petitions.deliver_webhook", bind=True, **RETRYING)
+# A backstop for WEBHOOKS_TIMEOUT, which bounds each socket read, not the whole answer: a receiver
+# that trickles its headers a byte at a time is cut here (the attempt is recorded as failed).
+WEBHOOK_TIME_LIMITS = {"soft_time_limit": 60, "time_limit": 90}
+
+
+@shared_task(name="petitions.deliver_webhook", bind=True, **RETRYING, **WEBHOOK_TIME_LIMITS)
 def deliver_webhook(self, event_id: str) -> None:
     """One attempt at a webhook event; the next one is scheduled with backoff until the retry window ends.
 
