@@ -21,13 +21,14 @@ import json
 import logging
 import random
 import socket
+import ssl
 import threading
 import time
 import uuid
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-import requests
+import urllib3
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import transaction
 from django.db.models import Max, Q
@@ -66,12 +67,12 @@ def _refused_address(address) -> bool:
     )
 
 
-def check_url(url: str) -> None:
-    """Raise :class:`UnsafeURL` unless ``url`` is http(s) on public addresses only.
+def check_url(url: str) -> list:
+    """The addresses ``url``'s host resolves to; :class:`UnsafeURL` unless http(s) on public addresses only.
 
-    Checked on registration and again before every attempt, since a name's addresses can
-    change between the two (DNS rebinding). ``WEBHOOKS_ALLOW_PRIVATE`` lifts the address
-    check (development, tests), never the scheme check.
+    Checked on registration and again before every attempt, which then connects to the
+    addresses checked, not to a second lookup's (DNS rebinding). ``WEBHOOKS_ALLOW_PRIVATE``
+    lifts the address check (development, tests), never the scheme check.
     """
     parts = urlsplit(url or "")
     if parts.scheme not in ("http", "https"):
@@ -79,8 +80,6 @@ def check_url(url: str) -> None:
     host = parts.hostname
     if not host:
         raise UnsafeURL(_("The URL has no host name."))
-    if get_setting("WEBHOOKS_ALLOW_PRIVATE"):
-        return
     try:
         addresses = [str(ipaddress.ip_address(host))]
     except ValueError:
@@ -89,11 +88,14 @@ def check_url(url: str) -> None:
             addresses = [info[4][0] for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)]
         except (OSError, ValueError, UnicodeError):
             raise UnsafeURL(_("The host name %(host)s does not resolve.") % {"host": host}) from None
-    if not addresses or any(_refused_address(address) for address in addresses):
+    if not addresses:
+        raise UnsafeURL(_("The host name %(host)s does not resolve.") % {"host": host})
+    if not get_setting("WEBHOOKS_ALLOW_PRIVATE") and any(_refused_address(address) for address in addresses):
         raise UnsafeURL(
             _("The URL points to a private, loopback or reserved address (%(host)s), which cannot receive webhooks.")
             % {"host": host}
         )
+    return addresses
 
 
 # --- who wants what (the hot path) ----------------------------------------------------
@@ -277,34 +279,61 @@ def backoff(attempt: int, rng=random.random) -> float:
     return delay / 2 + rng() * delay / 2
 
 
-def _post(event, now, session):
+def _pool(parts, address):
+    """A connection pool to ``address`` (checked) that speaks to the URL's host name (Host, TLS SNI and certificate)."""
+    connect, read = get_setting("WEBHOOKS_TIMEOUT")
+    options = {"timeout": urllib3.Timeout(connect=connect, read=read), "retries": False, "maxsize": 1}
+    if parts.scheme == "https":
+        return urllib3.HTTPSConnectionPool(
+            address,
+            parts.port or 443,
+            server_hostname=parts.hostname,
+            assert_hostname=parts.hostname,
+            ssl_context=ssl.create_default_context(),
+            **options,
+        )
+    return urllib3.HTTPConnectionPool(address, parts.port or 80, **options)
+
+
+def _post(event, now):
     """One attempt: (status code or None, error text)."""
     body = body_of(event)
     timestamp = str(int(now.timestamp()))
+    url = event.endpoint.url
     try:
-        check_url(event.endpoint.url)
-        # stream: the answer's body is never read, so a receiver that trickles one cannot hold us.
-        response = (session or requests).post(
-            event.endpoint.url,
-            data=body,
-            headers=headers_for(event, timestamp, body),
-            timeout=tuple(get_setting("WEBHOOKS_TIMEOUT")),
-            allow_redirects=False,
-            stream=True,
-        )
-        response.close()
+        addresses = check_url(url)
+        parts = urlsplit(url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        headers = {**headers_for(event, timestamp, body), "Host": parts.netloc.rsplit("@", 1)[-1]}
+        pool = _pool(parts, addresses[0])
+        try:
+            # Redirects are not followed (a 3xx fails the attempt); the answer's body is never read,
+            # so a receiver that trickles one cannot hold the worker.
+            response = pool.urlopen(
+                "POST",
+                target,
+                body=body,
+                headers=headers,
+                redirect=False,
+                preload_content=False,
+                assert_same_host=False,
+            )
+            status = response.status
+            response.release_conn()
+        finally:
+            pool.close()
     except UnsafeURL as exc:
         return None, str(exc)
-    except requests.RequestException as exc:
+    except urllib3.exceptions.HTTPError as exc:
         return None, f"{type(exc).__name__}: {exc}"[:500]
     except SoftTimeLimitExceeded:  # the task's backstop against a receiver trickling its answer
         return None, "SoftTimeLimitExceeded: the receiver took too long"
-    if 200 <= response.status_code < 300:
-        return response.status_code, ""
-    return response.status_code, f"HTTP {response.status_code}"
+    if 200 <= status < 300:
+        return status, ""
+    return status, f"HTTP {status}"
 
 
-def deliver(event_id, now=None, session=None, rng=random.random):
+def deliver(event_id, now=None, rng=random.random):
     """Make one attempt at a pending event; return the seconds until the next one, or None when done.
 
     Done: delivered (a 2xx), dead-lettered (the retry window is over, or the endpoint was
@@ -319,7 +348,7 @@ def deliver(event_id, now=None, session=None, rng=random.random):
         WebhookEvent.objects.filter(pk=event.pk).update(status=WebhookEvent.Status.DEAD)
         return None
     started = time.monotonic()
-    status_code, error = _post(event, now, session)
+    status_code, error = _post(event, now)
     WebhookAttempt.objects.create(
         event=event,
         attempted_at=now,
