@@ -11,4 +11,4 @@ class PetitionsCmsConfig(AppConfig):
 
     def ready(self):
         # System checks and the plugin's own signal receivers register themselves on import.
-        from . import challenge, checks, receivers  # noqa: F401
+        from . import challenge, checks, receivers, webhook_receivers  # noqa: F401

@@ -207,6 +207,18 @@ DEFAULTS = {
     # in cms/fonts; the first font that holds a character prints it (cms.pdf_text). None: the Noto
     # fonts shipped in cms/fonts (Latin, Greek, Cyrillic, Arabic, Hebrew, Devanagari, CJK).
     "DELIVERY_PDF_FONTS": None,
+    # Outgoing webhooks (cms.webhooks; docs/api.md "Webhooks").
+    # Seconds to wait for a receiver: (connect, read). A slow or silent receiver fails the attempt,
+    # which is retried, rather than holding a worker.
+    "WEBHOOKS_TIMEOUT": (3, 10),
+    # Retries go on for this long after an event (or its last "redeliver"), then it is dead-lettered.
+    "WEBHOOKS_RETRY_WINDOW": 24 * 3600,
+    # The first retry's delay and the longest one, in seconds: each doubles, with jitter.
+    "WEBHOOKS_RETRY_BASE": 30,
+    "WEBHOOKS_RETRY_MAX": 3600,
+    # Let endpoints on loopback, private, link-local or reserved addresses (development only):
+    # otherwise such a URL is refused when registered and again when sent to (DNS rebinding).
+    "WEBHOOKS_ALLOW_PRIVATE": False,
 }
 
 

@@ -35,8 +35,9 @@ from . import (
     signature_actions,
     signature_listing,
     signer_views,
+    webhook_views,
 )
-from .models import CampaignGrant, FraudRule, Official, OfficialResponse, PetitionMixin
+from .models import CampaignGrant, FraudRule, Official, OfficialResponse, PetitionMixin, WebhookEndpoint
 from .permissions import VIEW_SIGNATURES, can_deliver, can_erase, can_review_fraud, petitions_for
 
 
@@ -356,3 +357,49 @@ def insights_listing_button(page, user, next_url=None):
 def add_insights_panel(request, panels):
     if request.user.has_perm(VIEW_SIGNATURES):
         panels.append(insights_views.LeadPetitionsPanel(request.user))
+
+
+class WebhookEndpointViewSet(SnippetViewSet):
+    """URLs that receive a campaign's events, signed (``cms.webhooks``; docs/api.md "Webhooks")."""
+
+    model = WebhookEndpoint
+    icon = "link"
+    menu_label = _("Webhooks")
+    add_to_settings_menu = True
+    index_view_class = granted(IndexView, webhook_views.granted_endpoints)
+    edit_view_class = granted(EditView, webhook_views.granted_endpoints)
+    delete_view_class = granted(DeleteView, webhook_views.granted_endpoints)
+    history_view_class = granted(HistoryView, webhook_views.granted_endpoints)
+    usage_view_class = granted(UsageView, webhook_views.granted_endpoints)
+    list_display = ["url", "campaign", "active", "counts_only", "created_at"]
+    edit_handler = ObjectList(
+        [
+            FieldPanel("campaign"),
+            FieldPanel("url"),
+            FieldPanel("events"),
+            FieldPanel("active"),
+            FieldPanel("counts_only"),
+            FieldPanel("secret", read_only=True),
+        ],
+        base_form_class=webhook_views.WebhookEndpointForm,
+    )
+
+
+register_snippet(WebhookEndpointViewSet)
+
+
+@hooks.register("register_admin_urls")
+def register_webhook_urls():
+    return [path("petitions/webhooks/", include((webhook_views.urlpatterns(), "petitions_webhooks")))]
+
+
+class WebhookEventsMenuItem(MenuItem):
+    def is_shown(self, request):
+        return can_deliver(request.user)
+
+
+@hooks.register("register_settings_menu_item")
+def register_webhook_events_menu_item():
+    return WebhookEventsMenuItem(
+        _("Webhook events"), reverse_lazy("petitions_webhooks:events"), icon_name="link", order=620
+    )

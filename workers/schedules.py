@@ -30,6 +30,12 @@ def beat_schedule(reconcile_seconds: float = 30, sweep_seconds: float = 60, drai
             "schedule": sweep_seconds,
             "options": {"expires": sweep_seconds},
         },
+        # Webhook events whose delivery task was lost (cms.webhooks.stalled_event_ids).
+        "petitions-requeue-stalled-webhooks": {
+            "task": "petitions.requeue_stalled_webhooks",
+            "schedule": 600,
+            "options": {"expires": 600},
+        },
         # Retention (cms.retention), nightly after the recount; each job is off when its setting is None.
         "petitions-purge-unverified-signatures": {
             "task": "petitions.purge_unverified_signatures",

@@ -11,7 +11,7 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import DatabaseError
 
-from cms import deliveries, emails, fraud, milestones, reconcile, retention, signing
+from cms import deliveries, emails, fraud, milestones, reconcile, retention, signing, webhooks
 from cms.conf import get_setting
 from cms.store import get_store
 
@@ -203,3 +203,35 @@ def anonymise_closed_petitions() -> int:
 def delete_delivery_files() -> int:
     """Delete deliveries' CSV and PDF after RETENTION_DELIVERY_FILES_DAYS; records and totals stay."""
     return retention.delete_delivery_files()
+
+
+# A backstop for WEBHOOKS_TIMEOUT, which bounds each socket read, not the whole answer: a receiver
+# that trickles its headers a byte at a time is cut here (the attempt is recorded as failed).
+WEBHOOK_TIME_LIMITS = {"soft_time_limit": 60, "time_limit": 90}
+
+
+@shared_task(name="petitions.deliver_webhook", bind=True, **RETRYING, **WEBHOOK_TIME_LIMITS)
+def deliver_webhook(self, event_id: str) -> None:
+    """One attempt at a webhook event; the next one is scheduled with backoff until the retry window ends.
+
+    Scheduled as a new task with a countdown rather than ``self.retry``, so the window
+    (``WEBHOOKS_RETRY_WINDOW``), not a retry count, decides when to stop. In eager mode (tests)
+    there is no scheduler: the failure is recorded and retries are left to the caller.
+    """
+    delay = webhooks.deliver(event_id)
+    if delay is not None and not self.request.is_eager:
+        deliver_webhook.apply_async((event_id,), countdown=delay)
+
+
+def queue_webhooks(event_ids) -> None:
+    """Queue one ``deliver_webhook`` per event id (the queue ``cms.webhooks.emit`` is given)."""
+    for event_id in event_ids:
+        deliver_webhook.delay(str(event_id))
+
+
+@shared_task(name="petitions.requeue_stalled_webhooks", ignore_result=True)
+def requeue_stalled_webhooks() -> int:
+    """Queue again the pending webhook events whose task was lost (a broker restarted empty)."""
+    ids = webhooks.stalled_event_ids()
+    queue_webhooks(ids)
+    return len(ids)

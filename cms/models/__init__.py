@@ -9,6 +9,7 @@ from .privacy import PetitionPrivacySettings
 from .signatures import AbstractSignature, ConsentWording, Signature, normalize_email
 from .stats import Milestone, PetitionCountryCount, PetitionStats, live_counts, live_values, stored_values
 from .suppression import Suppression, address_hash
+from .webhooks import WebhookAttempt, WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "AbstractSignature",
@@ -34,6 +35,9 @@ __all__ = [
     "SigningStatus",
     "Suppression",
     "TokenScopes",
+    "WebhookAttempt",
+    "WebhookEndpoint",
+    "WebhookEvent",
     "address_hash",
     "live_counts",
     "live_values",
