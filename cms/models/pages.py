@@ -657,7 +657,9 @@ class CampaignIndexPage(RoutablePageMixin, Page):
     privacy_url = models.URLField(
         blank=True,
         verbose_name=_("privacy notice address"),
-        help_text=_("Or the address of the campaign's notice published elsewhere; used when the notice above is empty."),
+        help_text=_(
+            "Or the address of the campaign's notice published elsewhere; used when the notice above is empty."
+        ),
     )
 
     content_panels = Page.content_panels + [FieldPanel("intro")]
