@@ -54,7 +54,7 @@ class StreamingPDF:
     def add_image(self, data: bytes) -> tuple:
         """Write a raster image (JPEG or PNG bytes) once; return (resource name, width, height) for ``Page.image``.
 
-        A baseline JPEG in RGB or grey goes in as it is (/DCTDecode); anything else is decoded with
+        A JPEG in RGB or grey goes in as it is (/DCTDecode); anything else is decoded with
         Pillow, laid on white where it is transparent, and stored as RGB (/FlateDecode).
         """
         import io
@@ -63,7 +63,7 @@ class StreamingPDF:
 
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
-            if image.format == "JPEG" and image.mode in ("RGB", "L") and not image.info.get("progressive"):
+            if image.format == "JPEG" and image.mode in ("RGB", "L"):  # progressive too: PDF 1.3 reads it
                 space = "/DeviceRGB" if image.mode == "RGB" else "/DeviceGray"
                 stream, extra = data, "/Filter /DCTDecode"
             else:
