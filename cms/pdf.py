@@ -8,7 +8,10 @@ document knows which glyphs it used.
 """
 
 import hashlib
+import io
 import zlib
+
+from PIL import Image
 
 from .font_subset import subset_truetype
 from .pdf_text import DocumentText
@@ -57,10 +60,6 @@ class StreamingPDF:
         A JPEG in RGB or grey goes in as it is (/DCTDecode); anything else is decoded with
         Pillow, laid on white where it is transparent, and stored as RGB (/FlateDecode).
         """
-        import io
-
-        from PIL import Image
-
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
             if image.format == "JPEG" and image.mode in ("RGB", "L"):  # progressive too: PDF 1.3 reads it

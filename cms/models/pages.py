@@ -723,10 +723,6 @@ class CampaignIndexPage(RoutablePageMixin, Page):
             return (self.get_url() or "") + self.reverse_subpage("privacy")
         return self.privacy_url
 
-    @path("")
-    def index_route(self, request, *args, **kwargs):
-        return self.render(request)
-
     @path("privacy/", name="privacy")
     def privacy_route(self, request):
         if not self.privacy_notice:
