@@ -297,3 +297,22 @@ def test_a_campaign_index_under_a_campaign_index_gives_its_own_identity(campaign
 
     assert petition.get_identity().sender_name == "Riverside Cycles"
     assert petition.get_identity().from_header() == "Riverside Cycles <petitions@example.org>"
+
+
+def test_the_demos_reference_campaign_has_a_sender_a_logo_and_an_accent_colour(client, media_root):
+    from petitions_site import demo_content
+
+    demo_content.load()
+
+    campaign = CampaignIndexPage.objects.get(slug="campaigns")
+    campaign.full_clean()  # the demo's values pass the editor's rules
+    identity = campaign.get_identity()
+    assert identity.sender_name and identity.logo is not None and identity.accent == demo_content.DEMO_ACCENT
+    reference = campaign.get_children().get(slug=demo_content.REFERENCE_SLUG).specific
+    assert reference.get_identity().from_header() == f"{identity.sender_name} <{identity.from_email}>"
+    html = client.get(reference.url).content.decode()
+    assert "Petitions demo logo" in html and reference_accent_link(demo_content.DEMO_ACCENT) in html
+
+
+def reference_accent_link(colour):
+    return reverse("petitions:accent", args=[colour[1:]])

@@ -711,6 +711,16 @@ class CampaignIndexPage(RoutablePageMixin, Page):
     def get_campaign(self):
         return self
 
+    def route(self, request, path_components):
+        # Routing a request to a petition passes through its campaigns, already loaded: hand the
+        # nearest one (the deepest, whose route returns first) to the petition, so rendering it
+        # costs no query for its identity (``PetitionMixin.get_campaign``).
+        result = super().route(request, path_components)
+        page = getattr(result, "page", None)
+        if page is not None and page is not self and not hasattr(page, "_petitions_campaign"):
+            page._petitions_campaign = self
+        return result
+
     def get_identity(self):
         """This campaign's identity (``cms.identity``), built once per page object."""
         if not hasattr(self, "_petitions_identity"):
