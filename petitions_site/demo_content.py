@@ -228,7 +228,7 @@ def add_identity(index):
 
     if index.sender_name:
         return
-    domain = sender_domains()[0]  # an address the site may send from, whatever DEFAULT_FROM_EMAIL says
+    domain = (sender_domains() or ["example.org"])[0]  # a domain the site may send from
     index.sender_name = "Petitions demo campaign"
     index.from_email = f"campaigns@{domain}"
     index.reply_to_email = f"team@{domain}"

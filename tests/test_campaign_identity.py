@@ -10,9 +10,9 @@ from pypdf import PdfReader
 from wagtail.models import Collection, Page
 from wagtail.test.utils.form_data import nested_form_data, rich_text
 
-from cms import deliveries, emails
+from cms import deliveries, emails, milestones
 from cms.identity import SITE_IDENTITY, contrast_with_white, sender_domains
-from cms.models import CampaignIndexPage, PetitionPrivacySettings
+from cms.models import CampaignIndexPage, Delivery, Milestone, PetitionPrivacySettings
 
 from .factories import CampaignIndexPageFactory, PetitionPageFactory, SignatureFactory, petition_body
 from .test_deliveries import pdf_text
@@ -225,6 +225,30 @@ def test_update_emails_to_signers_come_from_the_campaigns_sender(campaign, offic
     [update] = mailoutbox
     assert update.from_email == "Clean Air Now <hello@campaign.example.net>"
     assert update.reply_to == ["team@campaign.example.net"]
+
+
+def test_milestone_emails_and_deliveries_to_officials_come_from_the_campaigns_sender(
+    campaign, official, commit, mailoutbox
+):
+    petition = PetitionPageFactory(
+        parent=campaign, body=petition_body([official.pk]), milestone_notify_emails="lead@example.org"
+    )
+    signature = SignatureFactory(petition=petition, verified=True, share_with_officials=True)
+    milestone = Milestone.objects.create(
+        petition=petition,
+        threshold=1,
+        kind=Milestone.Kind.STEP,
+        reached_at=signature.verified_at,
+        total_when_recorded=1,
+    )
+    milestones.notify(milestone.pk)
+    delivery = commit(deliveries.prepare_delivery, petition, [official])
+    commit(deliveries.start_sending, Delivery.objects.get(pk=delivery.pk))
+
+    tags = {message.anymail_test_params["tags"][0]: message for message in mailoutbox}
+    for tag in ("petition-milestone", "petition-delivery"):
+        assert tags[tag].from_email == "Clean Air Now <hello@campaign.example.net>", tag
+        assert tags[tag].reply_to == ["team@campaign.example.net"], tag
 
 
 def test_a_petition_outside_any_campaign_keeps_the_site_defaults(index_page, official, client, mailoutbox):
