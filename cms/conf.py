@@ -117,6 +117,9 @@ DEFAULTS = {
     "VERIFICATION_EMAIL_TAGS": ("petition-verification",),
     # Sender of petition emails; falls back to DEFAULT_FROM_EMAIL.
     "FROM_EMAIL": None,
+    # The domains a campaign's from and reply-to addresses may use (cms.identity); None: the
+    # domain of FROM_EMAIL (or DEFAULT_FROM_EMAIL) only. List only domains your ESP may send for.
+    "SENDER_DOMAINS": None,
     # How long CDNs and browsers may keep the JSON API's public answers (petition lists and details), in seconds.
     "API_CACHE_SECONDS": 5,
     # One inbox signs once: the mail providers whose addresses fold further than case and the

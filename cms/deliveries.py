@@ -11,7 +11,6 @@ import tempfile
 
 from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
 from anymail.message import AnymailMessage
-from django.conf import settings
 from django.core.files import File
 from django.db import transaction
 from django.db.models import Max, Min
@@ -25,7 +24,7 @@ from django_countries import countries
 from wagtail.rich_text import expand_db_html
 
 from . import exports, reconcile, suppression
-from .conf import get_setting, get_signature_model
+from .conf import get_signature_model
 from .models import (
     Delivery,
     DeliveryRecipient,
@@ -156,7 +155,12 @@ def build_files(delivery_id) -> bool:
     with tempfile.TemporaryFile() as csv_file, tempfile.TemporaryFile() as pdf_file:
         rows = exports.write_csv(csv_file, delivery, with_postcode, progress=lambda n: progress(n, 0))
         exports.write_pdf(
-            pdf_file, delivery, page.title, with_postcode, progress=lambda n: progress(n, delivery.rows_total // 2)
+            pdf_file,
+            delivery,
+            page.title,
+            with_postcode,
+            progress=lambda n: progress(n, delivery.rows_total // 2),
+            identity=page.get_identity(),
         )
         csv_file.seek(0)
         pdf_file.seek(0)
@@ -213,10 +217,12 @@ def render(delivery, recipient=None):
 
 def build_message(delivery, recipient):
     subject, text, html = render(delivery, recipient)
+    identity = delivery.petition.specific.get_identity()
     message = AnymailMessage(
         subject=subject,
         body=text,
-        from_email=get_setting("FROM_EMAIL") or settings.DEFAULT_FROM_EMAIL,
+        from_email=identity.from_header(),
+        reply_to=identity.reply_to_list(),
         to=[recipient.email],
         tags=["petition-delivery"],
         metadata={
@@ -374,6 +380,7 @@ def send_signer_updates(kind, object_id) -> int | None:
             page = pages.get(language)
             if page is None:
                 page = pages[language] = translation_for(petition, language)
+            identity = page.get_identity()  # memoised on the page: one lookup per language per batch
             unsubscribe = suppression.unsubscribe_url(signature, page)
             context = {
                 "page": page,
@@ -393,7 +400,8 @@ def send_signer_updates(kind, object_id) -> int | None:
             message = AnymailMessage(
                 subject=subject,
                 body=body,
-                from_email=get_setting("FROM_EMAIL") or settings.DEFAULT_FROM_EMAIL,
+                from_email=identity.from_header(),
+                reply_to=identity.reply_to_list(),
                 to=[signature.email],
                 headers=suppression.unsubscribe_headers(unsubscribe),
                 tags=[f"petition-{kind}-update"],

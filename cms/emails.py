@@ -8,7 +8,6 @@ from urllib.parse import quote_plus
 
 from anymail.exceptions import AnymailAPIError, AnymailInvalidAddress, AnymailRecipientsRefused
 from anymail.message import AnymailMessage
-from django.conf import settings
 from django.core.mail import get_connection
 from django.db import connections, router, transaction
 from django.template.loader import render_to_string
@@ -78,6 +77,7 @@ def render_verification_message(page, signature, confirm_link: str, manage_link:
     """The verification email of ``signature``, rendered whole: the page's wording, the signer's links."""
     values = {"first_name": str(GENERIC_GREETING), "petition": page.title, "link": confirm_link}
     privacy_url = page.get_privacy_url()
+    identity = page.get_identity()  # the campaign's sender, once per compiled email
     message = AnymailMessage(
         # One line: no editor text can add a header.
         subject=" ".join(fill(page.verification_email_subject, values).split()),
@@ -86,7 +86,8 @@ def render_verification_message(page, signature, confirm_link: str, manage_link:
         + MANAGE_TEXT % {"manage_link": manage_link}
         + "\n\n"
         + gettext("How we use your data (privacy notice): %(url)s") % {"url": privacy_url},
-        from_email=get_setting("FROM_EMAIL") or settings.DEFAULT_FROM_EMAIL,
+        from_email=identity.from_header(),
+        reply_to=identity.reply_to_list(),
         # The address alone, never "name <address>": no display name from the signer's input.
         to=[signature.email],
         tags=list(get_setting("VERIFICATION_EMAIL_TAGS")),
@@ -130,6 +131,7 @@ class CompiledVerificationEmail:
         nobody = SimpleNamespace(pk=0, email="")  # the message's to and metadata are set per signer
         message = render_verification_message(page, nobody, CONFIRM_SLOT, MANAGE_SLOT)
         self.subject, self.body, self.from_email = message.subject, message.body, message.from_email
+        self.reply_to = list(message.reply_to)
         self.tags, self.headers = message.tags, dict(message.extra_headers)
         [(self.html, _)] = message.alternatives
 
@@ -140,6 +142,7 @@ class CompiledVerificationEmail:
             subject=self.subject.replace(CONFIRM_SLOT, confirm_link),
             body=self.body.replace(CONFIRM_SLOT, confirm_link).replace(MANAGE_SLOT, manage_link),
             from_email=self.from_email,
+            reply_to=list(self.reply_to),
             to=[signature.email],
             tags=list(self.tags),
             metadata={"petition_id": str(self.page_pk), "signature_id": str(signature.pk)},

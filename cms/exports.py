@@ -11,6 +11,7 @@ chunks, so memory does not grow with the list.
 
 import csv
 import io
+import logging
 
 from django.utils import dateformat, timezone
 from django.utils.formats import number_format
@@ -19,6 +20,8 @@ from django_countries import countries
 
 from .conf import get_signature_model
 from .spreadsheets import CSV_ENCODING, spreadsheet_safe
+
+logger = logging.getLogger("petitions")
 
 CHUNK = 2000
 PROGRESS_EVERY = 5000
@@ -64,14 +67,42 @@ def write_csv(fileobj, delivery, with_postcode=False, progress=None):
     return count
 
 
-def write_pdf(fileobj, delivery, petition_title, with_postcode=False, progress=None):
-    """Write a cover with the totals and then the consenting signers, page by page."""
+def logo_bytes(identity):
+    """The campaign logo's rendition for the PDF cover (at most 400×160, JPEG or PNG), or None."""
+    if identity is None or identity.logo is None:
+        return None
+    try:
+        rendition = identity.logo.get_rendition("max-400x160")
+        with rendition.file.open("rb") as image_file:
+            return image_file.read()
+    except (OSError, ValueError) as exc:  # a missing or unreadable original: a cover without the logo
+        logger.warning("Campaign logo %s left off a delivery's cover: %s", identity.logo.pk, exc)
+        return None
+
+
+def write_pdf(fileobj, delivery, petition_title, with_postcode=False, progress=None, identity=None):
+    """Write a cover with the totals and then the consenting signers, page by page.
+
+    ``identity`` (``cms.identity.CampaignIdentity``) puts the campaign's logo and sender name at
+    the top of the cover, and its accent colour in the rule under the title.
+    """
     # Only the processes that build files load the fonts' libraries (HarfBuzz, fontTools).
     from .pdf import Page, StreamingPDF
 
     pdf = StreamingPDF(fileobj, title=gettext("Signatures: %(petition)s") % {"petition": petition_title})
     cover = Page(pdf)
+    logo = logo_bytes(identity)
+    if logo:
+        try:
+            cover.image(pdf.add_image(logo), max_width=200, max_height=80)
+        except OSError as exc:  # Pillow cannot read it: leave it off rather than fail the delivery
+            logger.warning("Campaign logo left off a delivery's cover: %s", exc)
+    if identity is not None and identity.sender_name:
+        cover.line(identity.sender_name, size=11, bold=True, leading=22)
     cover.line(petition_title, size=16, bold=True, leading=26)
+    if identity is not None and identity.accent:
+        cover.rule(identity.accent_rgb(), width=2)
+        cover.y -= 8
     total = ngettext("%(count)s verified signature", "%(count)s verified signatures", delivery.total) % {
         "count": number_format(delivery.total, force_grouping=True)
     }

@@ -10,7 +10,6 @@ new milestone sends ``milestone_reached``; the plugin's own receivers
 import logging
 
 from anymail.message import AnymailMessage
-from django.conf import settings
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -19,7 +18,7 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext
 from wagtail.models import Page
 
-from .conf import absolute_url, get_setting
+from .conf import absolute_url
 from .models import Delivery, Milestone, PetitionStats, Suppression, address_hash
 from .permissions import can_deliver
 from .signals import milestone_reached
@@ -120,6 +119,7 @@ def notify(milestone_id) -> bool:
             )
             recipients = [email for email in recipients if address_hash(email) not in suppressed]
         if recipients:
+            identity = page.get_identity()
             context = {
                 "page": page,
                 "milestone": milestone,
@@ -130,7 +130,8 @@ def notify(milestone_id) -> bool:
                 subject=gettext("“%(petition)s” reached %(count)s signatures")
                 % {"petition": page.title, "count": number_format(milestone.threshold, force_grouping=True)},
                 body=render_to_string("petitions/email/milestone.txt", context),
-                from_email=get_setting("FROM_EMAIL") or settings.DEFAULT_FROM_EMAIL,
+                from_email=identity.from_header(),
+                reply_to=identity.reply_to_list(),
                 to=recipients,
                 tags=["petition-milestone"],
                 metadata={"petition_id": str(page.pk), "milestone": str(milestone.threshold)},

@@ -8,7 +8,10 @@ document knows which glyphs it used.
 """
 
 import hashlib
+import io
 import zlib
+
+from PIL import Image
 
 from .font_subset import subset_truetype
 from .pdf_text import DocumentText
@@ -33,6 +36,7 @@ class StreamingPDF:
         self.offsets = {}
         self.page_ids = []
         self.next_id = INFO + 1
+        self.images = {}  # resource name -> object number
         self.file.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
 
     def _new_id(self):
@@ -50,6 +54,35 @@ class StreamingPDF:
             f"<< /Length {len(stream)} /Filter /FlateDecode{extra} >>\nstream\n".encode() + stream + b"\nendstream",
         )
 
+    def add_image(self, data: bytes) -> tuple:
+        """Write a raster image (JPEG or PNG bytes) once; return (resource name, width, height) for ``Page.image``.
+
+        A JPEG in RGB or grey goes in as it is (/DCTDecode); anything else is decoded with
+        Pillow, laid on white where it is transparent, and stored as RGB (/FlateDecode).
+        """
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            if image.format == "JPEG" and image.mode in ("RGB", "L"):  # progressive too: PDF 1.3 reads it
+                space = "/DeviceRGB" if image.mode == "RGB" else "/DeviceGray"
+                stream, extra = data, "/Filter /DCTDecode"
+            else:
+                rgba = image.convert("RGBA")
+                flat = Image.new("RGB", rgba.size, (255, 255, 255))
+                flat.paste(rgba, mask=rgba.getchannel("A"))
+                space, stream, extra = "/DeviceRGB", zlib.compress(flat.tobytes()), "/Filter /FlateDecode"
+        number, name = self._new_id(), f"Im{len(self.images) + 1}"
+        self._write_object(
+            number,
+            (
+                f"<< /Type /XObject /Subtype /Image /Width {width} /Height {height} /ColorSpace {space} "
+                f"/BitsPerComponent 8 {extra} /Length {len(stream)} >>\nstream\n"
+            ).encode()
+            + stream
+            + b"\nendstream",
+        )
+        self.images[name] = number
+        return name, width, height
+
     def add_page(self, operations):
         """Write one page from PDF content operators (see Page)."""
         content_id, page_id = self._new_id(), self._new_id()
@@ -65,7 +98,8 @@ class StreamingPDF:
 
     def close(self):
         fonts = " ".join(f"/{use.resource} {self._write_font(use)} 0 R" for use in self.text.used.values())
-        self._write_object(RESOURCES, f"<< /Font << {fonts} >> >>".encode())
+        images = " ".join(f"/{name} {number} 0 R" for name, number in self.images.items())
+        self._write_object(RESOURCES, f"<< /Font << {fonts} >> /XObject << {images} >> >>".encode())
         kids = " ".join(f"{page_id} 0 R" for page_id in self.page_ids)
         self._write_object(PAGES, f"<< /Type /Pages /Kids [{kids}] /Count {len(self.page_ids)} >>".encode())
         self._write_object(CATALOG, f"<< /Type /Catalog /Pages {PAGES} 0 R >>".encode())
@@ -153,5 +187,18 @@ class Page:
             self.text(x, self.y, text, size, bold)
         self.y -= leading
 
-    def rule(self):
-        self.operations.append(f"0.6 w {self.left} {self.y + 9} m {PAGE_WIDTH - self.left} {self.y + 9} l S")
+    def rule(self, colour=None, width=0.6):
+        """A line across the page above the current line; ``colour`` is (r, g, b) in 0–1, else black."""
+        stroke = "{} {} {} RG ".format(*colour) if colour else ""
+        self.operations.append(
+            f"q {stroke}{width} w {self.left} {self.y + 9} m {PAGE_WIDTH - self.left} {self.y + 9} l S Q"
+        )
+
+    def image(self, image, max_width, max_height):
+        """Draw an image from ``StreamingPDF.add_image`` at the left margin, scaled to fit, and move below it."""
+        name, width, height = image
+        scale = min(max_width / width, max_height / height, 1)
+        drawn_width, drawn_height = round(width * scale, 2), round(height * scale, 2)
+        bottom = round(self.y - drawn_height, 2)
+        self.operations.append(f"q {drawn_width} 0 0 {drawn_height} {self.left} {bottom} cm /{name} Do Q")
+        self.y = round(self.y - drawn_height - 20, 2)

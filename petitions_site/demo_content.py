@@ -193,6 +193,50 @@ def add_signers(petition, signers, now, *, show_in_feed=True, email_prefix="sign
     Signature.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
 
 
+def demo_logo():
+    """A simple logo drawn with Pillow (a ring and a tick on the accent colour), as a Wagtail image."""
+    import io
+
+    from django.core.files.images import ImageFile
+    from PIL import Image, ImageDraw
+    from wagtail.images import get_image_model
+    from wagtail.models import Collection
+
+    picture = Image.new("RGB", (320, 96), "#ffffff")
+    draw = ImageDraw.Draw(picture)
+    draw.rounded_rectangle((0, 0, 319, 95), radius=18, fill=DEMO_ACCENT)
+    draw.ellipse((18, 14, 86, 82), outline="#ffffff", width=8)
+    draw.line((36, 50, 48, 62, 70, 34), fill="#ffffff", width=8)
+    draw.rectangle((104, 30, 300, 42), fill="#ffffff")
+    draw.rectangle((104, 54, 250, 66), fill="#ffffff")
+    data = io.BytesIO()
+    picture.save(data, "PNG")
+    return get_image_model().objects.create(
+        title="Petitions demo logo",
+        collection=Collection.get_first_root_node(),
+        file=ImageFile(io.BytesIO(data.getvalue()), name="petitions-demo-logo.png"),
+    )
+
+
+#: The reference campaign's accent: dark enough for white text (contrast 4.5:1 or more, cms.identity).
+DEMO_ACCENT = "#1a5fb4"
+
+
+def add_identity(index):
+    """Give the reference campaign its identity (sender, logo, accent colour) once."""
+    from cms.identity import sender_domains
+
+    if index.sender_name:
+        return
+    domain = (sender_domains() or ["example.org"])[0]  # a domain the site may send from
+    index.sender_name = "Petitions demo campaign"
+    index.from_email = f"campaigns@{domain}"
+    index.reply_to_email = f"team@{domain}"
+    index.accent_colour = DEMO_ACCENT
+    index.logo = demo_logo()
+    index.save_revision().publish()
+
+
 def load(stdout=None):
     """Create the demo site once; later calls leave existing content alone."""
     from django.contrib.auth import get_user_model
@@ -219,6 +263,8 @@ def load(stdout=None):
         )
         # Wagtail's welcome page is no longer reachable; drop it.
         Page.objects.filter(depth=2).exclude(pk=index.pk).delete()
+
+    add_identity(index)
 
     if not PetitionPage.objects.filter(slug=REFERENCE_SLUG).exists():
         blinken, _ = Official.objects.get_or_create(

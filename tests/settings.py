@@ -28,6 +28,8 @@ TEST_BROKER_PREFIX = f"{TEST_RUN_PREFIX}-broker:"
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/9")
 os.environ.setdefault("PETITIONS_VAR_DIR", tempfile.mkdtemp(prefix=f"{TEST_RUN_PREFIX}-"))
+# Uploaded images (the demo's campaign logo, renditions) go to the run's own folder, not the repo's media/.
+os.environ.setdefault("MEDIA_ROOT", os.path.join(os.environ["PETITIONS_VAR_DIR"], "media"))
 # Worker threads in the end-to-end tests must not keep connections to the test database.
 os.environ.setdefault("DB_CONN_MAX_AGE", "0")
 

@@ -26,6 +26,7 @@ MODEL_LAYER_ALLOWED = {
     "cms.addresses",
     "cms.permissions",
     "cms.translations",  # which page a translation counts on; it reads Wagtail's pages, none of ours
+    "cms.identity",  # a campaign's identity: validators and a value object; it imports no model
 }
 
 

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import DatabaseError, models
+from django.http import Http404
 from django.template.response import TemplateResponse
 from django.utils import dateformat, timezone
 from django.utils.html import format_html
@@ -23,6 +24,7 @@ from petition_blocks.blocks import PetitionStreamBlock
 from ..conf import get_setting, get_signature_model
 from ..degraded import warn
 from ..forms import PetitionPageForm, SignatureForm
+from ..identity import identity_of, validate_accent_colour, validate_sender_address
 from ..permissions import DELIVER
 from ..share_cards import serve_card
 from ..store import get_store
@@ -395,18 +397,47 @@ class PetitionMixin(RoutablePageMixin, models.Model):
         self.get_privacy_settings(request)  # the notice's link is on every page of the petition
         return context
 
+    def get_campaign(self):
+        """The nearest CampaignIndexPage above this page, or None; looked up once per page object.
+
+        One query (the ancestors' paths are prefixes of this page's own), with the logo joined, so
+        rendering the page or compiling its email costs one lookup however often it is asked.
+        """
+        if not hasattr(self, "_petitions_campaign"):
+            steplen = self.steplen
+            paths = [self.path[:end] for end in range(steplen, len(self.path), steplen)]
+            self._petitions_campaign = (
+                CampaignIndexPage.objects.filter(path__in=paths).select_related("logo").order_by("-depth").first()
+                if paths
+                else None
+            )
+        return self._petitions_campaign
+
+    def get_identity(self):
+        """The campaign's identity (``cms.identity``): sender, logo, accent colour; the site's outside a campaign."""
+        if not hasattr(self, "_petitions_identity"):
+            self._petitions_identity = identity_of(self.get_campaign())
+        return self._petitions_identity
+
     def get_privacy_notice(self) -> str:
-        """The privacy notice for this petition's signers (rich text): the page's own, or the site's."""
-        return self.privacy_notice or self.get_privacy_settings().notice
+        """The privacy notice for this petition's signers (rich text): the page's own, its campaign's, or the site's."""
+        campaign = self.get_campaign()
+        return self.privacy_notice or (campaign and campaign.privacy_notice) or self.get_privacy_settings().notice
 
     def get_privacy_url(self) -> str:
         """The privacy notice's absolute URL, for the sign form, the API and every email.
 
-        The petition's ``privacy/`` route, or the site's external notice when neither the page nor
-        the site setting holds one.
+        The petition's ``privacy/`` route when the page or its campaign holds a notice; else the
+        campaign's external notice; else the site's external notice when the site setting holds no
+        notice of its own; else the route, showing the site's notice.
         """
+        if self.privacy_notice:
+            return self.get_full_subpage_url("privacy")
+        campaign = self.get_campaign()
+        if campaign is not None and (campaign.privacy_notice or campaign.privacy_url):
+            return self.get_full_subpage_url("privacy") if campaign.privacy_notice else campaign.privacy_url
         settings_ = self.get_privacy_settings()
-        if not self.privacy_notice and not settings_.notice and settings_.url:
+        if not settings_.notice and settings_.url:
             return settings_.url
         return self.get_full_subpage_url("privacy")
 
@@ -580,10 +611,75 @@ class PetitionPage(PetitionMixin, Page):
         verbose_name_plural = _("petitions")
 
 
-class CampaignIndexPage(Page):
+class CampaignIndexPage(RoutablePageMixin, Page):
     intro = RichTextField(blank=True, verbose_name=_("intro"))
 
+    # The campaign's identity (cms.identity): its petitions' pages, emails and delivery files use it.
+    sender_name = models.CharField(
+        max_length=100,
+        blank=True,
+        verbose_name=_("sender name"),
+        help_text=_("The name the campaign's emails come from. Blank: the site's sender."),
+    )
+    from_email = models.EmailField(
+        blank=True,
+        verbose_name=_("from address"),
+        help_text=_("The address the campaign's emails come from, on a domain the site allows. Blank: the site's."),
+    )
+    reply_to_email = models.EmailField(
+        blank=True,
+        verbose_name=_("reply-to address"),
+        help_text=_("Where replies to the campaign's emails go, on a domain the site allows. Blank: no Reply-To."),
+    )
+    logo = models.ForeignKey(
+        get_image_model_string(),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("logo"),
+        help_text=_("Shown in the header of the campaign's pages and on the cover of delivered signature lists."),
+    )
+    accent_colour = models.CharField(
+        max_length=7,
+        blank=True,
+        validators=[validate_accent_colour],
+        verbose_name=_("accent colour"),
+        help_text=_(
+            "Buttons, links and rules, as #rrggbb. White text must be readable on it (contrast of 4.5:1 or more)."
+        ),
+    )
+    privacy_notice = RichTextField(
+        blank=True,
+        verbose_name=_("privacy notice"),
+        help_text=_("The campaign's privacy notice for signers, used by its petitions that have none of their own."),
+    )
+    privacy_url = models.URLField(
+        blank=True,
+        verbose_name=_("privacy notice address"),
+        help_text=_(
+            "Or the address of the campaign's notice published elsewhere; used when the notice above is empty."
+        ),
+    )
+
     content_panels = Page.content_panels + [FieldPanel("intro")]
+    identity_panels = [
+        MultiFieldPanel(
+            [FieldPanel("sender_name"), FieldPanel("from_email"), FieldPanel("reply_to_email")],
+            heading=_("Emails"),
+        ),
+        FieldPanel("logo"),
+        FieldPanel("accent_colour"),
+        MultiFieldPanel([FieldPanel("privacy_notice"), FieldPanel("privacy_url")], heading=_("Privacy notice")),
+    ]
+    edit_handler = TabbedInterface(
+        [
+            ObjectList(content_panels, heading=_("Content")),
+            ObjectList(identity_panels, heading=_("Identity")),
+            ObjectList(Page.promote_panels, heading=_("Promote")),
+            ObjectList(Page.settings_panels, heading=_("Settings")),
+        ]
+    )
     subpage_types = ["petitions_cms.PetitionPage"]
     template = "petitions/pages/campaign_index_page.html"
 
@@ -598,6 +694,50 @@ class CampaignIndexPage(Page):
         for petition in petitions:
             petition.cached_count = counts.get(petition.canonical_id, 0)
         return petitions
+
+    def clean(self):
+        super().clean()
+        errors = {}
+        for field in ("from_email", "reply_to_email"):
+            if getattr(self, field):
+                try:
+                    validate_sender_address(getattr(self, field))
+                except ValidationError as error:
+                    errors[field] = error
+        if errors:
+            raise ValidationError(errors)
+        self.accent_colour = (self.accent_colour or "").lower()
+
+    def get_campaign(self):
+        return self
+
+    def route(self, request, path_components):
+        # Routing a request to a petition passes through its campaigns, already loaded: hand the
+        # nearest one (the deepest, whose route returns first) to the petition, so rendering it
+        # costs no query for its identity (``PetitionMixin.get_campaign``).
+        result = super().route(request, path_components)
+        page = getattr(result, "page", None)
+        if page is not None and page is not self and not hasattr(page, "_petitions_campaign"):
+            page._petitions_campaign = self
+        return result
+
+    def get_identity(self):
+        """This campaign's identity (``cms.identity``), built once per page object."""
+        if not hasattr(self, "_petitions_identity"):
+            self._petitions_identity = identity_of(self)
+        return self._petitions_identity
+
+    def get_privacy_url(self) -> str:
+        """The campaign's privacy notice: its ``privacy/`` route, its external notice, or "" for none."""
+        if self.privacy_notice:
+            return (self.get_url() or "") + self.reverse_subpage("privacy")
+        return self.privacy_url
+
+    @path("privacy/", name="privacy")
+    def privacy_route(self, request):
+        if not self.privacy_notice:
+            raise Http404
+        return self.render(request, template="petitions/pages/campaign_index_page_privacy.html")
 
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
