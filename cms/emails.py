@@ -282,7 +282,10 @@ def send_verification_emails(signature_ids) -> tuple[list, list]:
     # is locked and checked again before its send.
     owed = [
         signature
-        for signature in Signature.objects.filter(pk__in=list(signature_ids), status=Signature.Status.PENDING)
+        # Oldest first: the first signers are emailed first, and the daily cap stops the newest.
+        for signature in Signature.objects.filter(pk__in=list(signature_ids), status=Signature.Status.PENDING).order_by(
+            "pk"
+        )
         if _owed(signature)
     ]
     if not owed:
