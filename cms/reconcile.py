@@ -183,10 +183,10 @@ def reconcile_counts(petition_ids=None, now=None) -> dict | None:
             added[petition_id] += n
         # A row without a watermark has never been counted this way: start it from zero.
         before, offline = {}, {}
-        for pk, count, counted_until, paper in PetitionStats.objects.filter(petition_id__in=petition_ids).values_list(
+        for pk, count, watermark, paper in PetitionStats.objects.filter(petition_id__in=petition_ids).values_list(
             "petition_id", "signature_count", "counted_until", "offline_count"
         ):
-            before[pk] = count if counted_until else 0
+            before[pk] = count if watermark else 0
             offline[pk] = paper
         for petition_id, n in added.items():
             # Absolute values are safe: every writer of these rows holds the lock.

@@ -42,7 +42,10 @@ def live_values(petition_ids) -> dict:
 
 
 def stored_values(petition_ids) -> dict:
-    """{petition_id: (reconciled total with paper signatures, goal)} from the database alone: the counts while the store is down."""
+    """{petition_id: (reconciled total, goal)} from the database alone: the counts while the store is down.
+
+    The total adds the paper signatures, as the store's count does.
+    """
     return {
         pk: (row["signature_count"] + row["offline_count"], goal) for pk, (row, goal) in _stored(petition_ids).items()
     }
