@@ -4,6 +4,7 @@ import datetime
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 from django.utils import timezone
 
 from cms import offline
@@ -120,3 +121,98 @@ def test_a_closed_petition_counts_its_paper_batch_too(index_page, official, comm
     closed = PetitionPageFactory(parent=index_page, closed=True, body=petition_body([official.pk]))
     commit(add, closed, count=7)
     assert live_count(closed) == 7
+
+
+# The admin: scoped to the lead's campaigns, append-only.
+
+
+@pytest.fixture
+def lead_a(campaign_a):
+    return LeadFactory(campaigns=[campaign_a])
+
+
+@pytest.fixture
+def petition_b(campaign_b, official):
+    return PetitionPageFactory(parent=campaign_b, title="Petition B", body=petition_body([official.pk]))
+
+
+def batch_form(petition, **fields):
+    return {
+        "petition": petition.pk,
+        "count": 120,
+        "collected_at": (timezone.localdate() - datetime.timedelta(days=1)).isoformat(),
+        "collected_where": "Town hall steps",
+        "note": "",
+        **fields,
+    }
+
+
+def test_a_lead_adds_a_batch_entered_by_them_and_the_count_includes_it(
+    client, lead_a, petition, django_capture_on_commit_callbacks
+):
+    client.force_login(lead_a)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("petitions_offline:add"), batch_form(petition))
+
+    assert response.status_code == 302
+    batch = OfflineSignatureBatch.objects.get()
+    assert (batch.entered_by, batch.count, batch.collected_where) == (lead_a, 120, "Town hall steps")
+    assert live_count(petition) == 120
+    listing = client.get(reverse("petitions_offline:index"))
+    assert listing.status_code == 200 and "Town hall steps" in listing.content.decode()
+
+
+def test_entered_by_cannot_be_posted(client, lead_a, petition, campaign_b):
+    other = LeadFactory(campaigns=[campaign_b])
+    client.force_login(lead_a)
+    client.post(reverse("petitions_offline:add"), batch_form(petition, entered_by=other.pk))
+    assert OfflineSignatureBatch.objects.get().entered_by == lead_a
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("count", "0"), ("count", "-3"), ("count", "5000000"), ("count", "many"), ("collected_at", "2999-01-01")],
+)
+def test_the_add_form_refuses_bad_totals_and_dates_with_a_field_error_and_a_400(client, lead_a, petition, field, value):
+    client.force_login(lead_a)
+    response = client.post(reverse("petitions_offline:add"), batch_form(petition, **{field: value}))
+    assert response.status_code == 400
+    assert field in response.context["form"].errors
+    assert not OfflineSignatureBatch.objects.exists()
+
+
+def test_a_lead_cannot_add_a_batch_to_another_campaigns_petition(client, lead_a, petition_b):
+    client.force_login(lead_a)
+    response = client.post(reverse("petitions_offline:add"), batch_form(petition_b))
+    assert response.status_code == 403
+    assert not OfflineSignatureBatch.objects.exists()
+
+
+def test_another_campaigns_batches_are_neither_listed_nor_voidable(client, lead_a, petition_b, commit):
+    batch = commit(add, petition_b, count=9, collected_where="Elsewhere")
+    client.force_login(lead_a)
+
+    assert "Elsewhere" not in client.get(reverse("petitions_offline:index")).content.decode()
+    void_url = reverse("petitions_offline:edit", args=[batch.pk])
+    assert client.post(void_url, {"reason": "not mine"}).status_code == 404
+    assert client.get(reverse("petitions_offline:inspect", args=[batch.pk])).status_code == 404
+    batch.refresh_from_db()
+    assert not batch.is_voided
+
+
+def test_a_lead_voids_a_batch_with_a_reason_and_nobody_deletes_one(
+    client, lead_a, petition, commit, django_capture_on_commit_callbacks
+):
+    batch = commit(add, petition, count=9)
+    client.force_login(lead_a)
+    void_url = reverse("petitions_offline:edit", args=[batch.pk])
+    assert client.post(void_url, {"reason": ""}).status_code == 400
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(void_url, {"reason": "Entered twice"}).status_code == 302
+
+    batch.refresh_from_db()
+    assert (batch.voided_by, batch.void_reason) == (lead_a, "Entered twice")
+    assert live_count(petition) == 0
+    assert client.post(f"/admin/petitions/paper/{batch.pk}/delete/").status_code == 404
+    assert OfflineSignatureBatch.objects.filter(pk=batch.pk).exists()
