@@ -216,3 +216,64 @@ def test_a_lead_voids_a_batch_with_a_reason_and_nobody_deletes_one(
     assert live_count(petition) == 0
     assert client.post(f"/admin/petitions/paper/{batch.pk}/delete/").status_code == 404
     assert OfflineSignatureBatch.objects.filter(pk=batch.pk).exists()
+
+
+# Deliveries, the API, the insights: the paper total is in the totals, marked as paper.
+
+
+def test_a_delivery_totals_include_the_paper_batches_marked_as_paper(petition, official, commit, reconcile, mailoutbox):
+    import io
+
+    from pypdf import PdfReader
+
+    from cms import deliveries
+
+    SignatureFactory(petition=petition, first_name="Online", last_name="Signer", verified=True,
+                     share_with_officials=True)  # fmt: skip
+    reconcile()
+    commit(add, petition, count=1345, collected_where="Place Bellecour, Lyon", collected_at=datetime.date(2026, 11, 3))
+    voided = commit(add, petition, count=99, collected_where="Entered twice")
+    commit(offline.void_batch, voided, voided_by=None)
+
+    delivery = commit(deliveries.prepare_delivery, petition, [official])
+    delivery.refresh_from_db()
+
+    assert (delivery.total, delivery.online_total, delivery.offline_total) == (1346, 1, 1345)
+    assert delivery.offline_batches == [
+        {"count": 1345, "collected_at": "2026-11-03", "collected_where": "Place Bellecour, Lyon"}
+    ]
+    assert "1,346" in delivery.subject
+    cover = PdfReader(io.BytesIO(delivery.pdf_file.open("rb").read())).pages[0].extract_text()
+    assert "1,346 signatures: 1 online (verified) and 1,345 on paper" in cover
+    assert "1,345 at Place Bellecour, Lyon, on 3 November 2026" in cover
+    assert "names online signers only" in cover and "Entered twice" not in cover
+    csv_text = delivery.csv_file.open("rb").read().decode("utf-8-sig")
+    assert "Online Signer" in csv_text and "Bellecour" not in csv_text
+
+    _, text, html = deliveries.render(delivery, delivery.recipients.get())
+    assert "1 signed online, each confirmed by email, and 1345 signed on paper" in text  # as the text's other numbers
+    assert "1345 at Place Bellecour, Lyon, on 3 November 2026" in text
+    assert "1,345 at Place Bellecour, Lyon, on 3 November 2026" in html
+    assert "Every signature was confirmed by email." not in text
+
+
+def test_a_delivery_without_paper_batches_reads_as_before(petition, official, commit, reconcile):
+    from cms import deliveries
+
+    SignatureFactory(petition=petition, verified=True)
+    reconcile()
+    delivery = commit(deliveries.prepare_delivery, petition, [official], include_list=False)
+    _, text, _ = deliveries.render(delivery, delivery.recipients.get())
+    assert delivery.offline_total == 0 and delivery.offline_batches == []
+    assert "Every signature was confirmed by email." in text and "paper" not in text
+
+
+def test_the_api_shows_the_total_and_the_offline_count(client, petition, commit, reconcile):
+    SignatureFactory.create_batch(2, petition=petition, verified=True)
+    reconcile()
+    commit(add, petition, count=30)
+
+    detail = client.get(f"/api/petitions/{petition.pk}/").json()
+    count = client.get(f"/api/petitions/{petition.pk}/count.json").json()
+
+    assert (detail["count"], detail["offline_count"], count["count"]) == (32, 30, 32)
