@@ -68,8 +68,8 @@ def insights(request, page_id):
     return render(request, "petitions/admin/insights.html", context)
 
 
-#: The CSV files of a report: the chart's series, and every source with its conversion.
-CSV_KINDS = ("series", "sources")
+#: The CSV files of a report: the chart's series, every source with its conversion, the paper batches per day.
+CSV_KINDS = ("series", "sources", "paper")
 
 
 @require_view_signatures_permission
@@ -98,6 +98,13 @@ def insights_csv(request, page_id):
         for bucket in insights_report.petition_report(page.pk, closed_at=closed_at)["series"]:
             period = gettext("hour") if bucket.hourly else gettext("day")
             writer.writerow([bucket.start.isoformat(), period, bucket.signed, bucket.verified])
+    elif kind == "paper":
+        writer.writerow([gettext("Collected on"), gettext("Collected at"), gettext("Offline (paper)"),
+                         gettext("Paper total so far")])  # fmt: skip
+        for row in insights_report.paper_series(page.pk):
+            # Places are typed by leads: never a formula either.
+            writer.writerow([row["day"].isoformat(), spreadsheet_safe(", ".join(row["places"])), row["count"],
+                             row["cumulative"]])  # fmt: skip
     else:
         writer.writerow(
             [

@@ -277,3 +277,24 @@ def test_the_api_shows_the_total_and_the_offline_count(client, petition, commit,
     count = client.get(f"/api/petitions/{petition.pk}/count.json").json()
 
     assert (detail["count"], detail["offline_count"], count["count"]) == (32, 30, 32)
+
+
+def test_the_insights_show_the_paper_signatures_as_their_own_line(client, lead_a, petition, commit, reconcile):
+    SignatureFactory.create_batch(2, petition=petition, verified=True)
+    reconcile()
+    commit(add, petition, count=1200, collected_where='=HYPERLINK("x")', collected_at=datetime.date(2026, 10, 1))
+    commit(add, petition, count=300, collected_where="Fair", collected_at=datetime.date(2026, 10, 1))
+    commit(add, petition, count=45, collected_where="Library", collected_at=datetime.date(2026, 10, 5))
+    client.force_login(lead_a)
+
+    page = client.get(reverse("petitions_insights:petition", args=[petition.pk]))
+    csv_rows = client.get(reverse("petitions_insights:csv", args=[petition.pk]) + "?kind=paper").content.decode()
+
+    assert page.status_code == 200
+    assert page.context["offline"] == 1545 and page.context["public_total"] == 1547
+    assert [(row["count"], row["cumulative"]) for row in page.context["paper_series"]] == [(1500, 1500), (45, 1545)]
+    assert "Offline (paper)" in page.content.decode()
+    assert csv_rows.splitlines()[1:] == [
+        '2026-10-01,"\'=HYPERLINK(""x""), Fair",1500,1500',
+        "2026-10-05,Library,45,1545",
+    ]
