@@ -13,7 +13,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.formats import number_format
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin import messages
 from wagtail.admin.forms import WagtailAdminModelForm
@@ -96,7 +96,11 @@ class BatchCreateView(ModelViewSet.add_view_class):
         return response
 
     def get_success_message(self, instance):
-        return gettext("%(count)s paper signatures added to “%(petition)s”.") % {
+        return ngettext(
+            "%(count)s paper signature added to “%(petition)s”.",
+            "%(count)s paper signatures added to “%(petition)s”.",
+            instance.count,
+        ) % {
             "count": number_format(instance.count, force_grouping=True),
             "petition": instance.petition.title,
         }
