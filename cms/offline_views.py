@@ -145,7 +145,6 @@ class OfflineBatchViewSet(ModelViewSet):
     copy_view_enabled = False
     ordering = ["-collected_at", "-entered_at"]
     list_per_page = 25
-    list_filter = ["petition"]
     list_display = [
         Column("count", label=_("Signatures"), accessor=lambda b: number_format(b.count, force_grouping=True)),
         "petition",
