@@ -298,3 +298,26 @@ def test_the_insights_show_the_paper_signatures_as_their_own_line(client, lead_a
         '2026-10-01,"\'=HYPERLINK(""x""), Fair",1500,1500',
         "2026-10-05,Library,45,1545",
     ]
+
+
+def test_the_add_form_offers_only_the_leads_own_petitions(client, lead_a, petition, petition_b):
+    client.force_login(lead_a)
+    response = client.get(reverse("petitions_offline:add"))
+    choices = [str(label) for _, label in response.context["form"].fields["petition"].choices]
+    assert response.status_code == 200
+    assert petition.title in choices and petition_b.title not in choices
+
+
+def test_the_demo_adds_one_paper_batch_to_the_reference_petition_once(index_page, official, commit):
+    from petitions_site import demo_content
+
+    reference = PetitionPageFactory(
+        parent=index_page, slug=demo_content.REFERENCE_SLUG, body=petition_body([official.pk])
+    )
+    lead = LeadFactory(campaigns=[index_page])
+    commit(demo_content.add_paper_batch, lead, timezone.now())
+    commit(demo_content.add_paper_batch, lead, timezone.now())
+
+    batch = OfflineSignatureBatch.objects.get()
+    assert (batch.petition_id, batch.entered_by, batch.count) == (reference.pk, lead, 340)
+    assert live_count(reference) == 340
