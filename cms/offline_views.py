@@ -106,6 +106,33 @@ class BatchCreateView(ModelViewSet.add_view_class):
         }
 
 
+class BatchIndexView(ModelViewSet.index_view_class):
+    def get_base_queryset(self):
+        return granted_batches(self.request.user).select_related("petition", "entered_by")
+
+
+class GrantedBatchMixin:
+    """One batch's admin pages: outside the user's grants it is a 404, as if it did not exist."""
+
+    def get_object(self, *args, **kwargs):
+        obj = super().get_object(*args, **kwargs)
+        if not granted_batches(self.request.user).filter(pk=obj.pk).exists():
+            raise Http404(gettext("No such batch"))
+        return obj
+
+
+class BatchInspectView(GrantedBatchMixin, ModelViewSet.inspect_view_class):
+    pass
+
+
+class BatchHistoryView(GrantedBatchMixin, ModelViewSet.history_view_class):
+    pass
+
+
+class BatchUsageView(GrantedBatchMixin, ModelViewSet.usage_view_class):
+    pass
+
+
 def void_view(request, pk):
     """Void one batch (confirm with a reason): it stops counting, its row and who voided it stay."""
     batch = granted_batches(request.user, VOID_OFFLINE).filter(pk=pk).select_related("petition").first()
@@ -140,7 +167,11 @@ class OfflineBatchViewSet(ModelViewSet):
     menu_label = _("Paper signatures")
     menu_order = 245
     add_to_admin_menu = True
+    index_view_class = BatchIndexView
     add_view_class = BatchCreateView
+    inspect_view_class = BatchInspectView
+    history_view_class = BatchHistoryView
+    usage_view_class = BatchUsageView
     inspect_view_enabled = True
     copy_view_enabled = False
     ordering = ["-collected_at", "-entered_at"]
@@ -173,9 +204,6 @@ class OfflineBatchViewSet(ModelViewSet):
     def __init__(self, *args, **kwargs):
         register_permission_policy(self.model, AppendOnlyPolicy(self.model), exact_class=True)
         super().__init__(*args, **kwargs)
-
-    def get_queryset(self, request):
-        return granted_batches(request.user).select_related("petition", "entered_by")
 
     def get_urlpatterns(self):
         # Append-only: "edit" voids the batch, and there is no delete.

@@ -160,6 +160,7 @@ def test_a_lead_adds_a_batch_entered_by_them_and_the_count_includes_it(
     assert live_count(petition) == 120
     listing = client.get(reverse("petitions_offline:index"))
     assert listing.status_code == 200 and "Town hall steps" in listing.content.decode()
+    assert client.get(reverse("petitions_offline:inspect", args=[batch.pk])).status_code == 200
 
 
 def test_entered_by_cannot_be_posted(client, lead_a, petition, campaign_b):
@@ -195,7 +196,8 @@ def test_another_campaigns_batches_are_neither_listed_nor_voidable(client, lead_
     assert "Elsewhere" not in client.get(reverse("petitions_offline:index")).content.decode()
     void_url = reverse("petitions_offline:edit", args=[batch.pk])
     assert client.post(void_url, {"reason": "not mine"}).status_code == 404
-    assert client.get(reverse("petitions_offline:inspect", args=[batch.pk])).status_code == 404
+    for view in ("inspect", "history", "usage"):
+        assert client.get(reverse(f"petitions_offline:{view}", args=[batch.pk])).status_code == 404, view
     batch.refresh_from_db()
     assert not batch.is_voided
 
