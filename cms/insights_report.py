@@ -13,15 +13,9 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django_countries import countries as countries_names
 
+from . import offline
 from .conf import get_setting
-from .models import (
-    Milestone,
-    OfflineSignatureBatch,
-    PetitionCountryCount,
-    PetitionHourlyStats,
-    PetitionSourceStats,
-    PetitionStats,
-)
+from .models import Milestone, PetitionCountryCount, PetitionHourlyStats, PetitionSourceStats, PetitionStats
 
 
 @dataclass(frozen=True)
@@ -132,28 +126,8 @@ def petition_report(petition_id, now=None, closed_at=None) -> dict:
         # Paper signatures (cms.offline): their own line, apart from the online (verified) counts.
         "offline": stats.offline_count if stats else 0,
         "public_total": (stats.signature_count + stats.offline_count) if stats else 0,
-        "paper_series": paper_series(petition_id),
+        "paper_series": offline.paper_series(petition_id),
     }
-
-
-def paper_series(petition_id) -> list:
-    """[{"day", "count", "cumulative", "places"}]: the standing paper batches per collection day, oldest first."""
-    days = {}
-    for day, count, where in (
-        OfflineSignatureBatch.objects.standing()
-        .filter(petition_id=petition_id)
-        .order_by("collected_at", "pk")
-        .values_list("collected_at", "count", "collected_where")
-    ):
-        row = days.setdefault(day, {"day": day, "count": 0, "places": []})
-        row["count"] += count
-        if where not in row["places"]:
-            row["places"].append(where)
-    cumulative, rows = 0, []
-    for row in days.values():
-        cumulative += row["count"]
-        rows.append({**row, "cumulative": cumulative})
-    return rows
 
 
 def sources(petition_id) -> list:

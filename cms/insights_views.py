@@ -15,7 +15,7 @@ from django.utils.translation import gettext, ngettext, pgettext
 from wagtail.admin.ui.components import Component
 from wagtail.models import get_page_models
 
-from . import insights_chart, insights_report
+from . import insights_chart, insights_report, offline
 from .conf import get_setting
 from .mail_views import require_view_signatures_permission
 from .models import PetitionMixin
@@ -101,7 +101,7 @@ def insights_csv(request, page_id):
     elif kind == "paper":
         writer.writerow([gettext("Collected on"), gettext("Collected at"), gettext("Offline (paper)"),
                          gettext("Paper total so far")])  # fmt: skip
-        for row in insights_report.paper_series(page.pk):
+        for row in offline.paper_series(page.specific_deferred.canonical_id):
             # Places are typed by leads: never a formula either.
             writer.writerow([row["day"].isoformat(), spreadsheet_safe(", ".join(row["places"])), row["count"],
                              row["cumulative"]])  # fmt: skip

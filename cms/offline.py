@@ -110,3 +110,23 @@ def _lock():
             raise TimeoutError("The reconcile lock stayed taken")
         time.sleep(0.05)
     transaction.on_commit(lambda: cache.delete(RECONCILE_LOCK_KEY))
+
+
+def paper_series(petition_id) -> list:
+    """[{"day", "count", "cumulative", "places"}]: the standing paper batches per collection day, oldest first."""
+    days = {}
+    for day, count, where in (
+        OfflineSignatureBatch.objects.standing()
+        .filter(petition_id=petition_id)
+        .order_by("collected_at", "pk")
+        .values_list("collected_at", "count", "collected_where")
+    ):
+        row = days.setdefault(day, {"day": day, "count": 0, "places": []})
+        row["count"] += count
+        if where not in row["places"]:
+            row["places"].append(where)
+    cumulative, rows = 0, []
+    for row in days.values():
+        cumulative += row["count"]
+        rows.append({**row, "cumulative": cumulative})
+    return rows
