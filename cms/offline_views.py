@@ -77,18 +77,22 @@ class BatchCreateView(ModelViewSet.add_view_class):
 
     def save_instance(self):
         data = self.form.cleaned_data
+        return offline.add_batch(
+            data["petition"],
+            count=data["count"],
+            collected_at=data["collected_at"],
+            collected_where=data["collected_where"],
+            note=data.get("note", ""),
+            scan=data.get("scan"),
+            entered_by=self.request.user,
+        )
+
+    def form_valid(self, form):
         try:
-            return offline.add_batch(
-                data["petition"],
-                count=data["count"],
-                collected_at=data["collected_at"],
-                collected_where=data["collected_where"],
-                note=data.get("note", ""),
-                scan=data.get("scan"),
-                entered_by=self.request.user,
-            )
-        except ValidationError as error:  # the form validated the same rules; a race on the settings only
-            raise forms.ValidationError(error.messages) from error
+            return super().form_valid(form)
+        except ValidationError as error:  # the form checked the same rules: only a settings change between
+            form.add_error(None, error.messages)
+            return self.form_invalid(form)
 
     def form_invalid(self, form):
         response = super().form_invalid(form)
@@ -208,4 +212,4 @@ class OfflineBatchViewSet(ModelViewSet):
     def get_urlpatterns(self):
         # Append-only: "edit" voids the batch, and there is no delete.
         patterns = [p for p in super().get_urlpatterns() if getattr(p, "name", None) not in ("edit", "delete")]
-        return [*patterns, path("<str:pk>/void/", void_view, name="edit")]
+        return [*patterns, path("<int:pk>/void/", void_view, name="edit")]

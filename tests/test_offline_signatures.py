@@ -198,6 +198,8 @@ def test_another_campaigns_batches_are_neither_listed_nor_voidable(client, lead_
     assert client.post(void_url, {"reason": "not mine"}).status_code == 404
     for view in ("inspect", "history", "usage"):
         assert client.get(reverse(f"petitions_offline:{view}", args=[batch.pk])).status_code == 404, view
+    for path in ("inspect/nonsense/", "history/nonsense/", "nonsense/void/", "99999999999999999999/void/"):
+        assert client.get(f"/admin/petitions/paper/{path}").status_code == 404, path
     batch.refresh_from_db()
     assert not batch.is_voided
 
