@@ -81,6 +81,9 @@ DEFAULTS = {
     # The reconcile task counts up to this many seconds before now, so a
     # verification still committing is counted by the next run, not lost.
     "RECONCILE_LAG": 2,
+    # The largest signature total one paper batch may record (cms.models.offline): a typo of a few
+    # extra digits is refused rather than published as the petition's count.
+    "OFFLINE_BATCH_MAX": 1_000_000,
     # Signers wake the outbox drain task once per drain; this expiry only
     # guards against a wake-up that was lost (the beat drain is the backstop).
     "OUTBOX_NUDGE_MS": 1000,

@@ -29,6 +29,7 @@ from .models import (
     Delivery,
     DeliveryRecipient,
     OfficialResponse,
+    OfflineSignatureBatch,
     PetitionCountryCount,
     PetitionStats,
     Suppression,
@@ -65,9 +66,10 @@ def html_to_text(html):
 
 
 def snapshot(page, recount=True):
-    """Totals as of the latest reconcile: (counted_until, total, breakdown, first, last).
+    """Totals as of the latest reconcile: (counted_until, online total, breakdown, first, last).
 
     Of the whole petition, whichever translation ``page`` is: they share one count (``cms.translations``).
+    The paper signatures are snapshotted apart (:func:`paper_snapshot`).
     """
     Signature = get_signature_model()
     if recount:
@@ -84,6 +86,18 @@ def snapshot(page, recount=True):
         petition_id=page.canonical_id, status=Signature.Status.VERIFIED, verified_at__lte=stats.counted_until
     ).aggregate(first=Min("verified_at"), last=Max("verified_at"))
     return stats.counted_until, stats.signature_count, breakdown, dates["first"], dates["last"]
+
+
+def paper_snapshot(petition_id):
+    """(paper total, [batch provenance]) of the standing paper batches, oldest collection first."""
+    batches = [
+        {"count": count, "collected_at": collected_at.isoformat(), "collected_where": where}
+        for count, collected_at, where in OfflineSignatureBatch.objects.standing()
+        .filter(petition_id=petition_id)
+        .order_by("collected_at", "pk")
+        .values_list("count", "collected_at", "collected_where")
+    ]
+    return sum(batch["count"] for batch in batches), batches
 
 
 @transaction.atomic
@@ -103,6 +117,9 @@ def prepare_delivery(page, officials, *, user=None, include_list=True, trigger="
     if letter is None:
         raise DeliveryError(gettext("This petition has no letter to deliver."))
     counted_until, total, breakdown, first, last = snapshot(page, recount)
+    # The total delivered is the public one: verified online signatures plus those on paper.
+    offline_total, offline_batches = paper_snapshot(page.canonical_id)
+    total += offline_total
     letter_html = expand_db_html(letter["body"].source)
     delivery = Delivery.objects.create(
         petition_id=page.canonical_id,
@@ -120,6 +137,8 @@ def prepare_delivery(page, officials, *, user=None, include_list=True, trigger="
         signatories=letter.get("signatories") or "",
         counted_until=counted_until,
         total=total,
+        offline_total=offline_total,
+        offline_batches=offline_batches,
         breakdown=breakdown,
         first_signed_at=first,
         last_signed_at=last,
@@ -209,6 +228,7 @@ def render(delivery, recipient=None):
         "recipient": recipient,
         "petition": delivery.petition.specific,
         "breakdown": breakdown,
+        "paper_batches": delivery.paper_batches(),
     }
     text = render_to_string("petitions/email/delivery.txt", context)
     html = render_to_string("petitions/email/delivery.html", context)

@@ -80,6 +80,35 @@ def logo_bytes(identity):
         return None
 
 
+#: Paper batches listed on the cover; more are summed on one line.
+COVER_BATCHES = 15
+
+
+def _paper_lines(cover, delivery):
+    """The cover's paper batches, with where and when each was collected, and why no paper signer is listed."""
+    cover.line(gettext("Collected on paper"), bold=True, leading=16)
+    batches = delivery.paper_batches()
+    for batch in batches[:COVER_BATCHES]:
+        text = gettext("%(count)s at %(where)s, on %(date)s") % {
+            "count": number_format(batch["count"], force_grouping=True),
+            "where": batch["collected_where"][:70],
+            "date": dateformat.format(batch["collected_at"], "j F Y"),
+        }
+        cover.line(text, leading=13)
+    rest = batches[COVER_BATCHES:]
+    if rest:
+        cover.line(
+            gettext("…and %(count)s more in other batches")
+            % {"count": number_format(sum(batch["count"] for batch in rest), force_grouping=True)},
+            leading=13,
+        )
+    cover.line(
+        gettext("The list that follows names online signers only: the names of paper signers are not stored."),
+        size=9,
+        leading=20,
+    )
+
+
 def write_pdf(fileobj, delivery, petition_title, with_postcode=False, progress=None, identity=None):
     """Write a cover with the totals and then the consenting signers, page by page.
 
@@ -103,9 +132,20 @@ def write_pdf(fileobj, delivery, petition_title, with_postcode=False, progress=N
     if identity is not None and identity.accent:
         cover.rule(identity.accent_rgb(), width=2)
         cover.y -= 8
-    total = ngettext("%(count)s verified signature", "%(count)s verified signatures", delivery.total) % {
-        "count": number_format(delivery.total, force_grouping=True)
-    }
+    if delivery.offline_total:
+        total = ngettext(
+            "%(count)s signature: %(online)s online (verified) and %(paper)s on paper",
+            "%(count)s signatures: %(online)s online (verified) and %(paper)s on paper",
+            delivery.total,
+        ) % {
+            "count": number_format(delivery.total, force_grouping=True),
+            "online": number_format(delivery.online_total, force_grouping=True),
+            "paper": number_format(delivery.offline_total, force_grouping=True),
+        }
+    else:
+        total = ngettext("%(count)s verified signature", "%(count)s verified signatures", delivery.total) % {
+            "count": number_format(delivery.total, force_grouping=True)
+        }
     cover.line(total, size=12, bold=True, leading=18)
     if delivery.first_signed_at:
         start = dateformat.format(timezone.localtime(delivery.first_signed_at), "j F Y")
@@ -113,7 +153,11 @@ def write_pdf(fileobj, delivery, petition_title, with_postcode=False, progress=N
         cover.line(gettext("Signed between %(start)s and %(end)s") % {"start": start, "end": end}, leading=16)
     counted = dateformat.format(timezone.localtime(delivery.counted_until), "j F Y, H:i T")
     cover.line(gettext("Counted up to %(time)s") % {"time": counted}, leading=22)
-    cover.line(gettext("By country"), bold=True, leading=16)
+    if delivery.offline_total:
+        _paper_lines(cover, delivery)
+        cover.line(gettext("Online signatures by country"), bold=True, leading=16)
+    else:
+        cover.line(gettext("By country"), bold=True, leading=16)
     for country, n in sorted(delivery.breakdown.items(), key=lambda item: -item[1])[:30]:
         name = countries.name(country) or gettext("Not given")
         cover.line(f"{name}: {number_format(n, force_grouping=True)}", leading=13)

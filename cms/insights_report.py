@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django_countries import countries as countries_names
 
+from . import offline
 from .conf import get_setting
 from .models import Milestone, PetitionCountryCount, PetitionHourlyStats, PetitionSourceStats, PetitionStats
 from .translations import canonical_ids
@@ -123,6 +124,10 @@ def petition_report(petition_id, now=None, closed_at=None) -> dict:
         "bounced": stats.bounced_count if stats else 0,
         "complained": stats.complained_count if stats else 0,
         "milestones": list(Milestone.objects.filter(petition_id=petition_id).order_by("threshold")),
+        # Paper signatures (cms.offline): their own line, apart from the online (verified) counts.
+        "offline": stats.offline_count if stats else 0,
+        "public_total": (stats.signature_count + stats.offline_count) if stats else 0,
+        "paper_series": offline.paper_series(petition_id),
     }
 
 

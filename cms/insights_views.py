@@ -15,7 +15,7 @@ from django.utils.translation import gettext, ngettext, pgettext
 from wagtail.admin.ui.components import Component
 from wagtail.models import get_page_models
 
-from . import insights_chart, insights_report
+from . import insights_chart, insights_report, offline
 from .conf import get_setting
 from .mail_views import require_view_signatures_permission
 from .models import PetitionMixin
@@ -72,8 +72,8 @@ def insights(request, page_id):
     return render(request, "petitions/admin/insights.html", context)
 
 
-#: The CSV files of a report: the chart's series, and every source with its conversion.
-CSV_KINDS = ("series", "sources")
+#: The CSV files of a report: the chart's series, every source with its conversion, the paper batches per day.
+CSV_KINDS = ("series", "sources", "paper")
 
 
 @require_view_signatures_permission
@@ -102,6 +102,13 @@ def insights_csv(request, page_id):
         for bucket in insights_report.petition_report(canonical_id(page), closed_at=closed_at)["series"]:
             period = gettext("hour") if bucket.hourly else gettext("day")
             writer.writerow([bucket.start.isoformat(), period, bucket.signed, bucket.verified])
+    elif kind == "paper":
+        writer.writerow([gettext("Collected on"), gettext("Collected at"), gettext("Offline (paper)"),
+                         gettext("Paper total so far")])  # fmt: skip
+        for row in offline.paper_series(page.specific_deferred.canonical_id):
+            # Places are typed by leads: never a formula either.
+            writer.writerow([row["day"].isoformat(), spreadsheet_safe(", ".join(row["places"])), row["count"],
+                             row["cumulative"]])  # fmt: skip
     else:
         writer.writerow(
             [

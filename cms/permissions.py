@@ -23,6 +23,10 @@ VIEW_SIGNATURES = "petitions_cms.view_signature"
 VIEW_DELIVERIES = "petitions_cms.view_delivery"
 #: Find, export and erase a signer's signatures (with VIEW_SIGNATURES, within the grants).
 ERASE_SIGNATURES = "petitions_cms.erase_signature"
+#: See, add and void paper signature batches (``cms.offline_views``), within the grants.
+VIEW_OFFLINE = "petitions_cms.view_offlinesignaturebatch"
+ADD_OFFLINE = "petitions_cms.add_offlinesignaturebatch"
+VOID_OFFLINE = "petitions_cms.change_offlinesignaturebatch"
 
 
 def granted_pages(user):

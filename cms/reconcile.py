@@ -182,12 +182,12 @@ def reconcile_counts(petition_ids=None, now=None) -> dict | None:
         for petition_id, _, n in rows:
             added[petition_id] += n
         # A row without a watermark has never been counted this way: start it from zero.
-        before = {
-            pk: count if counted_until else 0
-            for pk, count, counted_until in PetitionStats.objects.filter(petition_id__in=petition_ids).values_list(
-                "petition_id", "signature_count", "counted_until"
-            )
-        }
+        before, offline = {}, {}
+        for pk, count, watermark, paper in PetitionStats.objects.filter(petition_id__in=petition_ids).values_list(
+            "petition_id", "signature_count", "counted_until", "offline_count"
+        ):
+            before[pk] = count if watermark else 0
+            offline[pk] = paper
         for petition_id, n in added.items():
             # Absolute values are safe: every writer of these rows holds the lock.
             PetitionStats.objects.filter(petition_id=petition_id).update(signature_count=before[petition_id] + n)
@@ -202,6 +202,10 @@ def reconcile_counts(petition_ids=None, now=None) -> dict | None:
         totals = {pk: before.get(pk, 0) + added.get(pk, 0) for pk in petition_ids}
         # Counted rows that changed status (an invalidation, a release) are found by recounting.
         totals.update(_recount_requested(petition_ids, now))
+        # The public total adds the paper signatures (cms.offline), before and after alike: a batch's
+        # own milestones were recorded when it was entered, under this lock.
+        totals = {pk: n + offline.get(pk, 0) for pk, n in totals.items()}
+        before = {pk: n + offline.get(pk, 0) for pk, n in before.items()}
         goals = milestones.record(totals, before, now)
         transaction.on_commit(lambda: _publish_live_values(totals, goals, watermarks))
     return totals
@@ -239,10 +243,11 @@ def full_recount(petition_ids=None, now=None) -> dict | None:
             return {}
         totals, drift = _recount(stats, now)
         insights.recount_emails(list(stats))
-        corrected = {pk: totals.get(pk, 0) for pk in drift}
+        # Totals as published: with the paper signatures.
+        corrected = {pk: totals.get(pk, 0) + stats[pk].offline_count for pk in drift}
         # A correction can cross a milestone no incremental run will see again (its "before" is
         # already past it): a verification committed after a watermark went by, say.
-        milestones.record(corrected, {pk: stats[pk].signature_count for pk in drift}, now)
+        milestones.record(corrected, {pk: stats[pk].signature_count + stats[pk].offline_count for pk in drift}, now)
         watermarks = {pk: stats[pk].counted_until for pk in drift}
         transaction.on_commit(
             lambda: [get_store().apply_reconcile(pk, corrected[pk], watermarks[pk]) for pk in corrected]

@@ -32,6 +32,7 @@ from . import (
     fraud_views,
     insights_views,
     mail_views,
+    offline_views,
     signature_actions,
     signature_listing,
     signer_views,
@@ -123,6 +124,12 @@ register_snippet(CampaignGrantViewSet)
 def register_signature_listing():
     """The signatures listing (issue 14): a ModelViewSet with filters, search, exports and bulk actions."""
     return signature_listing.SignatureViewSet()
+
+
+@hooks.register("register_admin_viewset")
+def register_offline_batches():
+    """Paper signatures (issue 14): batches collected offline, added and voided by campaign leads."""
+    return offline_views.OfflineBatchViewSet()
 
 
 for _action in signature_actions.ACTIONS:

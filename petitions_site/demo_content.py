@@ -237,6 +237,24 @@ def add_identity(index):
     index.save_revision().publish()
 
 
+def add_paper_batch(lead, now):
+    """The reference petition's paper signatures (README "Paper signatures"): one batch, entered by the lead."""
+    from cms import offline
+    from cms.models import OfflineSignatureBatch, PetitionPage
+
+    reference = PetitionPage.objects.filter(slug=REFERENCE_SLUG).order_by("pk").first()
+    if reference is None or OfflineSignatureBatch.objects.filter(petition_id=reference.pk).exists():
+        return
+    offline.add_batch(
+        reference,
+        count=340,
+        collected_at=timezone.localdate(now) - timedelta(days=10),
+        collected_where="Town hall meeting, Washington DC",
+        note="Signed sheets from the town hall table; counted twice by two volunteers.",
+        entered_by=lead,
+    )
+
+
 def load(stdout=None):
     """Create the demo site once; later calls leave existing content alone."""
     from django.contrib.auth import get_user_model
@@ -340,6 +358,7 @@ def load(stdout=None):
             )
             lead.groups.add(Group.objects.get(name="Campaign leads"))
             CampaignGrant.objects.get_or_create(user=lead, campaign=campaign)
+    add_paper_batch(User.objects.filter(username="lead").first(), now)
     reconcile_counts()
     return {
         "username": "admin",

@@ -143,6 +143,7 @@ def deliveries(request, response: HttpResponse, id: int = petition_id_param()):
                 "created_at": delivery.created_at,
                 "sent_at": delivery.sent_at,
                 "total": delivery.total,
+                "offline_total": delivery.offline_total,
                 "counted_until": delivery.counted_until,
                 "include_list": delivery.include_list,
                 "recipients": [

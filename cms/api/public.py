@@ -23,7 +23,7 @@ from wagtail.models import Page
 from .. import challenge, manage, views
 from ..conf import get_signature_model
 from ..forms import ConfirmForm
-from ..models import PetitionCountryCount, PetitionMixin, live_values
+from ..models import PetitionCountryCount, PetitionMixin, PetitionStats, live_values
 from ..signing import VerifyResult, verify
 from ..tokens import SALT as TOKEN_SALT
 from ..tokens import ExpiredToken, InvalidToken, read_token
@@ -107,6 +107,10 @@ def petition_detail(
         **summary(request, page, count, goal),
         "intro": getattr(page, "intro", "") or "",
         "refusal": status.message,
+        "offline_count": PetitionStats.objects.filter(petition_id=page.canonical_id)
+        .values_list("offline_count", flat=True)
+        .first()
+        or 0,
         "countries": [
             {
                 "country": tally.country or None,

@@ -20,7 +20,7 @@ class FieldErrors(Error):
 
 class Count(Schema):
     id: int
-    count: int = Field(description="Verified signatures, from the cache.")
+    count: int = Field(description="Verified signatures, from the cache, plus those collected on paper.")
     goal: int
 
 
@@ -94,6 +94,9 @@ class Challenge(Schema):
 class PetitionDetail(PetitionSummary):
     intro: str
     refusal: str = Field(description="Why the petition does not accept signatures now; empty while it does.")
+    offline_count: int = Field(
+        description="Signatures collected on paper, entered by the campaign (included in `count`).", ge=0
+    )
     countries: list[CountryCount] = Field(description="Verified signatures per country, as of the last recount.")
     recent_signers: list[Signer]
     consent_wording: str
@@ -214,7 +217,8 @@ class Delivery(Schema):
     trigger: Literal["manual", "goal", "step"]
     created_at: datetime
     sent_at: datetime | None
-    total: int = Field(description="Verified signatures delivered.")
+    total: int = Field(description="Signatures delivered: verified online ones plus those collected on paper.")
+    offline_total: int = Field(description="Of `total`, the signatures collected on paper.", ge=0)
     counted_until: datetime
     include_list: bool = Field(description="Whether the consenting signers' list went with it.")
     recipients: list[DeliveryRecipient]

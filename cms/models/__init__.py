@@ -4,6 +4,7 @@ from .fraud import FraudRule, Invalidation
 from .grants import CampaignGrant, TokenScopes
 from .insights import PetitionHourlyStats, PetitionSourceStats
 from .officials import Official
+from .offline import OfflineSignatureBatch
 from .pages import CampaignIndexPage, PetitionMixin, PetitionPage, SigningStatus
 from .privacy import PetitionPrivacySettings
 from .signatures import AbstractSignature, ConsentWording, Signature, normalize_email
@@ -23,6 +24,7 @@ __all__ = [
     "Invalidation",
     "Milestone",
     "Official",
+    "OfflineSignatureBatch",
     "OfficialResponse",
     "PetitionMixin",
     "PetitionCountryCount",

@@ -1,5 +1,6 @@
 """Deliveries of a petition's letter and totals to officials, and their responses."""
 
+import datetime
 import uuid
 
 from django.conf import settings
@@ -68,6 +69,12 @@ class Delivery(models.Model):
     breakdown = models.JSONField(
         default=dict, help_text=_("Verified signatures per country."), verbose_name=_("breakdown")
     )
+    # Paper signatures (cms.offline) are in ``total``; these say how many, and where and when they
+    # were collected: [{"count", "collected_at" (ISO date), "collected_where"}], as standing when prepared.
+    offline_total = models.PositiveIntegerField(
+        default=0, help_text=_("Signatures collected on paper, included in the total."), verbose_name=_("on paper")
+    )
+    offline_batches = models.JSONField(default=list, blank=True, verbose_name=_("paper batches"))
     first_signed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("first signed at"))
     last_signed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last signed at"))
     include_list = models.BooleanField(
@@ -99,6 +106,18 @@ class Delivery(models.Model):
     @property
     def is_sent(self):
         return self.status in (self.Status.SENT, self.Status.PARTIAL)
+
+    @property
+    def online_total(self) -> int:
+        """The verified online signatures in ``total`` (the rest were collected on paper)."""
+        return self.total - self.offline_total
+
+    def paper_batches(self) -> list:
+        """The snapshot's paper batches, their dates as dates (for templates and the PDF cover)."""
+        return [
+            {**batch, "collected_at": datetime.date.fromisoformat(batch["collected_at"])}
+            for batch in self.offline_batches
+        ]
 
     @property
     def files_ready(self):

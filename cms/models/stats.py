@@ -13,6 +13,8 @@ logger = logging.getLogger("petitions.store")
 def live_values(petition_ids) -> dict:
     """{petition_id: (count, goal)} for pages and endpoints: one store round trip, SQL only on a miss.
 
+    The count is the verified online signatures plus the paper ones (``PetitionStats.offline_count``).
+
     A missing count (Redis flushed, or a petition never counted) is rebuilt
     from the reconciled total plus what the store recorded after its
     watermark; the goal is the page's, or the higher one a milestone raised it to.
@@ -28,7 +30,7 @@ def live_values(petition_ids) -> dict:
         missing = [pk for pk, (count, _) in values.items() if count is None]
         if missing:
             for pk, (row, goal) in _stored(missing).items():
-                count = store.fill_count(pk, row["signature_count"], row["counted_until"])
+                count = store.fill_count(pk, row["signature_count"] + row["offline_count"], row["counted_until"])
                 store.set_goal(pk, goal)
                 values[pk] = (count, goal)
     except DatabaseError:
@@ -40,8 +42,13 @@ def live_values(petition_ids) -> dict:
 
 
 def stored_values(petition_ids) -> dict:
-    """{petition_id: (reconciled total, goal)} from the database alone: the counts while the store is down."""
-    return {pk: (row["signature_count"], goal) for pk, (row, goal) in _stored(petition_ids).items()}
+    """{petition_id: (reconciled total, goal)} from the database alone: the counts while the store is down.
+
+    The total adds the paper signatures, as the store's count does.
+    """
+    return {
+        pk: (row["signature_count"] + row["offline_count"], goal) for pk, (row, goal) in _stored(petition_ids).items()
+    }
 
 
 def _stored(petition_ids) -> dict:
@@ -49,13 +56,13 @@ def _stored(petition_ids) -> dict:
     stored = {
         row["petition_id"]: row
         for row in PetitionStats.objects.filter(petition_id__in=petition_ids).values(
-            "petition_id", "signature_count", "counted_until", "raised_goal"
+            "petition_id", "signature_count", "offline_count", "counted_until", "raised_goal"
         )
     }
     goals = {page.pk: getattr(page, "goal", 0) or 0 for page in Page.objects.filter(pk__in=petition_ids).specific()}
     result = {}
     for pk in petition_ids:
-        row = stored.get(pk, {"signature_count": 0, "counted_until": None, "raised_goal": None})
+        row = stored.get(pk, {"signature_count": 0, "offline_count": 0, "counted_until": None, "raised_goal": None})
         result[pk] = (row, max(goals.get(pk, 0), row["raised_goal"] or 0))
     return result
 
@@ -92,6 +99,9 @@ class PetitionStats(models.Model):
     insights_counted_until = models.DateTimeField(null=True, blank=True, verbose_name=_("insights counted until"))
     # Signers whose address bounced (or the ESP refused it) and who complained: recounted when
     # ``email_recount_requested_at`` is set (``cms.suppression`` marks signatures) and by the full recount.
+    # Signatures collected on paper (the standing OfflineSignatureBatch totals), recomputed from the
+    # batches whenever one is added or voided (cms.offline); the public count adds them.
+    offline_count = models.PositiveIntegerField(default=0, verbose_name=_("paper signatures"))
     bounced_count = models.PositiveIntegerField(default=0, verbose_name=_("bounced"))
     complained_count = models.PositiveIntegerField(default=0, verbose_name=_("complaints"))
     email_recount_requested_at = models.DateTimeField(
