@@ -325,7 +325,7 @@ export interface components {
         Count: {
             /**
              * Count
-             * @description Verified signatures, from the cache.
+             * @description Verified signatures, from the cache, plus those collected on paper.
              */
             count: number;
             /** Goal */
@@ -373,6 +373,11 @@ export interface components {
              * @description Whether the consenting signers' list went with it.
              */
             include_list: boolean;
+            /**
+             * Offline Total
+             * @description Of `total`, the signatures collected on paper.
+             */
+            offline_total: number;
             /** Recipients */
             recipients: components["schemas"]["DeliveryRecipient"][];
             /** Sent At */
@@ -384,7 +389,7 @@ export interface components {
             status: "preparing" | "ready" | "sending" | "sent" | "partial";
             /**
              * Total
-             * @description Verified signatures delivered.
+             * @description Signatures delivered: verified online ones plus those collected on paper.
              */
             total: number;
             /**
@@ -655,6 +660,11 @@ export interface components {
             /** Intro */
             intro: string;
             links: components["schemas"]["PetitionLinks"];
+            /**
+             * Offline Count
+             * @description Signatures collected on paper, entered by the campaign (included in `count`).
+             */
+            offline_count: number;
             /** Opens At */
             opens_at: string | null;
             /**
