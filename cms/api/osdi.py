@@ -184,30 +184,32 @@ class SignatureCollection(HalSchema):
 
 
 # --- the record signature helper's body ------------------------------------------------------
+# Plain pydantic models (schemas.Body): each object refuses a list or a string, as its schema does.
+# Unknown properties are ignored and declared so: OSDI clients send more of a person than we keep.
 
 
-class EmailAddressIn(HalSchema):
+class EmailAddressIn(schemas.Body):
     address: str = Field(max_length=254, json_schema_extra={"format": "email"})
     primary: bool | None = None
 
 
-class PostalAddressIn(HalSchema):
+class PostalAddressIn(schemas.Body):
     postal_code: str | None = Field(None, max_length=20)
-    country: str | None = Field(None, max_length=2, description="ISO 3166-1 alpha-2 code, e.g. GB.")
+    country: schemas.CountryCode | None = Field(None, description='ISO 3166-1 alpha-2 code, e.g. GB; "" or null: none.')
 
 
-class PersonIn(HalSchema):
+class PersonIn(schemas.Body):
     given_name: str = Field(min_length=1, max_length=100)
     family_name: str | None = Field(None, max_length=100)
     email_addresses: list[EmailAddressIn] = Field(min_length=1)
     postal_addresses: list[PostalAddressIn] = Field(default_factory=list)
 
 
-class ReferrerDataIn(HalSchema):
+class ReferrerDataIn(schemas.Body):
     source: str | None = Field(None, max_length=64)
 
 
-class SignatureCustomFieldsIn(HalSchema):
+class SignatureCustomFieldsIn(schemas.Body):
     share_with_officials: bool = False
     share_postcode_with_officials: bool = False
     opt_in_updates: bool = False
@@ -216,7 +218,7 @@ class SignatureCustomFieldsIn(HalSchema):
     )
 
 
-class RecordSignatureIn(HalSchema):
+class RecordSignatureIn(schemas.Body):
     """OSDI's record signature helper: a person, and where they came from."""
 
     person: PersonIn

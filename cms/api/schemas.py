@@ -3,10 +3,27 @@
 from datetime import datetime
 from typing import Any, Literal
 
+from django_countries import countries
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 FeedDisplay = Literal["first", "first_initial", "hidden"]
+#: The codes the sign form's country field accepts (``cms.forms.country_choices``: django-countries,
+#: after the host's COUNTRIES_ONLY / COUNTRIES_OVERRIDE), and "" for none given, as the form takes it.
+CountryCode = Literal[("", *sorted(countries.countries))]
+
+
+class Body(BaseModel):
+    """A request body's shape: a plain pydantic model, not ninja's ``Schema``.
+
+    ``Schema`` reads objects by attribute (it serialises model instances), so a
+    nested model whose fields all have defaults would take a list or a string
+    for an object. Bodies must refuse what their OpenAPI schema refuses.
+    Strict: a boolean is ``true`` or ``false``, never ``"yes"`` or ``1``, as the schema says. Unknown
+    properties are ignored, and the schema says so (``additionalProperties: true``).
+    """
+
+    model_config = ConfigDict(strict=True, extra="ignore", json_schema_extra={"additionalProperties": True})
 
 
 class Error(Schema):
@@ -110,10 +127,8 @@ class PetitionDetail(PetitionSummary):
     )
 
 
-class SignatureIn(Schema):
+class SignatureIn(Body):
     """A signature: the sign form's fields. Fields a petition does not ask for are ignored."""
-
-    model_config = ConfigDict(extra="ignore")
 
     first_name: str = Field(min_length=1, max_length=100)
     email: str = Field(
@@ -122,7 +137,7 @@ class SignatureIn(Schema):
         json_schema_extra={"format": "email"},
     )
     last_name: str | None = Field(None, max_length=100)
-    country: str | None = Field(None, max_length=2, description="ISO 3166-1 alpha-2 code, e.g. GB.")
+    country: CountryCode | None = Field(None, description='ISO 3166-1 alpha-2 code, e.g. GB; "" or null: none.')
     postcode: str | None = Field(None, max_length=20)
     feed_display: FeedDisplay = Field(
         description="How the public feed names the signer, or `hidden`: required, the signer must pick (no default)."
@@ -148,14 +163,14 @@ class Accepted(Schema):
     detail: str
 
 
-class ConfirmChanges(Schema):
+class ConfirmChanges(Body):
     """The signer's corrections, made before confirming; fields left out keep what was signed."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(strict=True, extra="forbid", json_schema_extra={"additionalProperties": False})
 
     first_name: str | None = Field(None, min_length=1, max_length=100)
     last_name: str | None = Field(None, max_length=100)
-    country: str | None = Field(None, max_length=2)
+    country: CountryCode | None = None
     postcode: str | None = Field(None, max_length=20)
     feed_display: FeedDisplay | None = None
     share_with_officials: bool | None = None
@@ -163,7 +178,7 @@ class ConfirmChanges(Schema):
     opt_in_updates: bool | None = None
 
 
-class ConfirmIn(Schema):
+class ConfirmIn(Body):
     token: str = Field(description="The token from the emailed link (its `token` query parameter).")
     petition_id: int | None = Field(None, description="Optional: the token names its petition.")
     changes: ConfirmChanges | None = Field(
