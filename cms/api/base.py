@@ -315,6 +315,23 @@ def store_signature(request, page, fields: dict, *, source: str = "", challenge_
         raise refusal_for(page, page.signing_status())
 
 
+def response_links(status, **links):
+    """OpenAPI ``links`` from one answer to the operations it leads to: {name: (operation id, id's source)}.
+
+    They say where a client goes next (list → detail → count); schemathesis's stateful phase follows them.
+    """
+    return {
+        "responses": {
+            status: {  # an int, as ninja keys its responses, so the two merge
+                "links": {
+                    name: {"operationId": operation_id, "parameters": {"id": source}}
+                    for name, (operation_id, source) in links.items()
+                }
+            }
+        }
+    }
+
+
 def inline_schema(model):
     """A model's JSON schema with its ``$defs`` put in place, for an operation's request body.
 
