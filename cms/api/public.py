@@ -153,7 +153,7 @@ def petition_detail(
 def detail_last_modified(page, feed):
     """When the detail last changed, as far as is known without a query: the page's last
     publication, or the newest signer shown, whichever is later (None if neither is known)."""
-    times = [page.last_published_at]
+    times = [page.last_published_at or page.first_published_at]
     if feed:
         at = feed[0]["at"]
         times.append(parse_datetime(at) if isinstance(at, str) else at)
