@@ -29,7 +29,8 @@ pytestmark = [
 ]
 
 PHASES = "examples,coverage,fuzzing,stateful"
-#: CI's bound; a deeper local run: PETITIONS_SCHEMATHESIS_EXAMPLES=60 PETITIONS_SCHEMATHESIS_SECONDS=900.
+#: CI's bound; a deeper local run: PETITIONS_SCHEMATHESIS_EXAMPLES=60 PETITIONS_SCHEMATHESIS_SECONDS=900
+#: (and pytest --timeout=1500).
 MAX_EXAMPLES = int(os.environ.get("PETITIONS_SCHEMATHESIS_EXAMPLES", "15"))
 TIME_BUDGET_SECONDS = int(os.environ.get("PETITIONS_SCHEMATHESIS_SECONDS", "15"))
 
@@ -44,7 +45,9 @@ expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "410", "429", "5x
 expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "410", "415", "422", "428", "429", "5xx"]
 [[operations]]
 include-operation-id = ["signatures_confirm", "petitions_signatures_export"]
-checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "410", "429", "5xx"]
+checks.positive_data_acceptance.expected-statuses = [
+  "2xx", "3xx", "400", "401", "403", "404", "409", "410", "429", "5xx"
+]
 """
 
 

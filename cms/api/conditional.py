@@ -12,6 +12,19 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponseNotModified
 from django.utils.http import http_date, parse_etags, parse_http_date_safe
 
+VALIDATOR_HEADERS = {
+    "ETag": {"description": "Weak, of the whole answer.", "schema": {"type": "string"}},
+    "Last-Modified": {"description": "An HTTP date; absent when unknown.", "schema": {"type": "string"}},
+}
+
+
+def with_validator_headers(extra):
+    """An operation's OpenAPI extras, with the validators its 200 and 304 carry."""
+    responses = extra.setdefault("responses", {})
+    for status in (200, 304):
+        responses.setdefault(status, {})["headers"] = VALIDATOR_HEADERS
+    return extra
+
 
 def content_etag(data):
     """A weak ETag for an answer's data: a digest of its JSON, so any change in it changes the tag."""

@@ -27,6 +27,7 @@ from .auth import LeadTokenAuth, lead_petition, lifts_rate_limit
 from .base import (
     COMMON_ERRORS,
     MAX_ID,
+    SIGN_ERRORS,
     SIGN_RESPONSES,
     absolute,
     accepted,
@@ -36,6 +37,7 @@ from .base import (
     inline_schema,
     json_body,
     petition_id_param,
+    response_descriptions,
     store_signature,
     verified_signatures,
 )
@@ -432,7 +434,7 @@ def signatures(
         "signatures from one address, and the challenge (CAPTCHA) a site may require; any other token "
         "changes nothing: without one, send the widget's token as `challenge_token`."
     ),
-    openapi_extra={"requestBody": RECORD_SIGNATURE_BODY},
+    openapi_extra={"requestBody": RECORD_SIGNATURE_BODY, **response_descriptions(SIGN_ERRORS)},
 )
 def record_signature(request, id: int = petition_id_param()):
     check_origin(request)

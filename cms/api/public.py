@@ -34,6 +34,7 @@ from .base import (
     COMMON_ERRORS,
     MAX_ID,
     RICH_TEXT_FORMAT,
+    SIGN_ERRORS,
     SIGN_RESPONSES,
     SIGNATURE_BODY,
     Refusal,
@@ -46,6 +47,7 @@ from .base import (
     get_petition,
     json_body,
     petition_id_param,
+    response_descriptions,
     response_links,
     router,
     store_signature,
@@ -97,11 +99,13 @@ def petition_list(
         "`If-Modified-Since` for a 304; `If-None-Match` wins when both are sent, and is exact: a signer "
         "who is not shown moves the count without moving `Last-Modified`."
     ),
-    openapi_extra=response_links(
-        200,
-        count=("petitions_count", "$response.body#/id"),
-        sign=("petitions_sign", "$response.body#/id"),
-        osdi=("osdi_petition", "$response.body#/id"),
+    openapi_extra=conditional.with_validator_headers(
+        response_links(
+            200,
+            count=("petitions_count", "$response.body#/id"),
+            sign=("petitions_sign", "$response.body#/id"),
+            osdi=("osdi_petition", "$response.body#/id"),
+        )
     ),
 )
 def petition_detail(
@@ -197,7 +201,7 @@ def petition_count(request, id: int = petition_id_param()):
         "refuses signatures then. These are checked before anything is stored and say nothing about the "
         "address."
     ),
-    openapi_extra={"requestBody": SIGNATURE_BODY},
+    openapi_extra={"requestBody": SIGNATURE_BODY, **response_descriptions(SIGN_ERRORS)},
 )
 def sign(
     request,
@@ -268,6 +272,16 @@ def token_petition_id(token):
         "feed choice, consents); they are applied with the confirmation, only while the signature is "
         "pending: a confirmed signature is never changed here. 400 for a token that is not valid or "
         "changes that are not (naming the fields), 410 for an expired one."
+    ),
+    openapi_extra=response_descriptions(
+        {
+            400: "`invalid_token`: the token is not one this site signed for a signature (`errors.token`); "
+            "`invalid`: the body or its `changes`, field by field.",
+            403: "`origin_refused`: a browser page on an origin the site does not allow.",
+            404: "`not_found`: the token's petition is not live.",
+            410: "`expired_token`: the link has expired; sign again.",
+            503: "`unavailable`: the database or Redis is down; see `Retry-After`.",
+        }
     ),
 )
 def confirm(request, data: schemas.ConfirmIn):
