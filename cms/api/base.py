@@ -60,7 +60,7 @@ class PetitionsAPI(NinjaAPI):
 
 api = PetitionsAPI(
     title="Petitions API",
-    version="1.0.0",
+    version="1.1.0",  # docs/api.md, "Versioning": semantic, announced in the changelog
     description=(
         "Show petitions and collect signatures from any front end. Signatures count once the signer "
         "confirms the emailed link. Browsers may call this API from the site's own origin and from "

@@ -1,8 +1,8 @@
 """Conditional GETs for the API's public answers (RFC 9110 §13): ETag, Last-Modified and the 304.
 
-An ETag is weak (``W/``): the same data may be serialised differently (key order,
-language of the texts) and still mean the same. ``If-None-Match`` takes precedence
-over ``If-Modified-Since``: a client sending both gets the exact comparison.
+An ETag is weak (``W/``): it names the data, not the bytes (a CDN may compress or
+re-encode them). ``If-None-Match`` takes precedence over ``If-Modified-Since``
+(RFC 9110 §13.2.2): a client sending both gets the exact comparison.
 """
 
 import hashlib
