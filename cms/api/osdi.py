@@ -191,18 +191,18 @@ class SignatureCollection(HalSchema):
 
 
 class EmailAddressIn(schemas.Body):
-    address: str = Field(max_length=254, json_schema_extra={"format": "email"})
+    address: schemas.Text = Field(max_length=254, json_schema_extra={"format": "email"})
     primary: bool | None = None
 
 
 class PostalAddressIn(schemas.Body):
-    postal_code: str | None = Field(None, max_length=20)
+    postal_code: schemas.Text | None = Field(None, max_length=20)
     country: schemas.CountryCode | None = Field(None, description='ISO 3166-1 alpha-2 code, e.g. GB; "" or null: none.')
 
 
 class PersonIn(schemas.Body):
-    given_name: str = Field(min_length=1, max_length=100)
-    family_name: str | None = Field(None, max_length=100)
+    given_name: schemas.Name = Field(min_length=1, max_length=100)
+    family_name: schemas.Text | None = Field(None, max_length=100)
     email_addresses: list[EmailAddressIn] = Field(min_length=1)
     postal_addresses: list[PostalAddressIn] = Field(default_factory=list)
 
