@@ -1,6 +1,7 @@
 """The OpenAPI schema is as strict as the server: what it refuses, the server refuses with a 400."""
 
 import json
+import re
 
 import pytest
 
@@ -91,3 +92,15 @@ def test_the_list_links_to_the_detail_and_the_detail_to_its_count(openapi):
     detail_links = openapi["paths"]["/api/petitions/{id}/"]["get"]["responses"]["200"]["links"]
     assert list_links["detail"]["operationId"] == "petitions_detail"
     assert detail_links["count"] == {"operationId": "petitions_count", "parameters": {"id": "$response.body#/id"}}
+
+
+@pytest.mark.parametrize("first_name", ["A\x00da", "   "])
+def test_a_name_the_form_would_refuse_is_refused_by_the_schema_too(openapi, petition, client, first_name):
+    pattern = request_body(openapi, "/api/petitions/{id}/signatures/")["properties"]["first_name"]["pattern"]
+    response = post(
+        client,
+        f"/api/petitions/{petition.pk}/signatures/",
+        {"first_name": first_name, "email": "ada@example.org", "feed_display": "first"},
+    )
+    assert re.search(pattern, first_name) is None
+    assert response.status_code == 400 and "first_name" in response.json()["errors"]
