@@ -60,7 +60,7 @@ class PetitionsAPI(NinjaAPI):
 
 api = PetitionsAPI(
     title="Petitions API",
-    version="1.0.0",
+    version="1.1.0",  # docs/api.md, "Versioning": semantic, announced in the changelog
     description=(
         "Show petitions and collect signatures from any front end. Signatures count once the signer "
         "confirms the emailed link. Browsers may call this API from the site's own origin and from "
@@ -313,6 +313,41 @@ def store_signature(request, page, fields: dict, *, source: str = "", challenge_
         page.process_signature(form, request)
     except SigningRefused:  # closed between the check in admit() and now
         raise refusal_for(page, page.signing_status())
+
+
+def response_descriptions(descriptions):
+    """OpenAPI descriptions of an operation's answers, {status: words}: what each error status means here."""
+    return {"responses": {status: {"description": words} for status, words in descriptions.items()}}
+
+
+#: What the sign endpoints' error answers mean (their bodies: schemas.Error, FieldErrors for 400).
+SIGN_ERRORS = {
+    400: "`invalid`: the fields named in `errors`; `challenge_required` or `challenge_failed`: the challenge.",
+    403: "`origin_refused`: a browser page on an origin the site does not allow.",
+    404: "`not_found`: no live petition with this id.",
+    409: "`not_open`: the petition does not accept signatures yet.",
+    410: "`closed`: the petition no longer accepts signatures.",
+    415: "`unsupported_media_type`: the body is not `application/json`.",
+    429: "`rate_limited`: too many signatures from one address; see `Retry-After`.",
+    503: "`unavailable` (database or Redis down) or `challenge_unavailable`; see `Retry-After`.",
+}
+
+
+def response_links(status, **links):
+    """OpenAPI ``links`` from one answer to the operations it leads to: {name: (operation id, id's source)}.
+
+    They say where a client goes next (list → detail → count); schemathesis's stateful phase follows them.
+    """
+    return {
+        "responses": {
+            status: {  # an int, as ninja keys its responses, so the two merge
+                "links": {
+                    name: {"operationId": operation_id, "parameters": {"id": source}}
+                    for name, (operation_id, source) in links.items()
+                }
+            }
+        }
+    }
 
 
 def inline_schema(model):

@@ -20,7 +20,7 @@ from django.utils.cache import patch_vary_headers
 from ..origin import allowed_origins
 
 ALLOW_METHODS = "GET, POST, OPTIONS"
-ALLOW_HEADERS = "Accept, Authorization, Content-Type, If-None-Match, OSDI-API-Token"
+ALLOW_HEADERS = "Accept, Authorization, Content-Type, If-Modified-Since, If-None-Match, OSDI-API-Token"
 EXPOSE_HEADERS = "ETag, Retry-After"
 #: How long a browser may reuse a preflight answer, in seconds.
 PREFLIGHT_MAX_AGE = 600

@@ -27,6 +27,7 @@ from .auth import LeadTokenAuth, lead_petition, lifts_rate_limit
 from .base import (
     COMMON_ERRORS,
     MAX_ID,
+    SIGN_ERRORS,
     SIGN_RESPONSES,
     absolute,
     accepted,
@@ -36,6 +37,7 @@ from .base import (
     inline_schema,
     json_body,
     petition_id_param,
+    response_descriptions,
     store_signature,
     verified_signatures,
 )
@@ -184,30 +186,32 @@ class SignatureCollection(HalSchema):
 
 
 # --- the record signature helper's body ------------------------------------------------------
+# Plain pydantic models (schemas.Body): each object refuses a list or a string, as its schema does.
+# Unknown properties are ignored and declared so: OSDI clients send more of a person than we keep.
 
 
-class EmailAddressIn(HalSchema):
-    address: str = Field(max_length=254, json_schema_extra={"format": "email"})
+class EmailAddressIn(schemas.Body):
+    address: schemas.Text = Field(max_length=254, json_schema_extra={"format": "email"})
     primary: bool | None = None
 
 
-class PostalAddressIn(HalSchema):
-    postal_code: str | None = Field(None, max_length=20)
-    country: str | None = Field(None, max_length=2, description="ISO 3166-1 alpha-2 code, e.g. GB.")
+class PostalAddressIn(schemas.Body):
+    postal_code: schemas.Text | None = Field(None, max_length=20)
+    country: schemas.CountryCode | None = Field(None, description='ISO 3166-1 alpha-2 code, e.g. GB; "" or null: none.')
 
 
-class PersonIn(HalSchema):
-    given_name: str = Field(min_length=1, max_length=100)
-    family_name: str | None = Field(None, max_length=100)
+class PersonIn(schemas.Body):
+    given_name: schemas.Name = Field(min_length=1, max_length=100)
+    family_name: schemas.Text | None = Field(None, max_length=100)
     email_addresses: list[EmailAddressIn] = Field(min_length=1)
     postal_addresses: list[PostalAddressIn] = Field(default_factory=list)
 
 
-class ReferrerDataIn(HalSchema):
+class ReferrerDataIn(schemas.Body):
     source: str | None = Field(None, max_length=64)
 
 
-class SignatureCustomFieldsIn(HalSchema):
+class SignatureCustomFieldsIn(schemas.Body):
     share_with_officials: bool = False
     share_postcode_with_officials: bool = False
     opt_in_updates: bool = False
@@ -216,7 +220,7 @@ class SignatureCustomFieldsIn(HalSchema):
     )
 
 
-class RecordSignatureIn(HalSchema):
+class RecordSignatureIn(schemas.Body):
     """OSDI's record signature helper: a person, and where they came from."""
 
     person: PersonIn
@@ -430,7 +434,7 @@ def signatures(
         "signatures from one address, and the challenge (CAPTCHA) a site may require; any other token "
         "changes nothing: without one, send the widget's token as `challenge_token`."
     ),
-    openapi_extra={"requestBody": RECORD_SIGNATURE_BODY},
+    openapi_extra={"requestBody": RECORD_SIGNATURE_BODY, **response_descriptions(SIGN_ERRORS)},
 )
 def record_signature(request, id: int = petition_id_param()):
     check_origin(request)

@@ -14,6 +14,7 @@ or not the address had signed before.
 
 from django.core import signing
 from django.http import Http404, HttpResponse
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext
 from django_countries import countries
 from ninja import Query, Status
@@ -28,11 +29,12 @@ from ..signing import VerifyResult, verify
 from ..tokens import SALT as TOKEN_SALT
 from ..tokens import ExpiredToken, InvalidToken, read_token
 from ..widget_texts import widget_texts
-from . import schemas
+from . import conditional, schemas
 from .base import (
     COMMON_ERRORS,
     MAX_ID,
     RICH_TEXT_FORMAT,
+    SIGN_ERRORS,
     SIGN_RESPONSES,
     SIGNATURE_BODY,
     Refusal,
@@ -45,6 +47,8 @@ from .base import (
     get_petition,
     json_body,
     petition_id_param,
+    response_descriptions,
+    response_links,
     router,
     store_signature,
     summary,
@@ -57,6 +61,7 @@ from .base import (
     url_name="petition_list",
     operation_id="petitions_list",
     summary="Live petitions",
+    openapi_extra=response_links(200, detail=("petitions_detail", "$response.body#/items/0/id")),
 )
 def petition_list(
     request,
@@ -84,10 +89,24 @@ def petition_list(
 
 @router.get(
     "/petitions/{id}/",
-    response={200: schemas.PetitionDetail, **COMMON_ERRORS},
+    response={200: schemas.PetitionDetail, 304: None, **COMMON_ERRORS},
     url_name="petition_detail",
     operation_id="petitions_detail",
     summary="A petition, with its counts by country, recent signers, sign form and blocks",
+    description=(
+        "Answers carry a weak `ETag` (of the whole answer) and `Last-Modified` (the page's last publication "
+        "or the newest signer shown, whichever is later). Send them back as `If-None-Match` or "
+        "`If-Modified-Since` for a 304; `If-None-Match` wins when both are sent, and is exact: a signer "
+        "who is not shown moves the count without moving `Last-Modified`."
+    ),
+    openapi_extra=conditional.with_validator_headers(
+        response_links(
+            200,
+            count=("petitions_count", "$response.body#/id"),
+            sign=("petitions_sign", "$response.body#/id"),
+            osdi=("osdi_petition", "$response.body#/id"),
+        )
+    ),
 )
 def petition_detail(
     request,
@@ -102,8 +121,9 @@ def petition_detail(
         "-signature_count", "country"
     )
     body = getattr(page, "body", None)
+    feed = page.get_feed()
     cacheable(response)
-    return {
+    data = {
         **summary(request, page, count, goal),
         "intro": getattr(page, "intro", "") or "",
         "refusal": status.message,
@@ -120,8 +140,7 @@ def petition_detail(
             for tally in tallies
         ],
         "recent_signers": [
-            {"name": entry["name"], "place": entry.get("place", ""), "signed_at": entry["at"]}
-            for entry in page.get_feed()
+            {"name": entry["name"], "place": entry.get("place", ""), "signed_at": entry["at"]} for entry in feed
         ],
         "consent_wording": page.consent_wording,
         "texts": widget_texts(),
@@ -132,6 +151,22 @@ def petition_detail(
         if body is None
         else body.stream_block.get_api_representation(body, {"request": request, "page": page}),
     }
+    etag, last_modified = conditional.content_etag(data), detail_last_modified(page, feed)
+    if conditional.is_not_modified(request, etag, last_modified):
+        return conditional.not_modified(response, etag, last_modified)
+    conditional.set_validators(response, etag, last_modified)
+    return data
+
+
+def detail_last_modified(page, feed):
+    """When the detail last changed, as far as is known without a query: the page's last
+    publication, or the newest signer shown, whichever is later (None if neither is known)."""
+    times = [page.last_published_at or page.first_published_at]
+    if feed:
+        at = feed[0]["at"]
+        times.append(parse_datetime(at) if isinstance(at, str) else at)
+    times = [time for time in times if time is not None]
+    return max(times) if times else None
 
 
 @router.get(
@@ -170,7 +205,7 @@ def petition_count(request, id: int = petition_id_param()):
         "refuses signatures then. These are checked before anything is stored and say nothing about the "
         "address."
     ),
-    openapi_extra={"requestBody": SIGNATURE_BODY},
+    openapi_extra={"requestBody": SIGNATURE_BODY, **response_descriptions(SIGN_ERRORS)},
 )
 def sign(
     request,
@@ -241,6 +276,16 @@ def token_petition_id(token):
         "feed choice, consents); they are applied with the confirmation, only while the signature is "
         "pending: a confirmed signature is never changed here. 400 for a token that is not valid or "
         "changes that are not (naming the fields), 410 for an expired one."
+    ),
+    openapi_extra=response_descriptions(
+        {
+            400: "`invalid_token`: the token is not one this site signed for a signature (`errors.token`); "
+            "`invalid`: the body or its `changes`, field by field.",
+            403: "`origin_refused`: a browser page on an origin the site does not allow.",
+            404: "`not_found`: the token's petition is not live.",
+            410: "`expired_token`: the link has expired; sign again.",
+            503: "`unavailable`: the database or Redis is down; see `Retry-After`.",
+        }
     ),
 )
 def confirm(request, data: schemas.ConfirmIn):

@@ -1,12 +1,35 @@
 """The shapes of the JSON API's requests and answers (they make its OpenAPI schema)."""
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from django_countries import countries
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 FeedDisplay = Literal["first", "first_initial", "hidden"]
+#: The codes the sign form's country field accepts (``cms.forms.country_choices``: django-countries,
+#: after the host's COUNTRIES_ONLY / COUNTRIES_OVERRIDE), and "" for none given, as the form takes it.
+CountryCode = Literal[("", *sorted(countries.countries))]
+
+
+#: Text the sign form takes: Django's form fields refuse NUL characters, so the schema does too.
+Text = Annotated[str, Field(pattern=r"^[^\x00]*$")]
+#: A name the form keeps: it strips spaces, and a name of spaces alone is no name.
+Name = Annotated[str, Field(pattern=r"^[^\x00]*[^\s\x00][^\x00]*$")]
+
+
+class Body(BaseModel):
+    """A request body's shape: a plain pydantic model, not ninja's ``Schema``.
+
+    ``Schema`` reads objects by attribute (it serialises model instances), so a
+    nested model whose fields all have defaults would take a list or a string
+    for an object. Bodies must refuse what their OpenAPI schema refuses.
+    Strict: a boolean is ``true`` or ``false``, never ``"yes"`` or ``1``, as the schema says. Unknown
+    properties are ignored, and the schema says so (``additionalProperties: true``).
+    """
+
+    model_config = ConfigDict(strict=True, extra="ignore", json_schema_extra={"additionalProperties": True})
 
 
 class Error(Schema):
@@ -113,20 +136,18 @@ class PetitionDetail(PetitionSummary):
     )
 
 
-class SignatureIn(Schema):
+class SignatureIn(Body):
     """A signature: the sign form's fields. Fields a petition does not ask for are ignored."""
 
-    model_config = ConfigDict(extra="ignore")
-
-    first_name: str = Field(min_length=1, max_length=100)
-    email: str = Field(
+    first_name: Name = Field(min_length=1, max_length=100)
+    email: Text = Field(
         max_length=254,
         description="Where the confirmation link is sent. Never shown anywhere.",
         json_schema_extra={"format": "email"},
     )
-    last_name: str | None = Field(None, max_length=100)
-    country: str | None = Field(None, max_length=2, description="ISO 3166-1 alpha-2 code, e.g. GB.")
-    postcode: str | None = Field(None, max_length=20)
+    last_name: Text | None = Field(None, max_length=100)
+    country: CountryCode | None = Field(None, description='ISO 3166-1 alpha-2 code, e.g. GB; "" or null: none.')
+    postcode: Text | None = Field(None, max_length=20)
     feed_display: FeedDisplay = Field(
         description="How the public feed names the signer, or `hidden`: required, the signer must pick (no default)."
     )
@@ -137,7 +158,7 @@ class SignatureIn(Schema):
         False, description="Consent to pass the postcode on as well; counts only with `share_with_officials`."
     )
     opt_in_updates: bool = False
-    website: str | None = Field(None, max_length=200, description="A honeypot: leave it out or empty.")
+    website: Text | None = Field(None, max_length=200, description="A honeypot: leave it out or empty.")
     source: str | None = Field(None, description="Where the signature came from (at most 64 characters).")
     challenge_token: str | None = Field(
         None,
@@ -151,22 +172,22 @@ class Accepted(Schema):
     detail: str
 
 
-class ConfirmChanges(Schema):
+class ConfirmChanges(Body):
     """The signer's corrections, made before confirming; fields left out keep what was signed."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(strict=True, extra="forbid", json_schema_extra={"additionalProperties": False})
 
-    first_name: str | None = Field(None, min_length=1, max_length=100)
-    last_name: str | None = Field(None, max_length=100)
-    country: str | None = Field(None, max_length=2)
-    postcode: str | None = Field(None, max_length=20)
+    first_name: Name | None = Field(None, min_length=1, max_length=100)
+    last_name: Text | None = Field(None, max_length=100)
+    country: CountryCode | None = None
+    postcode: Text | None = Field(None, max_length=20)
     feed_display: FeedDisplay | None = None
     share_with_officials: bool | None = None
     share_postcode_with_officials: bool | None = None
     opt_in_updates: bool | None = None
 
 
-class ConfirmIn(Schema):
+class ConfirmIn(Body):
     token: str = Field(description="The token from the emailed link (its `token` query parameter).")
     petition_id: int | None = Field(None, description="Optional: the token names its petition.")
     changes: ConfirmChanges | None = Field(
