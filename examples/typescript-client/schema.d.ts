@@ -106,7 +106,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A petition, with its counts by country, recent signers, sign form and blocks */
+        /**
+         * A petition, with its counts by country, recent signers, sign form and blocks
+         * @description Answers carry a weak `ETag` (of the whole answer) and `Last-Modified` (the page's last publication or the newest signer shown, whichever is later). Send them back as `If-None-Match` or `If-Modified-Since` for a 304; `If-None-Match` wins when both are sent, and is exact: a signer who is not shown moves the count without moving `Last-Modified`.
+         */
         get: operations["petitions_detail"];
         put?: never;
         post?: never;
@@ -276,7 +279,7 @@ export interface components {
          */
         ConfirmChanges: {
             /** Country */
-            country?: string | null;
+            country?: ("" | "AD" | "AE" | "AF" | "AG" | "AI" | "AL" | "AM" | "AO" | "AQ" | "AR" | "AS" | "AT" | "AU" | "AW" | "AX" | "AZ" | "BA" | "BB" | "BD" | "BE" | "BF" | "BG" | "BH" | "BI" | "BJ" | "BL" | "BM" | "BN" | "BO" | "BQ" | "BR" | "BS" | "BT" | "BV" | "BW" | "BY" | "BZ" | "CA" | "CC" | "CD" | "CF" | "CG" | "CH" | "CI" | "CK" | "CL" | "CM" | "CN" | "CO" | "CR" | "CU" | "CV" | "CW" | "CX" | "CY" | "CZ" | "DE" | "DJ" | "DK" | "DM" | "DO" | "DZ" | "EC" | "EE" | "EG" | "EH" | "ER" | "ES" | "ET" | "FI" | "FJ" | "FK" | "FM" | "FO" | "FR" | "GA" | "GB" | "GD" | "GE" | "GF" | "GG" | "GH" | "GI" | "GL" | "GM" | "GN" | "GP" | "GQ" | "GR" | "GS" | "GT" | "GU" | "GW" | "GY" | "HK" | "HM" | "HN" | "HR" | "HT" | "HU" | "ID" | "IE" | "IL" | "IM" | "IN" | "IO" | "IQ" | "IR" | "IS" | "IT" | "JE" | "JM" | "JO" | "JP" | "KE" | "KG" | "KH" | "KI" | "KM" | "KN" | "KP" | "KR" | "KW" | "KY" | "KZ" | "LA" | "LB" | "LC" | "LI" | "LK" | "LR" | "LS" | "LT" | "LU" | "LV" | "LY" | "MA" | "MC" | "MD" | "ME" | "MF" | "MG" | "MH" | "MK" | "ML" | "MM" | "MN" | "MO" | "MP" | "MQ" | "MR" | "MS" | "MT" | "MU" | "MV" | "MW" | "MX" | "MY" | "MZ" | "NA" | "NC" | "NE" | "NF" | "NG" | "NI" | "NL" | "NO" | "NP" | "NR" | "NU" | "NZ" | "OM" | "PA" | "PE" | "PF" | "PG" | "PH" | "PK" | "PL" | "PM" | "PN" | "PR" | "PS" | "PT" | "PW" | "PY" | "QA" | "RE" | "RO" | "RS" | "RU" | "RW" | "SA" | "SB" | "SC" | "SD" | "SE" | "SG" | "SH" | "SI" | "SJ" | "SK" | "SL" | "SM" | "SN" | "SO" | "SR" | "SS" | "ST" | "SV" | "SX" | "SY" | "SZ" | "TC" | "TD" | "TF" | "TG" | "TH" | "TJ" | "TK" | "TL" | "TM" | "TN" | "TO" | "TR" | "TT" | "TV" | "TW" | "TZ" | "UA" | "UG" | "UM" | "US" | "UY" | "UZ" | "VA" | "VC" | "VE" | "VG" | "VI" | "VN" | "VU" | "WF" | "WS" | "YE" | "YT" | "ZA" | "ZM" | "ZW") | null;
             /** Feed Display */
             feed_display?: ("first" | "first_initial" | "hidden") | null;
             /** First Name */
@@ -306,6 +309,8 @@ export interface components {
              * @description The token from the emailed link (its `token` query parameter).
              */
             token: string;
+        } & {
+            [key: string]: unknown;
         };
         /** Confirmed */
         Confirmed: {
@@ -1061,7 +1066,7 @@ export interface operations {
                      */
                     challenge_token?: string | null;
                     /** @default null */
-                    custom_fields?: {
+                    custom_fields?: ({
                         /**
                          * Feed Display
                          * @description How the feed names the signer; left out: not at all (they can choose when they confirm).
@@ -1083,11 +1088,13 @@ export interface operations {
                          * @default false
                          */
                         share_with_officials?: boolean;
-                    } | null;
+                    } & {
+                        [key: string]: unknown;
+                    }) | null;
                     /** PersonIn */
                     person: {
                         /** Email Addresses */
-                        email_addresses: {
+                        email_addresses: ({
                             /**
                              * Address
                              * Format: email
@@ -1098,7 +1105,9 @@ export interface operations {
                              * @default null
                              */
                             primary?: boolean | null;
-                        }[];
+                        } & {
+                            [key: string]: unknown;
+                        })[];
                         /**
                          * Family Name
                          * @default null
@@ -1107,28 +1116,36 @@ export interface operations {
                         /** Given Name */
                         given_name: string;
                         /** Postal Addresses */
-                        postal_addresses?: {
+                        postal_addresses?: ({
                             /**
                              * Country
-                             * @description ISO 3166-1 alpha-2 code, e.g. GB.
+                             * @description ISO 3166-1 alpha-2 code, e.g. GB; "" or null: none.
                              * @default null
                              */
-                            country?: string | null;
+                            country?: ("" | "AD" | "AE" | "AF" | "AG" | "AI" | "AL" | "AM" | "AO" | "AQ" | "AR" | "AS" | "AT" | "AU" | "AW" | "AX" | "AZ" | "BA" | "BB" | "BD" | "BE" | "BF" | "BG" | "BH" | "BI" | "BJ" | "BL" | "BM" | "BN" | "BO" | "BQ" | "BR" | "BS" | "BT" | "BV" | "BW" | "BY" | "BZ" | "CA" | "CC" | "CD" | "CF" | "CG" | "CH" | "CI" | "CK" | "CL" | "CM" | "CN" | "CO" | "CR" | "CU" | "CV" | "CW" | "CX" | "CY" | "CZ" | "DE" | "DJ" | "DK" | "DM" | "DO" | "DZ" | "EC" | "EE" | "EG" | "EH" | "ER" | "ES" | "ET" | "FI" | "FJ" | "FK" | "FM" | "FO" | "FR" | "GA" | "GB" | "GD" | "GE" | "GF" | "GG" | "GH" | "GI" | "GL" | "GM" | "GN" | "GP" | "GQ" | "GR" | "GS" | "GT" | "GU" | "GW" | "GY" | "HK" | "HM" | "HN" | "HR" | "HT" | "HU" | "ID" | "IE" | "IL" | "IM" | "IN" | "IO" | "IQ" | "IR" | "IS" | "IT" | "JE" | "JM" | "JO" | "JP" | "KE" | "KG" | "KH" | "KI" | "KM" | "KN" | "KP" | "KR" | "KW" | "KY" | "KZ" | "LA" | "LB" | "LC" | "LI" | "LK" | "LR" | "LS" | "LT" | "LU" | "LV" | "LY" | "MA" | "MC" | "MD" | "ME" | "MF" | "MG" | "MH" | "MK" | "ML" | "MM" | "MN" | "MO" | "MP" | "MQ" | "MR" | "MS" | "MT" | "MU" | "MV" | "MW" | "MX" | "MY" | "MZ" | "NA" | "NC" | "NE" | "NF" | "NG" | "NI" | "NL" | "NO" | "NP" | "NR" | "NU" | "NZ" | "OM" | "PA" | "PE" | "PF" | "PG" | "PH" | "PK" | "PL" | "PM" | "PN" | "PR" | "PS" | "PT" | "PW" | "PY" | "QA" | "RE" | "RO" | "RS" | "RU" | "RW" | "SA" | "SB" | "SC" | "SD" | "SE" | "SG" | "SH" | "SI" | "SJ" | "SK" | "SL" | "SM" | "SN" | "SO" | "SR" | "SS" | "ST" | "SV" | "SX" | "SY" | "SZ" | "TC" | "TD" | "TF" | "TG" | "TH" | "TJ" | "TK" | "TL" | "TM" | "TN" | "TO" | "TR" | "TT" | "TV" | "TW" | "TZ" | "UA" | "UG" | "UM" | "US" | "UY" | "UZ" | "VA" | "VC" | "VE" | "VG" | "VI" | "VN" | "VU" | "WF" | "WS" | "YE" | "YT" | "ZA" | "ZM" | "ZW") | null;
                             /**
                              * Postal Code
                              * @default null
                              */
                             postal_code?: string | null;
-                        }[];
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                    } & {
+                        [key: string]: unknown;
                     };
                     /** @default null */
-                    referrer_data?: {
+                    referrer_data?: ({
                         /**
                          * Source
                          * @default null
                          */
                         source?: string | null;
-                    } | null;
+                    } & {
+                        [key: string]: unknown;
+                    }) | null;
+                } & {
+                    [key: string]: unknown;
                 };
             };
         };
@@ -1142,7 +1159,7 @@ export interface operations {
                     "application/json": components["schemas"]["Accepted"];
                 };
             };
-            /** @description Bad Request */
+            /** @description `invalid`: the fields named in `errors`; `challenge_required` or `challenge_failed`: the challenge. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1151,7 +1168,7 @@ export interface operations {
                     "application/json": components["schemas"]["FieldErrors"];
                 };
             };
-            /** @description Forbidden */
+            /** @description `origin_refused`: a browser page on an origin the site does not allow. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1160,7 +1177,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not Found */
+            /** @description `not_found`: no live petition with this id. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1169,7 +1186,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Conflict */
+            /** @description `not_open`: the petition does not accept signatures yet. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1178,7 +1195,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Gone */
+            /** @description `closed`: the petition no longer accepts signatures. */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -1187,7 +1204,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unsupported Media Type */
+            /** @description `unsupported_media_type`: the body is not `application/json`. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -1196,7 +1213,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Too Many Requests */
+            /** @description `rate_limited`: too many signatures from one address; see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1205,7 +1222,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description `unavailable` (database or Redis down) or `challenge_unavailable`; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1266,11 +1283,26 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description Weak, of the whole answer. */
+                    ETag?: string;
+                    /** @description An HTTP date; absent when unknown. */
+                    "Last-Modified"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["PetitionDetail"];
                 };
+            };
+            /** @description Not Modified */
+            304: {
+                headers: {
+                    /** @description Weak, of the whole answer. */
+                    ETag?: string;
+                    /** @description An HTTP date; absent when unknown. */
+                    "Last-Modified"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad Request */
             400: {
@@ -1590,10 +1622,10 @@ export interface operations {
                     challenge_token?: string | null;
                     /**
                      * Country
-                     * @description ISO 3166-1 alpha-2 code, e.g. GB.
+                     * @description ISO 3166-1 alpha-2 code, e.g. GB; "" or null: none.
                      * @default null
                      */
-                    country?: string | null;
+                    country?: ("" | "AD" | "AE" | "AF" | "AG" | "AI" | "AL" | "AM" | "AO" | "AQ" | "AR" | "AS" | "AT" | "AU" | "AW" | "AX" | "AZ" | "BA" | "BB" | "BD" | "BE" | "BF" | "BG" | "BH" | "BI" | "BJ" | "BL" | "BM" | "BN" | "BO" | "BQ" | "BR" | "BS" | "BT" | "BV" | "BW" | "BY" | "BZ" | "CA" | "CC" | "CD" | "CF" | "CG" | "CH" | "CI" | "CK" | "CL" | "CM" | "CN" | "CO" | "CR" | "CU" | "CV" | "CW" | "CX" | "CY" | "CZ" | "DE" | "DJ" | "DK" | "DM" | "DO" | "DZ" | "EC" | "EE" | "EG" | "EH" | "ER" | "ES" | "ET" | "FI" | "FJ" | "FK" | "FM" | "FO" | "FR" | "GA" | "GB" | "GD" | "GE" | "GF" | "GG" | "GH" | "GI" | "GL" | "GM" | "GN" | "GP" | "GQ" | "GR" | "GS" | "GT" | "GU" | "GW" | "GY" | "HK" | "HM" | "HN" | "HR" | "HT" | "HU" | "ID" | "IE" | "IL" | "IM" | "IN" | "IO" | "IQ" | "IR" | "IS" | "IT" | "JE" | "JM" | "JO" | "JP" | "KE" | "KG" | "KH" | "KI" | "KM" | "KN" | "KP" | "KR" | "KW" | "KY" | "KZ" | "LA" | "LB" | "LC" | "LI" | "LK" | "LR" | "LS" | "LT" | "LU" | "LV" | "LY" | "MA" | "MC" | "MD" | "ME" | "MF" | "MG" | "MH" | "MK" | "ML" | "MM" | "MN" | "MO" | "MP" | "MQ" | "MR" | "MS" | "MT" | "MU" | "MV" | "MW" | "MX" | "MY" | "MZ" | "NA" | "NC" | "NE" | "NF" | "NG" | "NI" | "NL" | "NO" | "NP" | "NR" | "NU" | "NZ" | "OM" | "PA" | "PE" | "PF" | "PG" | "PH" | "PK" | "PL" | "PM" | "PN" | "PR" | "PS" | "PT" | "PW" | "PY" | "QA" | "RE" | "RO" | "RS" | "RU" | "RW" | "SA" | "SB" | "SC" | "SD" | "SE" | "SG" | "SH" | "SI" | "SJ" | "SK" | "SL" | "SM" | "SN" | "SO" | "SR" | "SS" | "ST" | "SV" | "SX" | "SY" | "SZ" | "TC" | "TD" | "TF" | "TG" | "TH" | "TJ" | "TK" | "TL" | "TM" | "TN" | "TO" | "TR" | "TT" | "TV" | "TW" | "TZ" | "UA" | "UG" | "UM" | "US" | "UY" | "UZ" | "VA" | "VC" | "VE" | "VG" | "VI" | "VN" | "VU" | "WF" | "WS" | "YE" | "YT" | "ZA" | "ZM" | "ZW") | null;
                     /**
                      * Email
                      * Format: email
@@ -1647,6 +1679,8 @@ export interface operations {
                      * @default null
                      */
                     website?: string | null;
+                } & {
+                    [key: string]: unknown;
                 };
             };
         };
@@ -1660,7 +1694,7 @@ export interface operations {
                     "application/json": components["schemas"]["Accepted"];
                 };
             };
-            /** @description Bad Request */
+            /** @description `invalid`: the fields named in `errors`; `challenge_required` or `challenge_failed`: the challenge. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1669,7 +1703,7 @@ export interface operations {
                     "application/json": components["schemas"]["FieldErrors"];
                 };
             };
-            /** @description Forbidden */
+            /** @description `origin_refused`: a browser page on an origin the site does not allow. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1678,7 +1712,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not Found */
+            /** @description `not_found`: no live petition with this id. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1687,7 +1721,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Conflict */
+            /** @description `not_open`: the petition does not accept signatures yet. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1696,7 +1730,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Gone */
+            /** @description `closed`: the petition no longer accepts signatures. */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -1705,7 +1739,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unsupported Media Type */
+            /** @description `unsupported_media_type`: the body is not `application/json`. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -1714,7 +1748,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Too Many Requests */
+            /** @description `rate_limited`: too many signatures from one address; see `Retry-After`. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1723,7 +1757,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description `unavailable` (database or Redis down) or `challenge_unavailable`; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1756,7 +1790,7 @@ export interface operations {
                     "application/json": components["schemas"]["Confirmed"];
                 };
             };
-            /** @description Bad Request */
+            /** @description `invalid_token`: the token is not one this site signed for a signature (`errors.token`); `invalid`: the body or its `changes`, field by field. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1765,7 +1799,7 @@ export interface operations {
                     "application/json": components["schemas"]["FieldErrors"];
                 };
             };
-            /** @description Forbidden */
+            /** @description `origin_refused`: a browser page on an origin the site does not allow. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1774,7 +1808,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not Found */
+            /** @description `not_found`: the token's petition is not live. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1783,7 +1817,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Gone */
+            /** @description `expired_token`: the link has expired; sign again. */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -1792,7 +1826,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description `unavailable`: the database or Redis is down; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
