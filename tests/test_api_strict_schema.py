@@ -6,6 +6,7 @@ import re
 import pytest
 
 from cms.forms import country_choices
+from cms.models import Signature
 
 pytestmark = pytest.mark.django_db
 
@@ -104,3 +105,25 @@ def test_a_name_the_form_would_refuse_is_refused_by_the_schema_too(openapi, peti
     )
     assert re.search(pattern, first_name) is None
     assert response.status_code == 400 and "first_name" in response.json()["errors"]
+
+
+def test_an_osdi_signature_with_any_invalid_address_is_refused_not_only_the_primary(client, petition):
+    body = {
+        "person": {
+            "given_name": "Ada",
+            "email_addresses": [
+                {"address": "ada@example.org", "primary": True},
+                {"address": "not an address*"},
+            ],
+        }
+    }
+
+    response = client.post(
+        f"/api/osdi/v1/petitions/{petition.pk}/signatures/",
+        json.dumps(body),
+        content_type="application/json",
+        REMOTE_ADDR="10.9.9.9",
+    )
+
+    assert response.status_code == 400
+    assert not Signature.objects.filter(petition=petition).exists()

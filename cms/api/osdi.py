@@ -15,9 +15,12 @@ link, like every other.
 from datetime import datetime
 from typing import Literal
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.utils.html import escape
+from django.utils.translation import gettext
 from ninja import Field, Query, Router, Schema, Status
-from pydantic import ConfigDict
+from pydantic import ConfigDict, field_validator
 from wagtail.models import Page
 from wagtail.rich_text import expand_db_html
 
@@ -193,6 +196,16 @@ class SignatureCollection(HalSchema):
 class EmailAddressIn(schemas.Body):
     address: schemas.Text = Field(max_length=254, json_schema_extra={"format": "email"})
     primary: bool | None = None
+
+    @field_validator("address")
+    @classmethod
+    def _an_address(cls, value):
+        # Every address, not only the one the signature keeps: a body the schema refuses is refused.
+        try:
+            validate_email(value)
+        except ValidationError:
+            raise ValueError(gettext("Enter a valid email address.")) from None
+        return value
 
 
 class PostalAddressIn(schemas.Body):
