@@ -20,8 +20,7 @@ from .conf import get_setting
 from .mail_views import require_view_signatures_permission
 from .models import PetitionMixin
 from .permissions import VIEW_SIGNATURES, petitions_for
-from .spreadsheets import spreadsheet_safe
-from .translations import canonical_id
+from .spreadsheets import CSV_BOM, spreadsheet_safe
 
 
 def petition_models():
@@ -29,20 +28,21 @@ def petition_models():
 
 
 def granted_petition(user, page_id):
-    """The petition ``page_id`` if ``user`` may see its insights; else Http404 (no such petition, for them)."""
+    """The petition ``page_id`` (its specific page) if ``user`` may see its insights; else Http404.
+
+    Its figures are read under ``page.canonical_id``: a translation shows its petition's.
+    """
     page = petitions_for(user, VIEW_SIGNATURES).filter(pk=page_id).type(*petition_models()).first()
     if page is None:
         raise Http404(gettext("No such petition"))
-    return page
+    return page.specific_deferred
 
 
 @require_view_signatures_permission
 def insights(request, page_id):
     page = granted_petition(request.user, page_id)
     # A translation's signatures and aggregates are its canonical page's (cms.translations).
-    report = insights_report.petition_report(
-        canonical_id(page), closed_at=getattr(page.specific_deferred, "closes_at", None)
-    )
+    report = insights_report.petition_report(page.canonical_id, closed_at=getattr(page, "closes_at", None))
     hours = report["hourly_hours"]
     charts = [
         (
@@ -88,6 +88,7 @@ def insights_csv(request, page_id):
     page = granted_petition(request.user, page_id)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="petition-{page.pk}-{slugify(page.slug)}-{kind}.csv"'
+    response.write(CSV_BOM)  # a lead opens it in a spreadsheet: see cms.spreadsheets
     writer = csv.writer(response)
     if kind == "series":
         writer.writerow(
@@ -98,14 +99,14 @@ def insights_csv(request, page_id):
                 gettext("Verified"),
             ]
         )
-        closed_at = getattr(page.specific_deferred, "closes_at", None)
-        for bucket in insights_report.petition_report(canonical_id(page), closed_at=closed_at)["series"]:
+        closed_at = getattr(page, "closes_at", None)
+        for bucket in insights_report.petition_report(page.canonical_id, closed_at=closed_at)["series"]:
             period = gettext("hour") if bucket.hourly else gettext("day")
             writer.writerow([bucket.start.isoformat(), period, bucket.signed, bucket.verified])
     elif kind == "paper":
         writer.writerow([gettext("Collected on"), gettext("Collected at"), gettext("Offline (paper)"),
                          gettext("Paper total so far")])  # fmt: skip
-        for row in offline.paper_series(page.specific_deferred.canonical_id):
+        for row in offline.paper_series(page.canonical_id):
             # Places are typed by leads: never a formula either.
             writer.writerow([row["day"].isoformat(), spreadsheet_safe(", ".join(row["places"])), row["count"],
                              row["cumulative"]])  # fmt: skip
@@ -118,7 +119,7 @@ def insights_csv(request, page_id):
                 gettext("Conversion (%)"),
             ]
         )
-        for row in insights_report.sources(canonical_id(page)):
+        for row in insights_report.sources(page.canonical_id):
             conversion = "" if row.conversion is None else f"{row.conversion:.1f}"
             # Sources come from the sign request (?source=, data-source): never a formula.
             writer.writerow([spreadsheet_safe(row.source), row.signed, row.verified, conversion])

@@ -347,7 +347,8 @@ def test_the_series_csv_has_every_bucket_and_adds_up_to_the_totals(reported, lea
 
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
-    header, *rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert response.content.startswith("\ufeff".encode())  # a byte order mark: Excel reads UTF-8
+    header, *rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert header == ["Period start", "Period", "Signed", "Verified"]
     assert rows[0][0] == START.isoformat() and rows[0][1] == "hour"
     assert sum(int(row[2]) for row in rows) == 7 and sum(int(row[3]) for row in rows) == 4
@@ -361,7 +362,7 @@ def test_the_sources_csv_never_hands_a_spreadsheet_a_formula(petition, reconcile
 
     response = client.get(csv_url(petition, "sources"))
 
-    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert rows[0] == ["Source", "Signed", "Verified", "Conversion (%)"]
     assert ['\'=HYPERLINK("http://evil")', "1", "1", "100.0"] in rows
     assert ["partner-x", "1", "0", "0.0"] in rows

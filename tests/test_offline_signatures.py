@@ -292,7 +292,8 @@ def test_the_insights_show_the_paper_signatures_as_their_own_line(client, lead_a
     client.force_login(lead_a)
 
     page = client.get(reverse("petitions_insights:petition", args=[petition.pk]))
-    csv_rows = client.get(reverse("petitions_insights:csv", args=[petition.pk]) + "?kind=paper").content.decode()
+    paper_csv = client.get(reverse("petitions_insights:csv", args=[petition.pk]) + "?kind=paper")
+    csv_rows = paper_csv.content.decode("utf-8-sig")
 
     assert page.status_code == 200
     assert page.context["offline"] == 1545 and page.context["public_total"] == 1547

@@ -97,11 +97,11 @@ class PetitionStats(models.Model):
     # The insights (``cms.models.insights``) count signatures made and verified up to this time:
     # their own watermark, so a petition counted before they existed is filled from its first row.
     insights_counted_until = models.DateTimeField(null=True, blank=True, verbose_name=_("insights counted until"))
-    # Signers whose address bounced (or the ESP refused it) and who complained: recounted when
-    # ``email_recount_requested_at`` is set (``cms.suppression`` marks signatures) and by the full recount.
     # Signatures collected on paper (the standing OfflineSignatureBatch totals), recomputed from the
     # batches whenever one is added or voided (cms.offline); the public count adds them.
     offline_count = models.PositiveIntegerField(default=0, verbose_name=_("paper signatures"))
+    # Signers whose address bounced (or the ESP refused it) and who complained: recounted when
+    # ``email_recount_requested_at`` is set (``cms.suppression`` marks signatures) and by the full recount.
     bounced_count = models.PositiveIntegerField(default=0, verbose_name=_("bounced"))
     complained_count = models.PositiveIntegerField(default=0, verbose_name=_("complaints"))
     email_recount_requested_at = models.DateTimeField(
